@@ -1,0 +1,17 @@
+/** The engine's public surface: tensors, the tape, ops, optimizers. */
+export { Tensor, backward, sizeOf, shapeStr } from './tensor.js';
+export { noGrad, isGradEnabled } from './tape.js';
+export { withScope, persistent, poolStats, clearPool } from './memory.js';
+export {
+  backendName, setBackend, describeBackend, nativeAvailable, gemmCounters, resetGemmCounters,
+  enableProfiling, disableProfiling, resetProfile, kernelTimes, setCheckFinite,
+} from './backend.js';
+export { linear } from './ops/linear.js';
+export { attention, type AttentionOptions } from './ops/attention.js';
+export { layerNorm } from './ops/norm.js';
+export { gelu, tanh } from './ops/activation.js';
+export { embedding, gatherRows, spliceRows } from './ops/embedding.js';
+export { add, scale, dropout } from './ops/elementwise.js';
+export { reshape, permute, transpose2d, concatSeq, sliceSeq, expandBatch } from './ops/shape.js';
+export { sum, mean, mse, logSoftmax, crossEntropy, entropy, weightedSum } from './ops/loss.js';
+export { Adam, SGD, clipGradNorm, maxAbsGrad, type AdamOptions } from './optim.js';

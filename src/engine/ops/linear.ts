@@ -1,0 +1,28 @@
+/**
+ * linear: y = x·Wᵀ + b with Hugging Face's [out, in] weight layout.
+ * x: [..., in], W: [out, in], b: [out] → y: [..., out]; R = rows of x.
+ * Frozen W (requiresGrad false) costs no weight-gradient GEMM.
+ */
+import type { Tensor } from '../tensor.js';
+import { Tensor as T } from '../tensor.js';
+import { assertSameDtype } from '../tensor.js';
+import { fail, finish, gemm, kernelsOf, lastDim } from './common.js';
+
+export function linear(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
+  const op = 'linear';
+  if (weight.shape.length !== 2) fail(op, 'weight must be [out, in]', weight);
+  const [outF, inF] = weight.shape;
+  if (lastDim(x) !== inF) fail(op, `input's last dimension must equal weight's in=${inF}`, x, weight);
+  if (bias && (bias.shape.length !== 1 || bias.shape[0] !== outF)) fail(op, `bias must be [${outF}]`, bias);
+  const dtype = assertSameDtype(op, x, weight, ...(bias ? [bias] : []));
+  const R = inF === 0 ? 0 : x.size / inF;
+  const k = kernelsOf(x);
+  const y = T.output([...x.shape.slice(0, -1), outF], dtype, bias ? [x, weight, bias] : [x, weight]);
+  gemm('forward', k, false, true, R, outF, inF, 1, x.data, inF, weight.data, inF, 0, y.data, outF);
+  if (bias) k.biasAdd(y.data, y.data, bias.data, R, outF);
+  return finish(op, y, (dy) => {
+    if (x.requiresGrad) gemm('gradInput', k, false, false, R, inF, outF, 1, dy, outF, weight.data, inF, 1, x.ensureGrad(), inF);
+    if (weight.requiresGrad) gemm('gradWeight', k, true, false, outF, inF, R, 1, dy, outF, x.data, inF, 1, weight.ensureGrad(), inF);
+    if (bias?.requiresGrad) k.biasBackward(bias.ensureGrad(), dy, R, outF);
+  });
+}

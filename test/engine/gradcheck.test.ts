@@ -1,0 +1,121 @@
+/** Finite-difference gradient checks of every op, in float64 on the js kernels. */
+import { test } from 'node:test';
+import {
+  add, attention, concatSeq, crossEntropy, dropout, embedding, entropy, expandBatch, gatherRows, gelu,
+  layerNorm, linear, logSoftmax, mean, mse, permute, reshape, scale, sliceSeq, spliceRows, sum, tanh,
+  Tensor, transpose2d, weightedSum,
+} from '../../src/engine/index.js';
+import { gradcheck, randTensor } from '../helpers/gradcheck.js';
+
+test('linear: input, weight and bias gradients', () => {
+  const x = randTensor([2, 3, 5], 1);
+  const w = randTensor([4, 5], 2);
+  const b = randTensor([4], 3);
+  gradcheck('linear', [x, w, b], (x, w, b) => linear(x, w, b));
+});
+
+test('linear without bias and with a frozen weight', () => {
+  const x = randTensor([3, 5], 4);
+  const w = randTensor([2, 5], 5, { requiresGrad: false });
+  gradcheck('linear-frozen', [x, w], (x, w) => linear(x, w, null));
+});
+
+test('gelu and tanh', () => {
+  const x = randTensor([3, 7], 6, { scale: 3 });
+  gradcheck('gelu', [x], (x) => gelu(x));
+  gradcheck('tanh', [x], (x) => tanh(x));
+});
+
+test('layerNorm: input, weight, bias', () => {
+  const x = randTensor([4, 6], 7, { scale: 2 });
+  const w = randTensor([6], 8, { offset: 1, scale: 0.3 });
+  const b = randTensor([6], 9, { scale: 0.3 });
+  gradcheck('layerNorm', [x, w, b], (x, w, b) => layerNorm(x, w, b, 1e-12));
+});
+
+test('attention: q, k, v with a mask and more keys than queries', () => {
+  const B = 2, T = 3, Tk = 5, H = 4;
+  const q = randTensor([B, T, H], 10);
+  const k = randTensor([B, Tk, H], 11);
+  const v = randTensor([B, Tk, H], 12);
+  const mask = new Float64Array(B * Tk);
+  mask[Tk - 1] = -1e9; // row 0 cannot see its last key
+  mask[Tk + 0] = -1e9; // row 1 cannot see its first key
+  gradcheck('attention', [q, k, v], (q, k, v) => attention(q, k, v, { heads: 2, mask }));
+});
+
+test('attention with dropout on the probabilities (fixed seed)', () => {
+  const q = randTensor([1, 4, 6], 13);
+  const k = randTensor([1, 4, 6], 14);
+  const v = randTensor([1, 4, 6], 15);
+  gradcheck('attention-dropout', [q, k, v], (q, k, v) => attention(q, k, v, { heads: 3, dropout: { p: 0.3, seed: 7 } }));
+});
+
+test('embedding scatter-add with repeated ids, gatherRows and spliceRows', () => {
+  const table = randTensor([5, 3], 16);
+  const ids = Int32Array.from([1, 4, 1, 0]);
+  gradcheck('embedding', [table], (t) => embedding(ids, [2, 2], t));
+  const x = randTensor([6, 3], 17);
+  gradcheck('gatherRows', [x], (x) => gatherRows(x, Int32Array.from([5, 0, 5])));
+  const base = randTensor([6, 3], 18);
+  const prompt = randTensor([2, 3], 19);
+  gradcheck('spliceRows', [base, prompt], (b, p) => spliceRows(b, Int32Array.from([1, 2, 4, 5]), p, Int32Array.from([0, 1, 0, 1])));
+});
+
+test('add, scale, dropout', () => {
+  const a = randTensor([2, 5], 20);
+  const b = randTensor([2, 5], 21);
+  gradcheck('add', [a, b], (a, b) => add(a, b));
+  gradcheck('add-self', [a], (a) => add(a, a));
+  gradcheck('scale', [a], (a) => scale(a, -1.7));
+  gradcheck('dropout', [a], (a) => dropout(a, 0.4, 123));
+});
+
+test('reshape, permute, transpose2d', () => {
+  const x = randTensor([2, 3, 4], 22);
+  gradcheck('reshape', [x], (x) => gelu(reshape(x, [6, -1])));
+  gradcheck('permute', [x], (x) => permute(x, [2, 0, 1]));
+  gradcheck('transpose2d', [randTensor([3, 5], 23)], (x) => transpose2d(x));
+});
+
+test('concatSeq, sliceSeq, expandBatch', () => {
+  const a = randTensor([2, 3, 4], 24);
+  const b = randTensor([2, 2, 4], 25);
+  gradcheck('concatSeq', [a, b], (a, b) => concatSeq(a, b));
+  gradcheck('sliceSeq', [a], (a) => sliceSeq(a, 1, 2));
+  gradcheck('expandBatch', [randTensor([3, 4], 26)], (p) => expandBatch(p, 3));
+});
+
+test('reductions and losses', () => {
+  const x = randTensor([3, 4], 27);
+  const y = randTensor([3, 4], 28);
+  gradcheck('sum', [x], (x) => sum(x));
+  gradcheck('mean', [x], (x) => mean(x));
+  gradcheck('mse', [x, y], (x, y) => mse(x, y));
+  gradcheck('mse-broadcast', [x, randTensor([4], 29)], (x, p) => mse(x, p));
+  gradcheck('logSoftmax', [x], (x) => logSoftmax(x));
+  gradcheck('crossEntropy', [x], (x) => crossEntropy(x, Int32Array.from([2, -100, 0])));
+  gradcheck('entropy', [x], (x) => entropy(x));
+  gradcheck('entropy-transposed', [x], (x) => entropy(transpose2d(x)));
+  gradcheck('weightedSum', [x, y], (x, y) => weightedSum([[1, mse(x, y)], [0.5, entropy(x)], [-2, mean(y)]]));
+});
+
+test('a small transformer block end to end', () => {
+  const B = 2, T = 3, H = 4;
+  const x = randTensor([B, T, H], 30);
+  const wq = randTensor([H, H], 31), wk = randTensor([H, H], 32), wv = randTensor([H, H], 33);
+  const bq = randTensor([H], 34, { requiresGrad: false });
+  const lnw = randTensor([H], 35, { offset: 1, scale: 0.2 });
+  const lnb = randTensor([H], 36, { scale: 0.2 });
+  gradcheck('block', [x, wq, wk, wv, lnw, lnb], (x, wq, wk, wv, lnw, lnb) => {
+    const ctx = attention(linear(x, wq, bq), linear(x, wk, null), linear(x, wv, null), { heads: 2 });
+    return layerNorm(add(gelu(ctx), x), lnw, lnb, 1e-5);
+  });
+});
+
+test('frozen tensors receive no gradient buffer', () => {
+  const x = randTensor([2, 3], 37);
+  const w = Tensor.from([1, 2, 3, 4, 5, 6], [2, 3], { dtype: 'f64' });
+  gradcheck('frozen', [x, w], (x, w) => linear(x, w, null));
+  if (w.grad !== null) throw new Error('frozen weight got a gradient buffer');
+});
