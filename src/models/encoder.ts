@@ -1,0 +1,283 @@
+/**
+ * One encoder for the BERT family (BERT, ERNIE-2.0) and RoBERTa, with
+ * Hugging Face's parameter names (without the `bert.`/`roberta.` prefix):
+ *   embeddings.{word,position,token_type}_embeddings.weight, embeddings.LayerNorm.*
+ *   encoder.layer.{i}.attention.self.{query,key,value}.*
+ *   encoder.layer.{i}.attention.output.{dense,LayerNorm}.*
+ *   encoder.layer.{i}.intermediate.dense.*, encoder.layer.{i}.output.{dense,LayerNorm}.*
+ *   pooler.dense.*
+ * Shapes: B = batch, T = sequence length, H = hidden size, P = prefix rows.
+ */
+import {
+  add, attention, concatSeq, dropout, embedding, gatherRows, gelu, layerNorm, linear, reshape, tanh, Tensor,
+} from '../engine/index.js';
+import type { EncoderConfig } from '../formats/hf-config.js';
+import { mulberry32, normal } from '../util/random.js';
+
+/** Additive mask value for blocked keys; finite so a masked score never becomes NaN. */
+export const MASK_NEG = -1e9;
+
+export interface EncoderInput {
+  batch: number;
+  seqLen: number;
+  /** Token ids, B·T. Needed unless inputsEmbeds is given. */
+  inputIds?: Int32Array;
+  /** Replaces the word-embedding lookup ([B, T, H]); position/type embeddings are still added. */
+  inputsEmbeds?: Tensor;
+  /** 1 attends, 0 is padding; B·T (default: all ones). */
+  attentionMask?: ArrayLike<number>;
+  tokenTypeIds?: Int32Array;
+  /** Per-layer prefix key/value rows in key space, [B, P, H] each (P-tuning v2). */
+  prefix?: { keys: Tensor[]; values: Tensor[] };
+  outputHiddenStates?: boolean;
+  /** Enables dropout (training) with this seed; omitted = inference. */
+  dropoutSeed?: number;
+  /** Skip the pooler when the caller does not need it. */
+  withPooler?: boolean;
+}
+
+export interface EncoderOutput {
+  lastHiddenState: Tensor;
+  poolerOutput: Tensor | null;
+  /** Embedding output followed by each layer's output, when asked for. */
+  hiddenStates?: Tensor[];
+}
+
+export function layerParamNames(i: number): string[] {
+  const p = `encoder.layer.${i}.`;
+  const lin = (n: string) => [`${p}${n}.weight`, `${p}${n}.bias`];
+  return [
+    ...lin('attention.self.query'), ...lin('attention.self.key'), ...lin('attention.self.value'),
+    ...lin('attention.output.dense'), ...lin('attention.output.LayerNorm'),
+    ...lin('intermediate.dense'), ...lin('output.dense'), ...lin('output.LayerNorm'),
+  ];
+}
+
+/** Every parameter name and shape the config implies (pooler included). */
+export function encoderParamShapes(c: EncoderConfig): Map<string, number[]> {
+  const H = c.hiddenSize;
+  const F = c.intermediateSize;
+  const m = new Map<string, number[]>([
+    ['embeddings.word_embeddings.weight', [c.vocabSize, H]],
+    ['embeddings.position_embeddings.weight', [c.maxPositionEmbeddings, H]],
+    ['embeddings.token_type_embeddings.weight', [c.typeVocabSize, H]],
+    ['embeddings.LayerNorm.weight', [H]],
+    ['embeddings.LayerNorm.bias', [H]],
+  ]);
+  for (let i = 0; i < c.numHiddenLayers; i++) {
+    const p = `encoder.layer.${i}.`;
+    for (const n of ['attention.self.query', 'attention.self.key', 'attention.self.value', 'attention.output.dense']) {
+      m.set(`${p}${n}.weight`, [H, H]);
+      m.set(`${p}${n}.bias`, [H]);
+    }
+    m.set(`${p}intermediate.dense.weight`, [F, H]);
+    m.set(`${p}intermediate.dense.bias`, [F]);
+    m.set(`${p}output.dense.weight`, [H, F]);
+    m.set(`${p}output.dense.bias`, [H]);
+    for (const n of ['attention.output.LayerNorm', 'output.LayerNorm']) {
+      m.set(`${p}${n}.weight`, [H]);
+      m.set(`${p}${n}.bias`, [H]);
+    }
+  }
+  m.set('pooler.dense.weight', [H, H]);
+  m.set('pooler.dense.bias', [H]);
+  return m;
+}
+
+/** BERT's initialisation: N(0, initializer_range) weights, zero biases, unit LayerNorm. */
+export function initParam(name: string, shape: number[], std: number, rng: () => number): Tensor {
+  const t = Tensor.zeros(shape, { name });
+  if (name.endsWith('LayerNorm.weight') || name.endsWith('layer_norm.weight')) t.data.fill(1);
+  else if (!name.endsWith('bias')) for (let i = 0; i < t.size; i++) t.data[i] = normal(rng) * std;
+  return t;
+}
+
+export interface LayerWeights {
+  q: [Tensor, Tensor];
+  k: [Tensor, Tensor];
+  v: [Tensor, Tensor];
+  attnOut: [Tensor, Tensor];
+  attnLn: [Tensor, Tensor];
+  inter: [Tensor, Tensor];
+  out: [Tensor, Tensor];
+  outLn: [Tensor, Tensor];
+}
+
+export interface LayerOptions {
+  heads: number;
+  eps: number;
+  mask: Float32Array | null;
+  prefix?: { key: Tensor; value: Tensor };
+  /** Hidden dropout (identity at inference). */
+  drop?: (x: Tensor) => Tensor;
+  attentionDropout?: { p: number; seed: number } | null;
+}
+
+/** One post-LN transformer layer: self-attention block, then the feed-forward block. h: [B, T, H]. */
+export function layerForward(L: LayerWeights, h: Tensor, o: LayerOptions): Tensor {
+  const drop = o.drop ?? ((x: Tensor) => x);
+  let k = linear(h, ...L.k);
+  let v = linear(h, ...L.v);
+  if (o.prefix) {
+    k = concatSeq(o.prefix.key, k);
+    v = concatSeq(o.prefix.value, v);
+  }
+  const ctx = attention(linear(h, ...L.q), k, v, { heads: o.heads, mask: o.mask, dropout: o.attentionDropout });
+  const a = layerNorm(add(drop(linear(ctx, ...L.attnOut)), h), ...L.attnLn, o.eps);
+  const f = linear(gelu(linear(a, ...L.inter)), ...L.out);
+  return layerNorm(add(drop(f), a), ...L.outLn, o.eps);
+}
+
+export class Encoder {
+  readonly layers: LayerWeights[];
+  /** Whether the checkpoint had a pooler (HF drops it for some MLM-only saves). */
+  readonly hasPooler: boolean;
+
+  constructor(readonly config: EncoderConfig, readonly params: Map<string, Tensor>) {
+    const shapes = encoderParamShapes(config);
+    this.hasPooler = params.has('pooler.dense.weight');
+    for (const [name, shape] of shapes) {
+      if (name.startsWith('pooler.') && !this.hasPooler) continue;
+      const t = params.get(name);
+      if (!t) throw new Error(`missing parameter "${name}" (expected shape [${shape.join(', ')}])`);
+      if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+        throw new Error(`parameter "${name}" has shape [${t.shape.join(', ')}] but config.json implies [${shape.join(', ')}]`);
+      }
+    }
+    const get = (n: string) => params.get(n)!;
+    const pair = (n: string): [Tensor, Tensor] => [get(`${n}.weight`), get(`${n}.bias`)];
+    this.layers = Array.from({ length: config.numHiddenLayers }, (_, i) => {
+      const p = `encoder.layer.${i}.`;
+      return {
+        q: pair(`${p}attention.self.query`),
+        k: pair(`${p}attention.self.key`),
+        v: pair(`${p}attention.self.value`),
+        attnOut: pair(`${p}attention.output.dense`),
+        attnLn: pair(`${p}attention.output.LayerNorm`),
+        inter: pair(`${p}intermediate.dense`),
+        out: pair(`${p}output.dense`),
+        outLn: pair(`${p}output.LayerNorm`),
+      };
+    });
+  }
+
+  /** A freshly initialised encoder (seeded). */
+  static init(config: EncoderConfig, seed: number): Encoder {
+    const rng = mulberry32(seed);
+    const params = new Map<string, Tensor>();
+    for (const [name, shape] of encoderParamShapes(config)) params.set(name, initParam(name, shape, config.initializerRange, rng));
+    return new Encoder(config, params);
+  }
+
+  get wordEmbeddings(): Tensor {
+    return this.params.get('embeddings.word_embeddings.weight')!;
+  }
+
+  get hidden(): number {
+    return this.config.hiddenSize;
+  }
+
+  /** Freezes (false) or unfreezes every encoder parameter. */
+  setTrainable(on: boolean): void {
+    for (const t of this.params.values()) t.requiresGrad = on;
+  }
+
+  /** Word-embedding lookup only, [B, T, H] (the scanner splices prompts into it). */
+  embedIds(ids: Int32Array, batch: number, seqLen: number): Tensor {
+    return embedding(ids, [batch, seqLen], this.wordEmbeddings);
+  }
+
+  /** Position ids as HF computes them (RoBERTa: offset past padding_idx; pads keep padding_idx). */
+  positionIds(input: EncoderInput): Int32Array {
+    const { batch: B, seqLen: T } = input;
+    const pos = new Int32Array(B * T);
+    if (this.config.modelType !== 'roberta') {
+      for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) pos[b * T + t] = t;
+      return pos;
+    }
+    const pad = this.config.padTokenId ?? 1;
+    for (let b = 0; b < B; b++) {
+      let run = 0;
+      for (let t = 0; t < T; t++) {
+        // With ids, pad tokens are found by id (as HF); with embeddings, HF numbers positions sequentially.
+        const isPad = input.inputIds ? input.inputIds[b * T + t] === pad : false;
+        pos[b * T + t] = isPad ? pad : pad + ++run;
+      }
+    }
+    return pos;
+  }
+
+  forward(input: EncoderInput): EncoderOutput {
+    const c = this.config;
+    const { batch: B, seqLen: T } = input;
+    const H = c.hiddenSize;
+    if (T > c.maxPositionEmbeddings - (c.modelType === 'roberta' ? (c.padTokenId ?? 1) + 1 : 0)) {
+      throw new Error(`sequence length ${T} exceeds the model's position table (${c.maxPositionEmbeddings})`);
+    }
+    let seedCounter = 0;
+    const train = input.dropoutSeed !== undefined;
+    const nextSeed = () => ((input.dropoutSeed! * 1000003) ^ Math.imul(++seedCounter, 0x9e3779b1)) >>> 0;
+    const drop = (x: Tensor) => (train && c.hiddenDropoutProb > 0 ? dropout(x, c.hiddenDropoutProb, nextSeed()) : x);
+
+    let words: Tensor;
+    if (input.inputsEmbeds) {
+      const s = input.inputsEmbeds.shape;
+      if (s.length !== 3 || s[0] !== B || s[1] !== T || s[2] !== H) {
+        throw new Error(`inputsEmbeds must be [${B}, ${T}, ${H}], got [${s.join(', ')}]`);
+      }
+      words = input.inputsEmbeds;
+    } else if (input.inputIds) {
+      words = this.embedIds(input.inputIds, B, T);
+    } else {
+      throw new Error('encoder: give inputIds or inputsEmbeds');
+    }
+    const posIds = this.positionIds(input);
+    const typeIds = input.tokenTypeIds ?? new Int32Array(B * T);
+    let h = add(add(words, embedding(posIds, [B, T], this.params.get('embeddings.position_embeddings.weight')!)),
+      embedding(typeIds, [B, T], this.params.get('embeddings.token_type_embeddings.weight')!));
+    h = drop(layerNorm(h, this.params.get('embeddings.LayerNorm.weight')!, this.params.get('embeddings.LayerNorm.bias')!, c.layerNormEps));
+
+    const P = input.prefix ? input.prefix.keys[0]?.shape[1] ?? 0 : 0;
+    if (input.prefix && (input.prefix.keys.length !== c.numHiddenLayers || input.prefix.values.length !== c.numHiddenLayers)) {
+      throw new Error(`prefix needs ${c.numHiddenLayers} key and value tensors, one per layer`);
+    }
+    const mask = this.additiveMask(input.attentionMask, B, T, P);
+    const hiddenStates: Tensor[] | undefined = input.outputHiddenStates ? [h] : undefined;
+    const eps = c.layerNormEps;
+    const attnDrop = train && c.attentionProbsDropoutProb > 0;
+
+    this.layers.forEach((L, i) => {
+      h = layerForward(L, h, {
+        heads: c.numAttentionHeads,
+        eps,
+        mask,
+        prefix: input.prefix ? { key: input.prefix.keys[i], value: input.prefix.values[i] } : undefined,
+        drop,
+        attentionDropout: attnDrop ? { p: c.attentionProbsDropoutProb, seed: nextSeed() } : null,
+      });
+      hiddenStates?.push(h);
+    });
+
+    let pooler: Tensor | null = null;
+    if ((input.withPooler ?? true) && this.hasPooler) {
+      const first = gatherRows(reshape(h, [B * T, H]), Int32Array.from({ length: B }, (_, b) => b * T));
+      pooler = tanh(linear(first, this.params.get('pooler.dense.weight')!, this.params.get('pooler.dense.bias')!));
+    }
+    return { lastHiddenState: h, poolerOutput: pooler, hiddenStates };
+  }
+
+  private additiveMask(attentionMask: ArrayLike<number> | undefined, B: number, T: number, P: number): Float32Array | null {
+    if (!attentionMask && P === 0) return null;
+    if (attentionMask && attentionMask.length !== B * T) {
+      throw new Error(`attentionMask has ${attentionMask.length} entries, expected batch×seqLen = ${B * T}`);
+    }
+    const Tk = P + T;
+    const m = new Float32Array(B * Tk);
+    if (attentionMask) {
+      for (let b = 0; b < B; b++) {
+        for (let t = 0; t < T; t++) if (!attentionMask[b * T + t]) m[b * Tk + P + t] = MASK_NEG;
+      }
+    }
+    return m;
+  }
+}
