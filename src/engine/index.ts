@@ -1,5 +1,5 @@
 /** The engine's public surface: tensors, the tape, ops, optimizers. */
-export { Tensor, backward, sizeOf, shapeStr } from './tensor.js';
+export { Tensor, backward, backwardMany, sizeOf, shapeStr } from './tensor.js';
 export { noGrad, isGradEnabled } from './tape.js';
 export { withScope, persistent, poolStats, clearPool } from './memory.js';
 export {

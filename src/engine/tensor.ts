@@ -116,14 +116,21 @@ export class Tensor {
  * requires grad.
  */
 export function backward(loss: Tensor, seed?: Buf): void {
-  if (!loss.requiresGrad) throw new Error('backward: the loss does not depend on any tensor that requires grad');
-  const g = loss.ensureGrad();
-  if (seed) {
-    if (seed.length !== loss.size) throw new Error(`backward: seed has ${seed.length} elements, loss has ${loss.size}`);
-    for (let i = 0; i < seed.length; i++) g[i] += seed[i];
-  } else {
-    if (loss.size !== 1) throw new Error(`backward: loss must be a scalar without a seed, got shape ${shapeStr(loss.shape)}`);
-    g[0] += 1;
+  if (!seed && loss.size !== 1) throw new Error(`backward: loss must be a scalar without a seed, got shape ${shapeStr(loss.shape)}`);
+  backwardMany([[loss, seed ?? null]]);
+}
+
+/** Seeds several outputs at once (d loss / d output_i = seed_i), then replays the tape. */
+export function backwardMany(outputs: [Tensor, Buf | null][]): void {
+  for (const [t, seed] of outputs) {
+    if (!t.requiresGrad) throw new Error('backward: the output does not depend on any tensor that requires grad');
+    const g = t.ensureGrad();
+    if (seed) {
+      if (seed.length !== t.size) throw new Error(`backward: seed has ${seed.length} elements, output has ${t.size}`);
+      for (let i = 0; i < seed.length; i++) g[i] += seed[i];
+    } else {
+      for (let i = 0; i < g.length; i++) g[i] += 1;
+    }
   }
   replayTape();
 }

@@ -187,12 +187,16 @@ export class Encoder {
     return embedding(ids, [batch, seqLen], this.wordEmbeddings);
   }
 
-  /** Position ids as HF computes them (RoBERTa: offset past padding_idx; pads keep padding_idx). */
-  positionIds(input: EncoderInput): Int32Array {
+  /**
+   * Position ids as HF computes them. With P prefix rows (P-tuning v2's
+   * past key/values) positions start after the prefix, as in HF. RoBERTa
+   * counts past padding_idx and pads keep padding_idx.
+   */
+  positionIds(input: EncoderInput, P = 0): Int32Array {
     const { batch: B, seqLen: T } = input;
     const pos = new Int32Array(B * T);
     if (this.config.modelType !== 'roberta') {
-      for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) pos[b * T + t] = t;
+      for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) pos[b * T + t] = P + t;
       return pos;
     }
     const pad = this.config.padTokenId ?? 1;
@@ -201,7 +205,7 @@ export class Encoder {
       for (let t = 0; t < T; t++) {
         // With ids, pad tokens are found by id (as HF); with embeddings, HF numbers positions sequentially.
         const isPad = input.inputIds ? input.inputIds[b * T + t] === pad : false;
-        pos[b * T + t] = isPad ? pad : pad + ++run;
+        pos[b * T + t] = isPad ? pad : pad + P + ++run;
       }
     }
     return pos;
@@ -211,8 +215,10 @@ export class Encoder {
     const c = this.config;
     const { batch: B, seqLen: T } = input;
     const H = c.hiddenSize;
-    if (T > c.maxPositionEmbeddings - (c.modelType === 'roberta' ? (c.padTokenId ?? 1) + 1 : 0)) {
-      throw new Error(`sequence length ${T} exceeds the model's position table (${c.maxPositionEmbeddings})`);
+    const maxT = c.maxPositionEmbeddings - (c.modelType === 'roberta' ? (c.padTokenId ?? 1) + 1 : 0);
+    const prefixLen = input.prefix?.keys[0]?.shape[1] ?? 0;
+    if (T + prefixLen > maxT) {
+      throw new Error(`sequence length ${T}${prefixLen ? ` + prefix ${prefixLen}` : ''} exceeds the model's position table (${maxT} usable positions)`);
     }
     let seedCounter = 0;
     const train = input.dropoutSeed !== undefined;
@@ -231,13 +237,13 @@ export class Encoder {
     } else {
       throw new Error('encoder: give inputIds or inputsEmbeds');
     }
-    const posIds = this.positionIds(input);
+    const P = input.prefix ? input.prefix.keys[0]?.shape[1] ?? 0 : 0;
+    const posIds = this.positionIds(input, P);
     const typeIds = input.tokenTypeIds ?? new Int32Array(B * T);
     let h = add(add(words, embedding(posIds, [B, T], this.params.get('embeddings.position_embeddings.weight')!)),
       embedding(typeIds, [B, T], this.params.get('embeddings.token_type_embeddings.weight')!));
     h = drop(layerNorm(h, this.params.get('embeddings.LayerNorm.weight')!, this.params.get('embeddings.LayerNorm.bias')!, c.layerNormEps));
 
-    const P = input.prefix ? input.prefix.keys[0]?.shape[1] ?? 0 : 0;
     if (input.prefix && (input.prefix.keys.length !== c.numHiddenLayers || input.prefix.values.length !== c.numHiddenLayers)) {
       throw new Error(`prefix needs ${c.numHiddenLayers} key and value tensors, one per layer`);
     }

@@ -1,0 +1,154 @@
+/**
+ * The mining data of ALGORITHM.md step I.1–2, prepared once per (model,
+ * sentence set, mode): each sentence tokenised with L placeholder tokens at
+ * a random word index in [1, min(32, words)], the target position, fixed
+ * batches padded to their own longest row, and the auxiliary (clean)
+ * outputs h_aux at the target position — the model is frozen, so these
+ * never change and every fuzz loop reuses them.
+ */
+import { noGrad, reshape, gatherRows, withScope } from '../engine/index.js';
+import { Rng } from '../text/random.js';
+import type { ScanTarget, TargetMode } from './target.js';
+
+export interface MiningDataOptions {
+  mode: TargetMode;
+  /** Target token index in `token` mode (a normal token; default 1). */
+  tokenPosition: number;
+  promptLen: number;
+  maxLen: number;
+  batchSize: number;
+  /** Insertion word index is drawn from [1, min(maxInsertWord, words)]. */
+  maxInsertWord: number;
+  /** Seed of the insertion (and [MASK]) positions; part of the cache key. */
+  dataSeed: number;
+}
+
+export const DEFAULT_DATA_OPTIONS: Omit<MiningDataOptions, 'mode'> = {
+  tokenPosition: 1,
+  promptLen: 7,
+  maxLen: 128,
+  batchSize: 32,
+  maxInsertWord: 32,
+  dataSeed: 0,
+};
+
+/** One fixed batch: B rows padded to T. */
+export interface MiningBatch {
+  B: number;
+  T: number;
+  ids: Int32Array;
+  /** 1 = token, 0 = padding (B·T). */
+  mask: Float32Array;
+  /** Flat rows (b·T + pos) of the L placeholders of each row, row-major [B, L]. */
+  promptRows: Int32Array;
+  /** Flat row of the target position of each row (unused in pooler mode). */
+  targetRows: Int32Array;
+  /** Auxiliary clean outputs [B, H]. */
+  aux: Float32Array;
+}
+
+export interface MiningData {
+  options: MiningDataOptions;
+  batches: MiningBatch[];
+  sentenceCount: number;
+}
+
+interface Row {
+  ids: number[];
+  placeholders: number[];
+  target: number;
+  auxIds: number[];
+  auxTarget: number;
+}
+
+function buildRow(target: ScanTarget, text: string, o: MiningDataOptions, rng: Rng): Row {
+  const words = target.wordCount(text);
+  if (words === 0) throw new Error('empty sentence');
+  const insertAt = 1 + rng.int(Math.min(o.maxInsertWord, words));
+  const enc = target.encodeWithPlaceholders(text, insertAt, o.promptLen, o.maxLen - (o.mode === 'mask' ? 1 : 0));
+  let ids = [...enc.ids];
+  let placeholders = [...enc.placeholderPositions];
+  const L = o.promptLen;
+  if (placeholders.length !== L) throw new Error(`tokenizer placed ${placeholders.length} of ${L} prompt tokens`);
+  switch (o.mode) {
+    case 'cls':
+    case 'pooler':
+      // h_aux is the clean sentence's output: the sentence without the prompt.
+      return { ids, placeholders, target: 0, auxIds: ids.filter((_, i) => !placeholders.includes(i)), auxTarget: 0 };
+    case 'token': {
+      const t = o.tokenPosition;
+      if (t >= placeholders[0]) throw new Error(`token position ${t} falls inside the prompt`);
+      return { ids, placeholders, target: t, auxIds: ids.filter((_, i) => !placeholders.includes(i)), auxTarget: t };
+    }
+    case 'mask': {
+      const mask = target.specialIds.mask;
+      if (mask === null) throw new Error('mask mode needs a tokenizer with a [MASK] token');
+      // [MASK] goes in at a random word boundary outside the prompt.
+      const starts = enc.wordStarts.filter((s) => s < ids.length);
+      const at = starts.length ? starts[rng.int(starts.length)] : ids.length - 1;
+      ids.splice(at, 0, mask);
+      placeholders = placeholders.map((p) => (p >= at ? p + 1 : p));
+      // h_aux: the same sequence with the prompt placeholders replaced by [PAD].
+      const auxIds = ids.map((id, i) => (placeholders.includes(i) ? target.specialIds.pad : id));
+      return { ids, placeholders, target: at, auxIds, auxTarget: at };
+    }
+  }
+}
+
+function pad(rows: number[][], T: number, padId: number): { ids: Int32Array; mask: Float32Array } {
+  const ids = new Int32Array(rows.length * T).fill(padId);
+  const mask = new Float32Array(rows.length * T);
+  rows.forEach((r, b) => {
+    ids.set(r, b * T);
+    mask.fill(1, b * T, b * T + r.length);
+  });
+  return { ids, mask };
+}
+
+/**
+ * Tokenises the sentences and computes h_aux once. The last partial batch
+ * is dropped: the collapse threshold depends on the batch size.
+ */
+export function prepareMiningData(
+  target: ScanTarget, sentences: readonly string[], options: MiningDataOptions,
+  onProgress?: (done: number, total: number) => void,
+): MiningData {
+  const o = options;
+  const clean = sentences.map((s) => s.trim()).filter((s) => s.length > 0);
+  if (clean.length < o.batchSize) {
+    throw new Error(`need at least one full batch of ${o.batchSize} non-empty sentences, got ${clean.length}`);
+  }
+  const rng = new Rng(o.dataSeed);
+  const rows: Row[] = [];
+  for (const s of clean) rows.push(buildRow(target, s, o, rng));
+  const nBatches = Math.floor(rows.length / o.batchSize);
+  const H = target.hidden;
+  const batches: MiningBatch[] = [];
+  for (let bi = 0; bi < nBatches; bi++) {
+    const part = rows.slice(bi * o.batchSize, (bi + 1) * o.batchSize);
+    const B = part.length;
+    const T = Math.max(...part.map((r) => r.ids.length));
+    const { ids, mask } = pad(part.map((r) => r.ids), T, target.specialIds.pad);
+    const promptRows = new Int32Array(B * o.promptLen);
+    const targetRows = new Int32Array(B);
+    part.forEach((r, b) => {
+      r.placeholders.forEach((p, i) => (promptRows[b * o.promptLen + i] = b * T + p));
+      targetRows[b] = b * T + r.target;
+    });
+    const Ta = Math.max(...part.map((r) => r.auxIds.length));
+    const auxIn = pad(part.map((r) => r.auxIds), Ta, target.specialIds.pad);
+    const aux = new Float32Array(B * H);
+    withScope(() =>
+      noGrad(() => {
+        const out = target.forwardIds(auxIn.ids, auxIn.mask, B, Ta, o.mode === 'pooler');
+        const h = o.mode === 'pooler'
+          ? out.pooler!
+          : gatherRows(reshape(out.hidden, [B * Ta, H]), Int32Array.from(part, (r, b) => b * Ta + r.auxTarget));
+        aux.set(h.data);
+      }),
+    );
+    batches.push({ B, T, ids, mask, promptRows, targetRows, aux });
+    onProgress?.(bi + 1, nBatches);
+  }
+  return { options: o, batches, sentenceCount: nBatches * o.batchSize };
+}

@@ -1,0 +1,118 @@
+/**
+ * Append-only journal of a scan or search: a header line naming the model
+ * and settings, then one line per finished fuzz loop and one per kept PV,
+ * written (and fsynced) as soon as it exists. A crash or SIGKILL loses at
+ * most the loop in flight; `--resume` replays the file, and a torn last
+ * line (killed mid-write) is ignored.
+ */
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+
+export interface JournalHeader {
+  type: 'header';
+  version: 1;
+  command: 'scan' | 'search';
+  modelHash: string;
+  modelDir: string;
+  sentencesHash: string;
+  mode: string;
+  settings: Record<string, unknown>;
+  started: string;
+}
+
+export interface JournalLoop {
+  type: 'loop';
+  seed: number;
+  epochs: { distance: number; diversity: number; path: number | null; lr: number }[];
+  initialDistance: number;
+  initialMaxGrad: number;
+  crossed: boolean;
+  abandoned: boolean;
+  kept: boolean;
+  reasons: string[];
+  rangeViolations: number;
+  seconds: number;
+  /** Score contribution of this loop (see score.ts). */
+  score: number;
+  distanceCurve: number[];
+}
+
+export interface JournalPv {
+  type: 'pv';
+  index: number;
+  seed: number;
+  /** float32 little-endian, base64. */
+  vector: string;
+  prompt: string;
+  promptShape: [number, number];
+}
+
+export type JournalEntry = JournalHeader | JournalLoop | JournalPv;
+
+export function encodeF32(a: Float32Array): string {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
+}
+
+export function decodeF32(s: string, what: string): Float32Array {
+  const b = Buffer.from(s, 'base64');
+  if (b.length % 4 !== 0) throw new Error(`journal: ${what} is not a float32 array`);
+  const out = new Float32Array(b.length / 4);
+  new Uint8Array(out.buffer).set(b);
+  return out;
+}
+
+export class Journal {
+  private fd: number;
+
+  private constructor(readonly path: string, fd: number) {
+    this.fd = fd;
+  }
+
+  /** Starts a new journal (truncating any old one). */
+  static create(path: string, header: JournalHeader): Journal {
+    const j = new Journal(path, openSync(path, 'w'));
+    j.append(header);
+    return j;
+  }
+
+  /** Reopens for appending after `read`. */
+  static reopen(path: string): Journal {
+    return new Journal(path, openSync(path, 'a'));
+  }
+
+  /** Parses a journal; the last line may be torn by a kill and is then dropped. */
+  static read(path: string): { header: JournalHeader; entries: (JournalLoop | JournalPv)[] } {
+    if (!existsSync(path)) throw new Error(`${path}: no journal to resume from`);
+    const lines = readFileSync(path, 'utf8').split('\n');
+    const entries: (JournalLoop | JournalPv)[] = [];
+    let header: JournalHeader | null = null;
+    lines.forEach((line, i) => {
+      if (!line.trim()) return;
+      let e: JournalEntry;
+      try {
+        e = JSON.parse(line) as JournalEntry;
+      } catch {
+        if (i >= lines.length - 2) return; // torn final line
+        throw new Error(`${path}: line ${i + 1} is not valid JSON`);
+      }
+      if (i === 0) {
+        if (e.type !== 'header') throw new Error(`${path}: first line is not a journal header`);
+        header = e;
+      } else if (e.type === 'loop' || e.type === 'pv') {
+        entries.push(e);
+      } else {
+        throw new Error(`${path}: line ${i + 1} has unknown type`);
+      }
+    });
+    if (!header) throw new Error(`${path}: empty journal`);
+    return { header, entries };
+  }
+
+  append(e: JournalEntry): void {
+    writeSync(this.fd, `${JSON.stringify(e)}\n`);
+    fsyncSync(this.fd);
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * The encoder against golden outputs of an independent PyTorch reference
+ * (test/fixtures/golden, made by generate.py there): hidden states,
+ * pooler, MLM logits, and the gradient of a scalar loss with respect to the
+ * input embeddings and the P-tuning v2 prefix, on both backends.
+ */
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import {
+  backendName, backwardMany, nativeAvailable, noGrad, reshape, setBackend, Tensor, withScope,
+} from '../../src/engine/index.js';
+import { loadEncoderConfig } from '../../src/formats/hf-config.js';
+import { loadSafetensors } from '../../src/formats/safetensors.js';
+import { fromStateDict } from '../../src/models/model.js';
+
+const ROOT = join(import.meta.dirname, '..', '..', '..', 'test', 'fixtures', 'golden');
+const cases = readdirSync(ROOT, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+
+type Nested = number | Nested[];
+const flat = (x: Nested): number[] => (Array.isArray(x) ? x.flatMap(flat) : [x]);
+
+function assertClose(what: string, actual: ArrayLike<number>, expected: number[]): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  const scale = Math.max(1, ...expected.map(Math.abs));
+  let worst = 0;
+  for (let i = 0; i < expected.length; i++) {
+    const err = Math.abs(actual[i] - expected[i]);
+    const tol = 1e-4 * Math.abs(expected[i]) + 1e-5 * scale;
+    worst = Math.max(worst, err / tol);
+    assert.ok(err <= tol, `${what}[${i}]: got ${actual[i]}, expected ${expected[i]} (|err| ${err.toExponential(2)} > tol ${tol.toExponential(2)})`);
+  }
+  assert.ok(worst <= 1, `${what}: worst error/tolerance ${worst}`);
+}
+
+function runCase(name: string): void {
+  const dir = join(ROOT, name);
+  const g = JSON.parse(readFileSync(join(dir, 'golden.json'), 'utf8'));
+  const config = loadEncoderConfig(dir);
+  const model = fromStateDict(config, loadSafetensors(join(dir, 'model.safetensors')).tensors);
+  const { batch: B, seq_len: T, hidden: H, num_layers: L, prefix_len: P } = g.dims;
+  const ids = g.inputs.input_ids ? Int32Array.from(flat(g.inputs.input_ids)) : undefined;
+  withScope(() => {
+    // The loss gradient is taken with respect to the word-embedding lookup output.
+    const embeds = ids
+      ? new Tensor(Float32Array.from(noGrad(() => model.encoder.embedIds(ids, B, T)).data), [B, T, H], { requiresGrad: true })
+      : Tensor.from(flat(g.inputs.inputs_embeds), [B, T, H], { requiresGrad: true });
+    let prefix: { keys: Tensor[]; values: Tensor[] } | undefined;
+    if (g.inputs.prefix_key) {
+      const per = (x: Nested[]) => x.map((l) => Tensor.from(flat(l), [B, P, H], { requiresGrad: true }));
+      prefix = { keys: per(g.inputs.prefix_key), values: per(g.inputs.prefix_value) };
+    }
+    const out = model.encoder.forward({
+      batch: B, seqLen: T, inputIds: ids, inputsEmbeds: embeds,
+      attentionMask: flat(g.inputs.attention_mask), tokenTypeIds: Int32Array.from(flat(g.inputs.token_type_ids)),
+      prefix, outputHiddenStates: true,
+    });
+    assert.deepEqual([...model.encoder.positionIds({ batch: B, seqLen: T, inputIds: ids }, P)], flat(g.inputs.position_ids));
+    assertClose(`${name} embedding_output`, out.hiddenStates![0].data, flat(g.outputs.embedding_output));
+    if (g.outputs.all_hidden_states) {
+      for (let l = 0; l <= L; l++) assertClose(`${name} hidden_states[${l}]`, out.hiddenStates![l].data, flat(g.outputs.all_hidden_states[l]));
+    }
+    assertClose(`${name} last_hidden_state`, out.lastHiddenState.data, flat(g.outputs.last_hidden_state));
+    assertClose(`${name} pooler_output`, out.poolerOutput!.data, flat(g.outputs.pooler_output));
+    assert.ok(model.mlm, `${name}: MLM head loaded`);
+    const logits = noGrad(() => model.mlm!.forward(reshape(out.lastHiddenState, [B * T, H])));
+    assertClose(`${name} mlm_logits`, logits.data, flat(g.outputs.mlm_logits));
+
+    backwardMany([
+      [out.lastHiddenState, Float32Array.from(flat(g.loss_weights.R1))],
+      [out.poolerOutput!, Float32Array.from(flat(g.loss_weights.R2))],
+    ]);
+    assertClose(`${name} d loss/d inputs_embeds`, embeds.grad!, flat(g.grads.inputs_embeds));
+    if (prefix) {
+      for (let l = 0; l < L; l++) {
+        assertClose(`${name} d loss/d prefix_key[${l}]`, prefix.keys[l].grad!, flat(g.grads.prefix_key[l]));
+        assertClose(`${name} d loss/d prefix_value[${l}]`, prefix.values[l].grad!, flat(g.grads.prefix_value[l]));
+      }
+    }
+  });
+}
+
+for (const backend of ['native', 'js'] as const) {
+  for (const name of cases) {
+    test(`golden ${name} (${backend} backend)`, { skip: backend === 'native' && !nativeAvailable() ? 'native addon not built' : false }, () => {
+      const before = backendName();
+      setBackend(backend);
+      try {
+        runCase(name);
+      } finally {
+        setBackend(before);
+      }
+    });
+  }
+}
