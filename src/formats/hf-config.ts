@@ -1,0 +1,267 @@
+/**
+ * Hugging Face `config.json` for the encoders we handle (BERT, RoBERTa, and
+ * ERNIE checkpoints that are BERT-shaped), parsed into a typed, validated
+ * EncoderConfig and written back in a form transformers loads.
+ *
+ * The numbers here decide every allocation the engine makes, so each is
+ * range-checked and the implied parameter count is capped: a hostile config
+ * cannot ask for terabytes. Defaults for absent keys follow transformers'
+ * BertConfig / RobertaConfig / ErnieConfig.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { FormatError, quote, bytesText } from './errors.js';
+import { parseGuardedJson, isPlainObject } from './json-guard.js';
+import { errText, writeFileAtomic, writeAll } from './file-io.js';
+
+export type EncoderModelType = 'bert' | 'roberta';
+export type SourceModelType = 'bert' | 'roberta' | 'ernie';
+
+export interface EncoderConfig {
+  /** Architecture the engine builds; ERNIE configs are BERT-shaped and map to 'bert'. */
+  modelType: EncoderModelType;
+  /** model_type as written in config.json, kept so saving round-trips ERNIE. */
+  sourceModelType: SourceModelType;
+  vocabSize: number;
+  hiddenSize: number;
+  numHiddenLayers: number;
+  numAttentionHeads: number;
+  intermediateSize: number;
+  hiddenAct: 'gelu';
+  maxPositionEmbeddings: number;
+  typeVocabSize: number;
+  layerNormEps: number;
+  padTokenId: number;
+  hiddenDropoutProb: number;
+  attentionProbsDropoutProb: number;
+  initializerRange: number;
+  /** The parsed config.json as it was, so saving keeps keys we do not interpret. */
+  raw: Record<string, unknown>;
+}
+
+export const SUPPORTED_MODEL_TYPES: readonly SourceModelType[] = ['bert', 'roberta', 'ernie'];
+
+/** Upper bounds, each well past any published encoder (XLM-R large: 250k vocab, 1024 hidden). */
+export const CONFIG_LIMITS = {
+  vocabSize: 4_000_000,
+  hiddenSize: 16_384,
+  numHiddenLayers: 512,
+  numAttentionHeads: 1_024,
+  intermediateSize: 131_072,
+  maxPositionEmbeddings: 131_072,
+  typeVocabSize: 1_024,
+  /** Total parameters the config implies: 2^31 float32s is 8 GiB. */
+  parameters: 2 ** 31,
+} as const;
+
+const MAX_CONFIG_BYTES = 1 << 20;
+
+type Numeric = Omit<EncoderConfig, 'modelType' | 'sourceModelType' | 'hiddenAct' | 'raw'>;
+
+const COMMON_DEFAULTS: Numeric = {
+  vocabSize: 30522, hiddenSize: 768, numHiddenLayers: 12, numAttentionHeads: 12, intermediateSize: 3072,
+  maxPositionEmbeddings: 512, typeVocabSize: 2, layerNormEps: 1e-12, padTokenId: 0,
+  hiddenDropoutProb: 0.1, attentionProbsDropoutProb: 0.1, initializerRange: 0.02,
+};
+
+const DEFAULTS: Record<SourceModelType, Numeric> = {
+  bert: COMMON_DEFAULTS,
+  ernie: COMMON_DEFAULTS,
+  roberta: { ...COMMON_DEFAULTS, vocabSize: 50265, padTokenId: 1 },
+};
+
+/** config.json key for each numeric field, in the order transformers writes them. */
+const KEYS: [keyof Numeric, string][] = [
+  ['vocabSize', 'vocab_size'],
+  ['hiddenSize', 'hidden_size'],
+  ['numHiddenLayers', 'num_hidden_layers'],
+  ['numAttentionHeads', 'num_attention_heads'],
+  ['intermediateSize', 'intermediate_size'],
+  ['hiddenDropoutProb', 'hidden_dropout_prob'],
+  ['attentionProbsDropoutProb', 'attention_probs_dropout_prob'],
+  ['maxPositionEmbeddings', 'max_position_embeddings'],
+  ['typeVocabSize', 'type_vocab_size'],
+  ['initializerRange', 'initializer_range'],
+  ['layerNormEps', 'layer_norm_eps'],
+  ['padTokenId', 'pad_token_id'],
+];
+
+/** Read `config.json` from a model directory (or a direct path to the file). */
+export function loadEncoderConfig(dirOrFile: string): EncoderConfig {
+  let file = dirOrFile;
+  try {
+    if (fs.statSync(dirOrFile).isDirectory()) file = path.join(dirOrFile, 'config.json');
+  } catch (e) {
+    throw new FormatError(dirOrFile, `cannot read config: ${errText(e)}`);
+  }
+  let text: string;
+  try {
+    const st = fs.statSync(file);
+    if (!st.isFile()) throw new FormatError(file, 'not a regular file');
+    if (st.size > MAX_CONFIG_BYTES) throw new FormatError(file, `is ${bytesText(st.size)}, over the ${bytesText(MAX_CONFIG_BYTES)} limit for a config`);
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    if (e instanceof FormatError) throw e;
+    throw new FormatError(file, `cannot read: ${errText(e)}`);
+  }
+  return parseEncoderConfigText(text, file);
+}
+
+export function parseEncoderConfigText(text: string, label = 'config.json'): EncoderConfig {
+  if (text.length > MAX_CONFIG_BYTES) throw new FormatError(label, `config is over the ${bytesText(MAX_CONFIG_BYTES)} limit`);
+  // Configs nest a little (id2label, task_specific_params); 16 levels is plenty.
+  const parsed = parseGuardedJson(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, 16);
+  if ('error' in parsed) throw new FormatError(label, parsed.error);
+  return parseEncoderConfig(parsed.value, label);
+}
+
+/** Validate an already-parsed config.json object. */
+export function parseEncoderConfig(json: unknown, label = 'config.json'): EncoderConfig {
+  const fail = (problem: string): never => {
+    throw new FormatError(label, problem);
+  };
+  if (!isPlainObject(json)) return fail('config is not a JSON object');
+  const mt = json['model_type'];
+  if (mt === undefined) fail(`missing "model_type"; supported: ${SUPPORTED_MODEL_TYPES.join(', ')}`);
+  if (typeof mt !== 'string' || !(SUPPORTED_MODEL_TYPES as readonly string[]).includes(mt)) {
+    fail(`unsupported model_type ${typeof mt === 'string' ? quote(mt) : String(mt)}; supported: ${SUPPORTED_MODEL_TYPES.join(', ')}`);
+  }
+  const source = mt as SourceModelType;
+
+  if (source === 'ernie' && json['use_task_id'] !== undefined && json['use_task_id'] !== false) {
+    fail('ERNIE with task-type embeddings (use_task_id true) is not supported; only BERT-shaped ERNIE checkpoints are');
+  }
+  const act = json['hidden_act'] === undefined ? 'gelu' : json['hidden_act'];
+  if (act !== 'gelu') fail(`unsupported hidden_act ${typeof act === 'string' ? quote(act) : JSON.stringify(act)}; only "gelu" is supported`);
+  const posType = json['position_embedding_type'] ?? 'absolute';
+  if (posType !== 'absolute') {
+    fail(`unsupported position_embedding_type ${typeof posType === 'string' ? quote(posType) : JSON.stringify(posType)}; only "absolute" is supported`);
+  }
+  for (const flag of ['is_decoder', 'add_cross_attention']) {
+    if (json[flag] !== undefined && json[flag] !== false) fail(`"${flag}": ${JSON.stringify(json[flag])} is not supported; encoders only`);
+  }
+
+  const values = { ...DEFAULTS[source] };
+  for (const [field, key] of KEYS) {
+    const v = json[key];
+    if (v === undefined) continue;
+    if (key === 'pad_token_id' && v === null) {
+      // transformers allows None; an embedding without a padding row behaves like id 0 for BERT.
+      if (source === 'roberta') fail('"pad_token_id" is null; RoBERTa position ids need a padding id');
+      continue;
+    }
+    if (typeof v !== 'number' || !Number.isFinite(v)) fail(`"${key}" is ${JSON.stringify(v)}, expected a number`);
+    values[field] = v as number;
+  }
+  const cfg: EncoderConfig = {
+    modelType: source === 'roberta' ? 'roberta' : 'bert',
+    sourceModelType: source,
+    hiddenAct: 'gelu',
+    ...values,
+    raw: json,
+  };
+  validate(cfg, fail);
+  return cfg;
+}
+
+function validate(c: EncoderConfig, fail: (p: string) => never): void {
+  const int = (key: string, v: number, min: number, max: number): void => {
+    if (!Number.isInteger(v) || v < min || v > max) fail(`"${key}" is ${v}; expected an integer from ${min} to ${max.toLocaleString('en-US')}`);
+  };
+  const prob = (key: string, v: number): void => {
+    if (!(v >= 0 && v < 1)) fail(`"${key}" is ${v}; expected a probability in [0, 1)`);
+  };
+  int('vocab_size', c.vocabSize, 1, CONFIG_LIMITS.vocabSize);
+  int('hidden_size', c.hiddenSize, 1, CONFIG_LIMITS.hiddenSize);
+  int('num_hidden_layers', c.numHiddenLayers, 1, CONFIG_LIMITS.numHiddenLayers);
+  int('num_attention_heads', c.numAttentionHeads, 1, CONFIG_LIMITS.numAttentionHeads);
+  int('intermediate_size', c.intermediateSize, 1, CONFIG_LIMITS.intermediateSize);
+  int('max_position_embeddings', c.maxPositionEmbeddings, 1, CONFIG_LIMITS.maxPositionEmbeddings);
+  int('type_vocab_size', c.typeVocabSize, 1, CONFIG_LIMITS.typeVocabSize);
+  int('pad_token_id', c.padTokenId, 0, c.vocabSize - 1);
+  if (c.hiddenSize % c.numAttentionHeads !== 0) {
+    fail(`"hidden_size" ${c.hiddenSize} is not divisible by "num_attention_heads" ${c.numAttentionHeads}`);
+  }
+  if (c.modelType === 'roberta' && c.maxPositionEmbeddings <= c.padTokenId + 1) {
+    fail(`"max_position_embeddings" ${c.maxPositionEmbeddings} leaves no positions after RoBERTa's offset of pad_token_id + 1 = ${c.padTokenId + 1}`);
+  }
+  if (!(c.layerNormEps > 0 && c.layerNormEps < 1)) fail(`"layer_norm_eps" is ${c.layerNormEps}; expected a number in (0, 1)`);
+  prob('hidden_dropout_prob', c.hiddenDropoutProb);
+  prob('attention_probs_dropout_prob', c.attentionProbsDropoutProb);
+  if (!(c.initializerRange > 0 && c.initializerRange <= 1)) fail(`"initializer_range" is ${c.initializerRange}; expected a number in (0, 1]`);
+  const params = parameterCount(c);
+  if (params > CONFIG_LIMITS.parameters) {
+    fail(`config implies ${params.toLocaleString('en-US')} parameters, over the limit of ${CONFIG_LIMITS.parameters.toLocaleString('en-US')}`);
+  }
+}
+
+/** Parameters of the encoder with pooler, as BertModel counts them. */
+export function parameterCount(c: Pick<EncoderConfig, 'vocabSize' | 'hiddenSize' | 'numHiddenLayers' | 'intermediateSize' | 'maxPositionEmbeddings' | 'typeVocabSize'>): number {
+  const H = c.hiddenSize;
+  const F = c.intermediateSize;
+  const embeddings = (c.vocabSize + c.maxPositionEmbeddings + c.typeVocabSize) * H + 2 * H;
+  const layer = 4 * (H * H + H) + 2 * H + (F * H + F) + (H * F + H) + 2 * H;
+  const pooler = H * H + H;
+  return embeddings + c.numHiddenLayers * layer + pooler;
+}
+
+/**
+ * A validated config for a model we create. Unspecified sizes take the
+ * transformers defaults for `modelType` (BERT-base shaped).
+ */
+export function createEncoderConfig(
+  modelType: SourceModelType,
+  overrides: Partial<Numeric> = {},
+): EncoderConfig {
+  const raw: Record<string, unknown> = { model_type: modelType };
+  for (const [field, key] of KEYS) {
+    if (overrides[field] !== undefined) raw[key] = overrides[field];
+  }
+  return parseEncoderConfig(raw, `<new ${modelType} config>`);
+}
+
+const ARCHITECTURES: Record<SourceModelType, string> = {
+  bert: 'BertModel',
+  roberta: 'RobertaModel',
+  ernie: 'ErnieModel',
+};
+
+/**
+ * config.json text transformers can load: the standard keys with our
+ * validated values first, then every other key of the original config.
+ */
+export function configToJson(cfg: EncoderConfig): string {
+  validate(cfg, (problem) => {
+    throw new FormatError('<config to save>', problem);
+  });
+  const raw = cfg.raw;
+  const has = (k: string) => Object.prototype.hasOwnProperty.call(raw, k);
+  const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  const architectures = raw['architectures'];
+  out['architectures'] = Array.isArray(architectures) && architectures.length > 0 && architectures.every((a) => typeof a === 'string')
+    ? architectures
+    : [ARCHITECTURES[cfg.sourceModelType]];
+  out['model_type'] = cfg.sourceModelType;
+  for (const [field, key] of KEYS) out[key] = cfg[field];
+  out['hidden_act'] = cfg.hiddenAct;
+  out['position_embedding_type'] = 'absolute';
+  if (cfg.sourceModelType === 'roberta') {
+    out['bos_token_id'] = has('bos_token_id') ? raw['bos_token_id'] : 0;
+    out['eos_token_id'] = has('eos_token_id') ? raw['eos_token_id'] : 2;
+  }
+  if (cfg.sourceModelType === 'ernie') {
+    out['use_task_id'] = false;
+    out['task_type_vocab_size'] = has('task_type_vocab_size') ? raw['task_type_vocab_size'] : 3;
+  }
+  // A null-prototype object, so a "__proto__" key from the file stays a plain key.
+  for (const k of Object.keys(raw)) {
+    if (!Object.prototype.hasOwnProperty.call(out, k)) out[k] = raw[k];
+  }
+  return `${JSON.stringify(out, null, 2)}\n`;
+}
+
+/** Write config.json into a model directory (atomically). */
+export function saveEncoderConfig(dir: string, cfg: EncoderConfig): void {
+  const file = path.join(dir, 'config.json');
+  writeFileAtomic(file, (fd) => writeAll(fd, Buffer.from(configToJson(cfg), 'utf8')));
+}

@@ -1,0 +1,208 @@
+/**
+ * Masked-language-model pretraining from real text: dynamic masking,
+ * AdamW with linear warm-up and decay, gradient clipping, dropout 0.1,
+ * length-bucketed batches. Checkpoints every N steps and resumes exactly:
+ * batch order and masks are functions of (seed, epoch, step), so a resumed
+ * run sees the same data as an uninterrupted one.
+ */
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Adam, backward, clipGradNorm, noGrad, withScope } from '../engine/index.js';
+import { backendName } from '../engine/backend.js';
+import type { EncoderConfig } from '../formats/hf-config.js';
+import { Encoder } from '../models/encoder.js';
+import { MlmHead } from '../models/heads.js';
+import { type LoadedModel, saveModel } from '../models/model.js';
+import { Rng } from '../text/random.js';
+import type { TextTokenizer } from '../text/tokenizer.js';
+import { fmt, progress } from '../util/progress.js';
+import { bucketedBatches, padBatch } from './batching.js';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { countCorrect, type MaskingOptions, maskBatch, mlmLogits, mlmLoss } from './mlm.js';
+
+export interface PretrainOptions {
+  steps: number;
+  batchSize: number;
+  maxLen: number;
+  lr: number;
+  warmupFraction: number;
+  weightDecay: number;
+  clip: number;
+  maskProb: number;
+  seed: number;
+  checkpointEvery: number;
+  /** Held-out sentences for the final MLM accuracy. */
+  evalSentences: number;
+  quiet?: boolean;
+  /** Stop (after a checkpoint) when this returns true, e.g. on SIGINT. */
+  shouldStop?: () => boolean;
+}
+
+export interface PretrainResult {
+  model: LoadedModel;
+  training: Record<string, unknown>;
+  interrupted: boolean;
+}
+
+function tokenize(tok: TextTokenizer, sentences: readonly string[], maxLen: number): number[][] {
+  return sentences.map((s) => tok.encode(s, null, { maxLength: maxLen }).ids).filter((ids) => ids.length > 2);
+}
+
+/** Pretrains a fresh model and writes it (with training.json) to outDir. */
+export function pretrain(
+  config: EncoderConfig, tokenizer: TextTokenizer, train: readonly string[], heldout: readonly string[],
+  outDir: string, o: PretrainOptions, dataLabel: string, resume = false,
+): PretrainResult {
+  mkdirSync(outDir, { recursive: true });
+  const started = Date.now();
+  const encoder = Encoder.init(config, o.seed);
+  const mlm = MlmHead.init(config, encoder.wordEmbeddings, o.seed + 1);
+  const model: LoadedModel = { dir: outDir, config, encoder, mlm, sequenceClassifier: null, tokenClassifier: null, tokenizer, hash: '', unusedKeys: [] };
+  const params = new Map([...encoder.params, ...mlm.params]);
+  for (const p of params.values()) p.requiresGrad = true;
+  const noDecay = new Set([...params].filter(([n]) => /bias$|LayerNorm|layer_norm/.test(n)).map(([, t]) => t));
+  const opt = new Adam([...params.values()], { lr: o.lr, weightDecay: o.weightDecay, noDecay, eps: 1e-6 });
+
+  const rows = tokenize(tokenizer, train, o.maxLen);
+  const skip = tokenizer.specialOrUnusedMask();
+  const masking: MaskingOptions = { maskProb: o.maskProb, maskId: tokenizer.specialIds.mask, vocabSize: config.vocabSize, skip };
+  const runId = `pretrain:${config.modelType}:${config.numHiddenLayers}x${config.hiddenSize}:seed${o.seed}:${dataLabel}:${rows.length}`;
+  const ckpt = join(outDir, 'checkpoint.safetensors');
+
+  let step = 0;
+  if (resume && existsSync(ckpt)) step = loadCheckpoint(ckpt, params, opt, runId);
+  const warmup = Math.max(1, Math.round(o.steps * o.warmupFraction));
+  const lrAt = (s: number) => (s < warmup ? (o.lr * (s + 1)) / warmup : o.lr * Math.max(0, (o.steps - s) / Math.max(1, o.steps - warmup)));
+
+  const lengths = rows.map((r) => r.length);
+  const perEpoch = Math.floor(rows.length / o.batchSize);
+  if (perEpoch === 0) throw new Error(`only ${rows.length} usable sentences for batch size ${o.batchSize}`);
+  let epochBatches: number[][] = [];
+  let epochOf = -1;
+  const bar = progress('pretrain', o.steps, { quiet: o.quiet, fields: ['loss', 'tok_s'] });
+  let tokens = 0;
+  let tokenTime = 0;
+  let lossEma = NaN;
+  let interrupted = false;
+  while (step < o.steps) {
+    const epoch = Math.floor(step / perEpoch);
+    if (epoch !== epochOf) {
+      epochBatches = bucketedBatches(lengths, o.batchSize, new Rng(`${o.seed}:epoch:${epoch}`)).filter((b) => b.length === o.batchSize);
+      epochOf = epoch;
+    }
+    const idx = epochBatches[step % perEpoch] ?? epochBatches[0];
+    const t0 = process.hrtime.bigint();
+    const batch = maskBatch(padBatch(idx.map((i) => rows[i]), tokenizer.specialIds.pad), masking, new Rng(`${o.seed}:mask:${step}`));
+    const loss = withScope(() => {
+      const l = mlmLoss(model, batch, (o.seed * 7919 + step) >>> 0);
+      backward(l);
+      return l.item();
+    });
+    clipGradNorm(opt.params, o.clip);
+    opt.lr = lrAt(step);
+    opt.update();
+    step++;
+    tokenTime += Number(process.hrtime.bigint() - t0) / 1e9;
+    tokens += batch.B * batch.T;
+    lossEma = Number.isNaN(lossEma) ? loss : 0.98 * lossEma + 0.02 * loss;
+    if (!Number.isFinite(loss)) throw new Error(`pretraining diverged at step ${step} (loss ${loss}); lower --lr`);
+    bar.update(step, { loss: fmt(lossEma, 3), tok_s: Math.round(tokens / tokenTime) });
+    const stop = o.shouldStop?.() ?? false;
+    if (step % o.checkpointEvery === 0 || stop || step === o.steps) {
+      saveCheckpoint(ckpt, params, opt, { step, runId });
+    }
+    if (stop && step < o.steps) {
+      interrupted = true;
+      break;
+    }
+  }
+  bar.stop();
+  for (const p of params.values()) p.requiresGrad = false;
+  const evalResult = evaluateMlm(model, tokenizer, heldout, o.maxLen, o.seed, rows);
+  const training = {
+    data: dataLabel,
+    seed: o.seed,
+    steps: step,
+    target_steps: o.steps,
+    batch_size: o.batchSize,
+    max_len: o.maxLen,
+    lr: o.lr,
+    warmup_fraction: o.warmupFraction,
+    weight_decay: o.weightDecay,
+    clip: o.clip,
+    mask_prob: o.maskProb,
+    train_sentences: rows.length,
+    heldout_sentences: evalResult.sentences,
+    heldout_mlm_loss: evalResult.loss,
+    heldout_mlm_accuracy: evalResult.accuracy,
+    unigram_baseline_accuracy: evalResult.unigramAccuracy,
+    unigram_baseline_token: evalResult.unigramToken,
+    final_train_loss_ema: lossEma,
+    tokens_per_second: tokens / Math.max(tokenTime, 1e-9),
+    seconds: (Date.now() - started) / 1000,
+    backend: backendName(),
+    interrupted,
+  };
+  if (!interrupted) {
+    saveModel(outDir, model, { lmsanitator: 'pretrain' });
+    writeFileSync(join(outDir, 'training.json.tmp'), `${JSON.stringify(training, null, 2)}\n`);
+    renameSync(join(outDir, 'training.json.tmp'), join(outDir, 'training.json'));
+    // The finished model is saved; the optimizer state is three times its size and no longer needed.
+    rmSync(ckpt, { force: true });
+  }
+  return { model, training, interrupted };
+}
+
+/**
+ * Held-out masked-token accuracy with a fixed masking seed, and the
+ * unigram baseline (always predict the most frequent training token) on
+ * the same masked positions.
+ */
+export function evaluateMlm(model: LoadedModel, tok: TextTokenizer, sentences: readonly string[], maxLen: number, seed: number, trainRows?: number[][]) {
+  const rows = tokenize(tok, sentences, maxLen);
+  const skip = tok.specialOrUnusedMask();
+  const counts = new Map<number, number>();
+  for (const r of trainRows ?? rows) for (const id of r) if (!skip[id]) counts.set(id, (counts.get(id) ?? 0) + 1);
+  let unigramToken = 0;
+  let best = -1;
+  for (const [id, c] of counts) if (c > best) [unigramToken, best] = [id, c];
+  const masking: MaskingOptions = { maskProb: 0.15, maskId: tok.specialIds.mask, vocabSize: model.config.vocabSize, skip };
+  const rng = new Rng(`${seed}:heldout`);
+  let correct = 0;
+  let unigram = 0;
+  let total = 0;
+  let lossSum = 0;
+  for (let i = 0; i < rows.length; i += 32) {
+    const b = maskBatch(padBatch(rows.slice(i, i + 32), tok.specialIds.pad), masking, rng);
+    withScope(() =>
+      noGrad(() => {
+        const logits = mlmLogits(model, b);
+        correct += countCorrect(logits, b.labels);
+        lossSum += mlmLossFromLogitsSum(logits, b.labels);
+      }),
+    );
+    for (const l of b.labels) if (l === unigramToken) unigram++;
+    total += b.labels.length;
+  }
+  return {
+    sentences: rows.length,
+    accuracy: total ? correct / total : 0,
+    unigramAccuracy: total ? unigram / total : 0,
+    unigramToken: tok.idToToken(unigramToken) ?? String(unigramToken),
+    loss: total ? lossSum / total : NaN,
+  };
+}
+
+function mlmLossFromLogitsSum(logits: { data: ArrayLike<number>; shape: readonly number[] }, labels: Int32Array): number {
+  const V = logits.shape[1];
+  let s = 0;
+  for (let r = 0; r < labels.length; r++) {
+    let max = -Infinity;
+    for (let v = 0; v < V; v++) max = Math.max(max, logits.data[r * V + v]);
+    let z = 0;
+    for (let v = 0; v < V; v++) z += Math.exp(logits.data[r * V + v] - max);
+    s += max + Math.log(z) - logits.data[r * V + labels[r]];
+  }
+  return s;
+}
+

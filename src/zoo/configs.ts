@@ -1,0 +1,94 @@
+/**
+ * The named model configurations the project pretrains for itself (no
+ * model hub is reachable). Sizes and budgets per issue 4; the step counts
+ * were chosen from measured throughput on 2 cores so that each build fits
+ * its time budget (see the README table).
+ */
+import { createEncoderConfig, type EncoderConfig } from '../formats/hf-config.js';
+import { bertUncasedTokenizer, robertaGpt2Tokenizer } from '../text/pretrained.js';
+import type { TextTokenizer } from '../text/tokenizer.js';
+import type { PretrainOptions } from '../train/pretrain.js';
+
+export interface ZooEntry {
+  name: string;
+  description: string;
+  family: 'bert' | 'roberta';
+  layers: number;
+  hidden: number;
+  heads: number;
+  ff: number;
+  maxPositions: number;
+  train: Omit<PretrainOptions, 'quiet' | 'shouldStop'>;
+  /** Sentences used for training (from the built-in corpus) and held out. */
+  trainSentences: number;
+  heldoutSentences: number;
+  budgetMinutes: number;
+}
+
+const base = {
+  warmupFraction: 0.06,
+  weightDecay: 0.01,
+  clip: 1.0,
+  maskProb: 0.15,
+  seed: 1,
+  checkpointEvery: 200,
+  evalSentences: 1000,
+};
+
+export const ZOO: Record<string, ZooEntry> = {
+  'bert-micro': {
+    name: 'bert-micro',
+    description: 'BERT 2×64 (2 heads, FF 256), bert-base-uncased vocabulary; for tests and the demo',
+    family: 'bert', layers: 2, hidden: 64, heads: 2, ff: 256, maxPositions: 128,
+    train: { ...base, steps: 1200, batchSize: 64, maxLen: 64, lr: 2e-3 },
+    trainSentences: 45000, heldoutSentences: 1000, budgetMinutes: 3,
+  },
+  'bert-mini': {
+    name: 'bert-mini',
+    description: 'BERT 4×256 (4 heads, FF 1024), bert-base-uncased vocabulary; the working model for evaluation',
+    family: 'bert', layers: 4, hidden: 256, heads: 4, ff: 1024, maxPositions: 512,
+    train: { ...base, steps: 12000, batchSize: 64, maxLen: 128, lr: 1e-3 },
+    trainSentences: 45000, heldoutSentences: 1000, budgetMinutes: 90,
+  },
+  'roberta-mini': {
+    name: 'roberta-mini',
+    description: 'RoBERTa 4×256 (4 heads, FF 1024), GPT-2 byte-level BPE; the working model for evaluation',
+    family: 'roberta', layers: 4, hidden: 256, heads: 4, ff: 1024, maxPositions: 514,
+    train: { ...base, steps: 12000, batchSize: 64, maxLen: 128, lr: 1e-3 },
+    trainSentences: 45000, heldoutSentences: 1000, budgetMinutes: 90,
+  },
+  'bert-small': {
+    name: 'bert-small',
+    description: 'BERT 4×512 (8 heads, FF 2048); optional, for scaling measurements',
+    family: 'bert', layers: 4, hidden: 512, heads: 8, ff: 2048, maxPositions: 512,
+    train: { ...base, steps: 8000, batchSize: 64, maxLen: 128, lr: 5e-4 },
+    trainSentences: 45000, heldoutSentences: 1000, budgetMinutes: 120,
+  },
+};
+
+export function zooEntry(name: string): ZooEntry {
+  const e = ZOO[name];
+  if (!e) throw new Error(`unknown zoo model "${name}"; known: ${Object.keys(ZOO).join(', ')}, clean-set`);
+  return e;
+}
+
+export function tokenizerFor(e: ZooEntry): TextTokenizer {
+  return e.family === 'roberta' ? robertaGpt2Tokenizer({ modelMaxLength: e.maxPositions - 2 }) : bertUncasedTokenizer({ modelMaxLength: e.maxPositions });
+}
+
+export function configFor(e: ZooEntry, tok: TextTokenizer): EncoderConfig {
+  return createEncoderConfig(e.family, {
+    vocabSize: tok.vocabSize,
+    hiddenSize: e.hidden,
+    numHiddenLayers: e.layers,
+    numAttentionHeads: e.heads,
+    intermediateSize: e.ff,
+    maxPositionEmbeddings: e.maxPositions,
+    typeVocabSize: e.family === 'roberta' ? 1 : 2,
+    layerNormEps: e.family === 'roberta' ? 1e-5 : 1e-12,
+    padTokenId: tok.specialIds.pad,
+    hiddenDropoutProb: 0.1,
+    attentionProbsDropoutProb: 0.1,
+    initializerRange: 0.02,
+  });
+}

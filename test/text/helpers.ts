@@ -1,0 +1,25 @@
+// Shared paths for the text tests: fixtures live in the source tree (tests run
+// from dist/), and the shared datasets may be absent for a standalone clone.
+import * as path from 'node:path';
+import { findDataDir, packageRoot } from '../../src/text/data-dir.js';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+
+export const FIXTURES = path.join(packageRoot(), 'test', 'fixtures', 'text');
+
+export function fixture(name: string): string {
+  return path.join(FIXTURES, name);
+}
+
+export function readFixture(name: string): string {
+  return fs.readFileSync(fixture(name), 'utf8');
+}
+
+const dir = findDataDir();
+/** The shared data directory when present; tests needing it skip with this message otherwise. */
+export const DATA_DIR: string | undefined = dir !== undefined && fs.existsSync(dir) ? dir : undefined;
+export const NO_DATA = DATA_DIR === undefined ? 'shared data directory absent (set LMS_DATA_DIR to run)' : false;
+
+export function tmpDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `lms-${prefix}-`));
+}
