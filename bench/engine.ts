@@ -11,7 +11,7 @@ import {
 } from '../src/engine/index.js';
 import { kernelsFor } from '../src/engine/backend.js';
 import { type LayerWeights, layerForward, initParam } from '../src/models/encoder.js';
-import { mulberry32 } from '../src/util/random.js';
+import { Rng } from '../src/text/random.js';
 
 const json = process.argv.includes('--json');
 const log = (...a: unknown[]) => {
@@ -36,9 +36,9 @@ function timeBest(fn: () => void, minSeconds: number, minReps = 3): number {
 
 function sgemmGflops(): number {
   const M = 2048, N = 768, K = 768;
-  const rng = mulberry32(1);
-  const A = Float32Array.from({ length: M * K }, () => rng() - 0.5);
-  const B = Float32Array.from({ length: K * N }, () => rng() - 0.5);
+  const rng = new Rng(1);
+  const A = Float32Array.from({ length: M * K }, () => rng.next() - 0.5);
+  const B = Float32Array.from({ length: K * N }, () => rng.next() - 0.5);
   const C = new Float32Array(M * N);
   const k = kernelsFor(A);
   const s = timeBest(() => k.sgemm(false, true, M, N, K, 1, A, 0, K, B, 0, K, 0, C, 0, N), 1.0, 5);
@@ -46,7 +46,7 @@ function sgemmGflops(): number {
 }
 
 function makeLayer(H: number, F: number): LayerWeights {
-  const rng = mulberry32(2);
+  const rng = new Rng(2);
   const p = (name: string, shape: number[]) => initParam(name, shape, 0.02, rng);
   const lin = (n: string, o: number, i: number): [Tensor, Tensor] => [p(`${n}.weight`, [o, i]), p(`${n}.bias`, [o])];
   return {
@@ -59,9 +59,9 @@ function makeLayer(H: number, F: number): LayerWeights {
 
 function layerStep(B: number, T: number, H: number, F: number, heads: number, minSeconds: number): { gflops: number; seconds: number } {
   const layer = makeLayer(H, F);
-  const rng = mulberry32(3);
-  const x = Tensor.from(Array.from({ length: B * T * H }, () => rng() - 0.5), [B, T, H], { requiresGrad: true });
-  const seed = Float32Array.from({ length: B * T * H }, () => rng() - 0.5);
+  const rng = new Rng(3);
+  const x = Tensor.from(Array.from({ length: B * T * H }, () => rng.next() - 0.5), [B, T, H], { requiresGrad: true });
+  const seed = Float32Array.from({ length: B * T * H }, () => rng.next() - 0.5);
   const step = () =>
     withScope(() => {
       const y = layerForward(layer, x, { heads, eps: 1e-12, mask: null });

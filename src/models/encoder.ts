@@ -12,7 +12,7 @@ import {
   add, attention, concatSeq, dropout, embedding, gatherRows, gelu, layerNorm, linear, reshape, tanh, Tensor,
 } from '../engine/index.js';
 import type { EncoderConfig } from '../formats/hf-config.js';
-import { mulberry32, normal } from '../util/random.js';
+import { Rng } from '../text/random.js';
 
 /** Additive mask value for blocked keys; finite so a masked score never becomes NaN. */
 export const MASK_NEG = -1e9;
@@ -85,10 +85,10 @@ export function encoderParamShapes(c: EncoderConfig): Map<string, number[]> {
 }
 
 /** BERT's initialisation: N(0, initializer_range) weights, zero biases, unit LayerNorm. */
-export function initParam(name: string, shape: number[], std: number, rng: () => number): Tensor {
+export function initParam(name: string, shape: number[], std: number, rng: Rng): Tensor {
   const t = Tensor.zeros(shape, { name });
   if (name.endsWith('LayerNorm.weight') || name.endsWith('layer_norm.weight')) t.data.fill(1);
-  else if (!name.endsWith('bias')) for (let i = 0; i < t.size; i++) t.data[i] = normal(rng) * std;
+  else if (!name.endsWith('bias')) for (let i = 0; i < t.size; i++) t.data[i] = rng.normal() * std;
   return t;
 }
 
@@ -163,7 +163,7 @@ export class Encoder {
 
   /** A freshly initialised encoder (seeded). */
   static init(config: EncoderConfig, seed: number): Encoder {
-    const rng = mulberry32(seed);
+    const rng = new Rng(seed);
     const params = new Map<string, Tensor>();
     for (const [name, shape] of encoderParamShapes(config)) params.set(name, initParam(name, shape, config.initializerRange, rng));
     return new Encoder(config, params);

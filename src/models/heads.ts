@@ -9,7 +9,7 @@
 import { dropout, gelu, layerNorm, linear, tanh, Tensor } from '../engine/index.js';
 import type { EncoderConfig } from '../formats/hf-config.js';
 import { initParam } from './encoder.js';
-import { mulberry32 } from '../util/random.js';
+import { Rng } from '../text/random.js';
 
 export type HeadKind = 'mlm' | 'sequence-classification' | 'token-classification';
 
@@ -54,7 +54,7 @@ export class MlmHead {
   }
 
   static init(config: EncoderConfig, decoder: Tensor, seed: number): MlmHead {
-    const rng = mulberry32(seed);
+    const rng = new Rng(seed);
     const params = new Map<string, Tensor>();
     for (const [n, shape] of mlmParamShapes(config)) params.set(n, initParam(n, shape, config.initializerRange, rng));
     return new MlmHead(config, params, decoder);
@@ -89,7 +89,7 @@ export class SequenceClassificationHead {
   }
 
   static init(config: EncoderConfig, numLabels: number, seed: number): SequenceClassificationHead {
-    const rng = mulberry32(seed);
+    const rng = new Rng(seed);
     const params = new Map<string, Tensor>();
     for (const [n, shape] of sequenceClassifierShapes(config, numLabels)) params.set(n, initParam(n, shape, config.initializerRange, rng));
     return new SequenceClassificationHead(config, numLabels, params);
@@ -120,7 +120,7 @@ export class TokenClassificationHead {
   }
 
   static init(config: EncoderConfig, numLabels: number, seed: number): TokenClassificationHead {
-    const rng = mulberry32(seed);
+    const rng = new Rng(seed);
     const params = new Map<string, Tensor>();
     params.set('classifier.weight', initParam('classifier.weight', [numLabels, config.hiddenSize], config.initializerRange, rng));
     params.set('classifier.bias', initParam('classifier.bias', [numLabels], config.initializerRange, rng));
