@@ -121,7 +121,7 @@ function cachedDetect() {
   const file = path.join(buildDir, 'lms-blas.json');
   try {
     const c = JSON.parse(fs.readFileSync(file, 'utf8'));
-    if (c.key === key) return c.result;
+    if (c.key === key) return { ...c.result, cached: true };
   } catch { /* no cache yet */ }
   const result = detect();
   try {
@@ -155,7 +155,7 @@ switch (what) {
     console.error(`detect-blas: unknown query ${what}`);
     process.exit(2);
 }
-if (what !== 'report') {
+if (what !== 'report' && !r.cached) {
   // gyp swallows stdout; tell the person watching npm install which GEMM they get.
   process.stderr.write(`lmsanitator native build: ${r.found ? 'OpenBLAS cblas' : `portable GEMM (${r.why})`}\n`);
 }

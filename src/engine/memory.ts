@@ -15,27 +15,46 @@ const POOL_CAP_BYTES = Number(process.env.LMS_POOL_CAP_MB ?? 2048) * 1024 * 1024
 const pools = { f32: new Map<number, Float32Array[]>(), f64: new Map<number, Float64Array[]>() };
 let pooledBytes = 0;
 
+/**
+ * Buffers are pooled by size class (powers of two split into eight steps,
+ * ≤ 12.5% slack), so that shapes that vary a little from step to step —
+ * the number of masked tokens, the longest sentence of a batch — still hit
+ * the pool. A request gets a view of the class's length-n prefix.
+ */
+function sizeClass(n: number): number {
+  if (n <= 64) return n;
+  const p = 2 ** Math.floor(Math.log2(n));
+  const step = p / 8;
+  return Math.ceil(n / step) * step;
+}
+
+const fullOf = new WeakMap<Buf, Buf>();
+
 /** A buffer of n elements; contents are undefined unless `zero` is set. */
 export function allocBuf(n: number, dtype: DType, zero: boolean): Buf {
-  const list = (pools[dtype] as Map<number, Buf[]>).get(n);
-  const reused = list?.pop();
-  if (reused) {
-    pooledBytes -= reused.byteLength;
-    if (zero) reused.fill(0);
-    return reused;
-  }
-  return dtype === 'f32' ? new Float32Array(n) : new Float64Array(n);
+  const cls = sizeClass(n);
+  const list = (pools[dtype] as Map<number, Buf[]>).get(cls);
+  let full = list?.pop();
+  const reused = full !== undefined;
+  if (full) pooledBytes -= full.byteLength;
+  else full = dtype === 'f32' ? new Float32Array(cls) : new Float64Array(cls);
+  const view = cls === n ? full : full.subarray(0, n);
+  if (view !== full) fullOf.set(view, full);
+  if (zero && reused) view.fill(0);
+  return view;
 }
 
 export function releaseBuf(buf: Buf): void {
-  if (buf.length === 0 || pooledBytes + buf.byteLength > POOL_CAP_BYTES) return;
-  // Only whole, unshared buffers can be recycled safely.
-  if (buf.byteOffset !== 0 || buf.buffer.byteLength !== buf.byteLength) return;
-  const pool = (buf instanceof Float64Array ? pools.f64 : pools.f32) as Map<number, Buf[]>;
-  let list = pool.get(buf.length);
-  if (!list) pool.set(buf.length, (list = []));
-  list.push(buf);
-  pooledBytes += buf.byteLength;
+  const full = fullOf.get(buf) ?? buf;
+  // Only whole pool-sized buffers are recycled; foreign views are left to the GC.
+  if (full.length === 0 || full.byteOffset !== 0 || full.buffer.byteLength !== full.byteLength) return;
+  if (full.length !== sizeClass(full.length) || pooledBytes + full.byteLength > POOL_CAP_BYTES) return;
+  const pool = (full instanceof Float64Array ? pools.f64 : pools.f32) as Map<number, Buf[]>;
+  let list = pool.get(full.length);
+  if (!list) pool.set(full.length, (list = []));
+  if (list.includes(full)) return;
+  list.push(full);
+  pooledBytes += full.byteLength;
 }
 
 export function poolStats(): { pooledBytes: number; sizes: number } {

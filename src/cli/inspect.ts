@@ -1,0 +1,55 @@
+/** `lmsanitator inspect <model-dir>`: architecture, size, dtype, tokenizer, a sample tokenisation. */
+import type { Command } from 'commander';
+import { loadCheckpoint } from '../formats/checkpoint.js';
+import { loadEncoderConfig, parameterCount } from '../formats/hf-config.js';
+import { fromStateDict } from '../models/model.js';
+import { TextTokenizer } from '../text/tokenizer.js';
+
+const SAMPLE = 'The quick brown fox jumps over the lazy dog.';
+
+export function register(program: Command): void {
+  program
+    .command('inspect <model-dir>')
+    .description('print the architecture, parameter count, dtype, tokenizer kind and a sample tokenisation')
+    .option('--text <text>', 'text for the sample tokenisation', SAMPLE)
+    .option('--json', 'print one JSON object')
+    .action((dir: string, o: { text: string; json?: boolean }) => {
+      const config = loadEncoderConfig(dir);
+      const ckpt = loadCheckpoint(dir);
+      const model = fromStateDict(config, ckpt.stateDict, dir);
+      const dtypes = [...new Set([...ckpt.stateDict.values()].map((t) => t.dtype ?? 'F32'))];
+      const tok = TextTokenizer.fromDir(dir);
+      const enc = tok.encode(o.text);
+      const heads = [model.mlm && 'masked-lm', model.sequenceClassifier && `sequence-classification(${model.sequenceClassifier.numLabels})`,
+        model.tokenClassifier && `token-classification(${model.tokenClassifier.numLabels})`].filter(Boolean) as string[];
+      const info = {
+        model_dir: dir,
+        model_type: config.sourceModelType,
+        architecture: `${config.numHiddenLayers} layers × hidden ${config.hiddenSize}, ${config.numAttentionHeads} heads, FF ${config.intermediateSize}`,
+        vocab_size: config.vocabSize,
+        max_position_embeddings: config.maxPositionEmbeddings,
+        parameters: [...model.encoder.params.values()].reduce((s, t) => s + t.size, 0),
+        parameters_expected_from_config: parameterCount(config),
+        heads,
+        checkpoint_format: ckpt.format,
+        checkpoint_files: ckpt.files.weights,
+        dtypes,
+        unused_checkpoint_keys: model.unusedKeys,
+        tokenizer: { kind: tok.kind, vocab_size: tok.vocabSize, lower_case: tok.doLowerCase, special_ids: tok.specialIds },
+        sample: { text: o.text, tokens: enc.tokens, ids: enc.ids },
+      };
+      if (o.json) {
+        console.log(JSON.stringify(info, null, 2));
+        return;
+      }
+      console.log(`${dir}`);
+      console.log(`  model type     ${info.model_type} (${info.architecture})`);
+      console.log(`  vocabulary     ${info.vocab_size}; positions ${info.max_position_embeddings}`);
+      console.log(`  parameters     ${info.parameters.toLocaleString('en')} in the encoder; heads: ${heads.join(', ') || 'none'}`);
+      console.log(`  weights        ${info.checkpoint_format} (${dtypes.join(', ')}): ${ckpt.files.weights.join(', ')}`);
+      if (model.unusedKeys.length) console.log(`  unused keys    ${model.unusedKeys.join(', ')}`);
+      console.log(`  tokenizer      ${tok.kind}, ${tok.vocabSize} tokens, lower-case ${tok.doLowerCase ?? 'unknown'}`);
+      console.log(`  sample         ${enc.tokens.join(' ')}`);
+      console.log(`                 ${enc.ids.join(' ')}`);
+    });
+}

@@ -1,0 +1,34 @@
+/**
+ * Ctrl-C for long jobs: the first SIGINT asks the job to stop at the next
+ * safe point (it saves what it has); a second one exits at once.
+ */
+export function interruptFlag(): { stopped: () => boolean; dispose: () => void } {
+  let stop = false;
+  const onSig = () => {
+    if (stop) process.exit(130);
+    stop = true;
+    process.stderr.write('\nlmsanitator: interrupted; saving progress (Ctrl-C again to quit at once)\n');
+  };
+  process.on('SIGINT', onSig);
+  process.on('SIGTERM', onSig);
+  return {
+    stopped: () => stop,
+    dispose: () => {
+      process.off('SIGINT', onSig);
+      process.off('SIGTERM', onSig);
+    },
+  };
+}
+
+/** Parses a positive integer option with a message naming it. */
+export function intOption(name: string, v: string, min = 1): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer ≥ ${min}, got "${v}"`);
+  return n;
+}
+
+export function numOption(name: string, v: string, min = -Infinity): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min) throw new Error(`${name} must be a number${min > -Infinity ? ` ≥ ${min}` : ''}, got "${v}"`);
+  return n;
+}

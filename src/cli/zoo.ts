@@ -1,0 +1,56 @@
+/** `lmsanitator zoo build <name>` and `zoo list`: the project's own pretrained models. */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { ZOO } from '../zoo/configs.js';
+import { buildZooModel, zooHome } from '../zoo/zoo.js';
+import { interruptFlag, intOption } from './signals.js';
+
+export function register(program: Command): void {
+  const zoo = program.command('zoo').description(`pretrain and cache small models (cache: $LMS_HOME, default ${zooHome()})`);
+  zoo
+    .command('list')
+    .description('list the named configurations and whether they are built')
+    .option('--json', 'print JSON')
+    .action((o: { json?: boolean }) => {
+      const rows = Object.values(ZOO).map((e) => {
+        const dir = join(zooHome(), e.name);
+        const built = existsSync(join(dir, 'training.json'));
+        const t = built ? JSON.parse(readFileSync(join(dir, 'training.json'), 'utf8')) : null;
+        return { name: e.name, description: e.description, built, dir, heldout_mlm_accuracy: t?.heldout_mlm_accuracy ?? null, unigram_baseline_accuracy: t?.unigram_baseline_accuracy ?? null };
+      });
+      if (o.json) return console.log(JSON.stringify(rows, null, 2));
+      for (const r of rows) {
+        const acc = r.built ? `MLM acc ${(100 * r.heldout_mlm_accuracy).toFixed(1)}% (unigram ${(100 * r.unigram_baseline_accuracy).toFixed(1)}%)` : 'not built';
+        console.log(`${r.name.padEnd(14)} ${acc.padEnd(36)} ${r.description}`);
+      }
+    });
+  zoo
+    .command('build <name>')
+    .description('pretrain a named model into the cache (resumes an interrupted build); names: ' + Object.keys(ZOO).join(', '))
+    .option('--force', 'rebuild even when cached')
+    .option('--steps <n>', 'override the number of training steps')
+    .option('--seed <n>', 'override the seed')
+    .option('--quiet', 'no progress output')
+    .option('--json', 'print the result as JSON')
+    .action((name: string, o: { force?: boolean; steps?: string; seed?: string; quiet?: boolean; json?: boolean }) => {
+      const sig = interruptFlag();
+      try {
+        const r = buildZooModel(name, {
+          force: o.force, quiet: o.quiet, shouldStop: sig.stopped,
+          steps: o.steps ? intOption('--steps', o.steps) : undefined, seed: o.seed ? intOption('--seed', o.seed, 0) : undefined,
+        });
+        if (r.interrupted) {
+          process.stderr.write(`interrupted; run the same command again to resume (${r.dir})\n`);
+          process.exitCode = 130;
+          return;
+        }
+        const training = JSON.parse(readFileSync(join(r.dir, 'training.json'), 'utf8'));
+        if (o.json) return console.log(JSON.stringify({ dir: r.dir, built: r.built, training }));
+        console.log(`${name}: ${r.built ? 'built' : 'cached'} at ${r.dir}`);
+        console.log(`  held-out MLM accuracy ${(100 * training.heldout_mlm_accuracy).toFixed(1)}% (unigram baseline ${(100 * training.unigram_baseline_accuracy).toFixed(1)}%), ${training.steps} steps in ${training.seconds.toFixed(0)} s`);
+      } finally {
+        sig.dispose();
+      }
+    });
+}
