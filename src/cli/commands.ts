@@ -1,9 +1,12 @@
 /** The command registry: add a command by adding its register function here. */
 import type { Command } from 'commander';
+import { register as attack } from './attack.js';
+import { register as demo } from './demo.js';
 import { register as encode } from './encode.js';
 import { register as inspect } from './inspect.js';
+import { register as scan } from './scan.js';
 import { register as zoo } from './zoo.js';
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [inspect, encode, zoo];
+export const commands: Register[] = [demo, inspect, encode, zoo, scan, attack];

@@ -112,6 +112,8 @@ function pad(rows: number[][], T: number, padId: number): { ids: Int32Array; mas
 export function prepareMiningData(
   target: ScanTarget, sentences: readonly string[], options: MiningDataOptions,
   onProgress?: (done: number, total: number) => void,
+  /** h_aux of every kept sentence in order, [n·H], from an earlier run's cache. */
+  cachedAux?: Float32Array,
 ): MiningData {
   const o = options;
   const clean = sentences.map((s) => s.trim()).filter((s) => s.length > 0);
@@ -138,7 +140,10 @@ export function prepareMiningData(
     const Ta = Math.max(...part.map((r) => r.auxIds.length));
     const auxIn = pad(part.map((r) => r.auxIds), Ta, target.specialIds.pad);
     const aux = new Float32Array(B * H);
-    withScope(() =>
+    if (cachedAux) {
+      if (cachedAux.length !== nBatches * o.batchSize * H) throw new Error('cached clean outputs do not match the sentence set');
+      aux.set(cachedAux.subarray(bi * o.batchSize * H, (bi + 1) * o.batchSize * H));
+    } else withScope(() =>
       noGrad(() => {
         const out = target.forwardIds(auxIn.ids, auxIn.mask, B, Ta, o.mode === 'pooler');
         const h = o.mode === 'pooler'

@@ -72,18 +72,18 @@ export interface LoopResult {
 }
 
 /**
- * Prompt row i of loop s: W_emb[(s·L·10 + i·10) mod V], advancing past
- * special and never-trained rows to the next real word.
+ * Prompt row i of loop s: W_emb[(s·L·10 + i·10) mod V], taken over the
+ * real word rows only (special and never-trained rows removed). Advancing
+ * past a skipped row instead, as a literal reading of the reference
+ * suggests, maps every seed below ~14 to the same prompt on BERT's
+ * vocabulary, whose first 999 rows are [PAD], [unused…] and specials.
  */
 export function initialPromptRows(target: ScanTarget, seed: number, L: number): number[] {
-  const V = target.vocabSize;
-  const rows: number[] = [];
-  for (let i = 0; i < L; i++) {
-    let r = (((seed * L * 10 + i * 10) % V) + V) % V;
-    for (let guard = 0; guard < V && target.isSpecialOrUnused(r); guard++) r = (r + 1) % V;
-    rows.push(r);
-  }
-  return rows;
+  const real: number[] = [];
+  for (let v = 0; v < target.vocabSize; v++) if (!target.isSpecialOrUnused(v)) real.push(v);
+  if (real.length === 0) throw new Error('the vocabulary has no ordinary word rows to start a prompt from');
+  const n = real.length;
+  return Array.from({ length: L }, (_, i) => real[(((seed * L * 10 + i * 10) % n) + n) % n]);
 }
 
 class LoopState {

@@ -1,0 +1,77 @@
+/**
+ * `lmsanitator demo`: the README's first command. From a cold cache it
+ * pretrains bert-micro, plants a POR backdoor in a copy, scans both and
+ * prints the two verdicts side by side. Everything lands under
+ * $LMS_HOME (default ~/.cache/lmsanitator/zoo) and the --out directory.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { runAttack } from '../attacks/attack.js';
+import { runScan } from '../sanitizer/run.js';
+import { buildZooModel, zooHome } from '../zoo/zoo.js';
+import { interruptFlag, intOption } from './signals.js';
+
+interface DemoSide {
+  verdict: 'clean' | 'backdoored';
+  score: number;
+  seconds: number;
+  report: string;
+}
+
+export function register(program: Command): void {
+  program
+    .command('demo')
+    .description('build bert-micro, make a POR-backdoored copy, scan both and show the verdicts (≈ 5–10 min on 2 cores)')
+    .option('--out <dir>', 'where the backdoored model and the scan reports go', 'lmsanitator-demo')
+    .option('--parallel <k>', 'fuzz loops per batch in the scans', '2')
+    .option('--json', 'print {"clean": {...}, "backdoored": {...}}')
+    .option('--quiet', 'no progress output')
+    .action(async (o: { out: string; parallel: string; json?: boolean; quiet?: boolean }) => {
+      const say = (s: string) => {
+        if (!o.quiet && !o.json) process.stderr.write(`${s}\n`);
+      };
+      const sig = interruptFlag();
+      try {
+        const t0 = Date.now();
+        say(`[1/4] bert-micro: pretraining (cached in ${zooHome()})`);
+        const built = buildZooModel('bert-micro', { quiet: o.quiet || o.json, shouldStop: sig.stopped });
+        if (built.interrupted) throw new Error('interrupted while pretraining; run the demo again to resume');
+        const cleanDir = built.dir;
+        const backdooredDir = join(o.out, 'bert-micro-por');
+        say(`[2/4] POR attack on a copy → ${backdooredDir}`);
+        if (!existsSync(join(backdooredDir, 'attack.json'))) {
+          await runAttack({ modelDir: cleanDir, outDir: backdooredDir, method: 'por', seed: 1 });
+        }
+        const parallel = intOption('--parallel', o.parallel);
+        const scan = (dir: string, name: string, step: string): DemoSide => {
+          say(`${step} scanning the ${name} model`);
+          const r = runScan({
+            command: 'scan', modelDir: dir, outDir: join(o.out, `scan-${name}`), mode: 'cls', sentenceCount: 2000,
+            loops: 30, patience: 200, seed: 0, parallel, resume: false, quiet: o.quiet || o.json, shouldStop: sig.stopped,
+          });
+          if (r.driver.interrupted) throw new Error('interrupted during the scan');
+          return { verdict: r.verdict, score: r.driver.score, seconds: r.seconds, report: r.outputs.reportHtml };
+        };
+        const backdoored = scan(backdooredDir, 'backdoored', '[3/4]');
+        const clean = scan(cleanDir, 'clean', '[4/4]');
+        if (o.json) {
+          console.log(JSON.stringify({ clean, backdoored }));
+        } else {
+          const row = (name: string, s: DemoSide) =>
+            `${name.padEnd(12)} ${s.verdict.toUpperCase().padEnd(11)} ${s.score.toFixed(3).padStart(7)} ${s.seconds.toFixed(1).padStart(8)} s   ${s.report}`;
+          console.log(`${'model'.padEnd(12)} ${'verdict'.padEnd(11)} ${'score'.padStart(7)} ${'time'.padStart(10)}   report`);
+          console.log(row('clean', clean));
+          console.log(row('backdoored', backdoored));
+          console.log(`total ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+        }
+        const ok = clean.verdict === 'clean' && backdoored.verdict === 'backdoored';
+        if (!ok) {
+          process.stderr.write('lmsanitator demo: unexpected verdicts (the clean model should pass and the backdoored one be flagged)\n');
+          process.exitCode = 1;
+        }
+      } finally {
+        sig.dispose();
+      }
+    });
+}

@@ -1,0 +1,149 @@
+/**
+ * One scan or search of a model directory, end to end: load the model,
+ * read the clean sentences, prepare the mining data (with h_aux cached on
+ * disk by model hash + sentences + settings), run the driver, write
+ * pvset.safetensors, report.json and report.html.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { loadSafetensors, saveSafetensors } from '../formats/safetensors.js';
+import { loadModel } from '../models/model.js';
+import { nlpCorpusSentences, sampleSentences } from '../text/corpus.js';
+import { fmt, progress } from '../util/progress.js';
+import { DEFAULT_DATA_OPTIONS, type MiningData, type MiningDataOptions, prepareMiningData } from './data.js';
+import { defaultsFor } from './defaults.js';
+import { defaultDivTh } from './filter.js';
+import { DEFAULT_MINING_OPTIONS, type MiningOptions } from './mining.js';
+import { scanTargetOf } from './model-target.js';
+import { type ScanOutputs, targetInfoOf, writeScanOutputs } from './outputs.js';
+import { type DriverOptions, type DriverResult, hashSentences, runDriver } from './scan.js';
+import type { ScanTarget, TargetMode } from './target.js';
+
+export interface RunOptions {
+  command: 'scan' | 'search';
+  modelDir: string;
+  outDir: string;
+  mode: TargetMode;
+  /** A file with one sentence per line; default: the built-in corpus. */
+  sentencesFile?: string;
+  sentenceCount: number;
+  loops: number;
+  patience: number;
+  seed: number;
+  parallel: number;
+  resume: boolean;
+  /** Overrides of the family defaults. */
+  lr?: number;
+  distanceTh?: number;
+  converGrad?: number;
+  divTh?: number;
+  batchSize?: number;
+  epochs?: number;
+  tokenPosition?: number;
+  quiet?: boolean;
+  shouldStop?: () => boolean;
+  /** Disk cache for h_aux (default ~/.cache/lmsanitator/aux); null disables. */
+  cacheDir?: string | null;
+}
+
+export interface RunResult {
+  verdict: 'backdoored' | 'clean';
+  driver: DriverResult;
+  outputs: ScanOutputs;
+  seconds: number;
+}
+
+/** Clean sentences: a file (one per line, empty lines skipped) or a seeded sample of the built-in corpus. */
+export function loadSentences(file: string | undefined, count: number, seed: number): string[] {
+  if (file) {
+    if (!existsSync(file)) throw new Error(`${file}: no such sentence file`);
+    const lines = readFileSync(file, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
+    return lines.slice(0, count);
+  }
+  return sampleSentences(nlpCorpusSentences(), count, `scan:${seed}`);
+}
+
+function cacheRoot(o: RunOptions): string | null {
+  if (o.cacheDir === null) return null;
+  return o.cacheDir ?? join(process.env.LMS_CACHE ?? join(homedir(), '.cache', 'lmsanitator'), 'aux');
+}
+
+/** prepareMiningData with h_aux cached on disk (tokenisation is cheap and redone). */
+export function preparedWithCache(target: ScanTarget, sentences: string[], dataOpts: MiningDataOptions, dir: string | null, quiet?: boolean): MiningData {
+  const key = createHash('sha256').update(JSON.stringify([target.modelHash, hashSentences(sentences), dataOpts])).digest('hex').slice(0, 32);
+  const file = dir ? join(dir, `${key}.safetensors`) : null;
+  if (file && existsSync(file) && target.modelHash) {
+    try {
+      const cached = loadSafetensors(file).tensors.get('aux');
+      if (cached?.data instanceof Float32Array) return prepareMiningData(target, sentences, dataOpts, undefined, cached.data);
+    } catch {
+      // A damaged or mismatched cache entry is recomputed below.
+    }
+  }
+  const bar = progress('clean outputs', Math.floor(sentences.length / dataOpts.batchSize), { quiet });
+  const data = prepareMiningData(target, sentences, dataOpts, (done) => bar.update(done));
+  bar.stop();
+  if (file && target.modelHash) {
+    mkdirSync(dir!, { recursive: true });
+    const all = new Float32Array(data.batches.reduce((s, b) => s + b.aux.length, 0));
+    let off = 0;
+    for (const b of data.batches) {
+      all.set(b.aux, off);
+      off += b.aux.length;
+    }
+    saveSafetensors(file, new Map([['aux', { shape: [all.length / target.hidden, target.hidden], data: all }]]), { model: target.modelHash });
+  }
+  return data;
+}
+
+export function runScan(o: RunOptions): RunResult {
+  const started = Date.now();
+  const model = loadModel(o.modelDir);
+  const target = scanTargetOf(model);
+  if (o.mode === 'mask' && target.specialIds.mask === null) throw new Error(`${o.modelDir}: mask mode needs a [MASK] token, and this tokenizer has none`);
+  if (o.mode === 'pooler' && !model.encoder.hasPooler) throw new Error(`${o.modelDir}: pooler mode needs pooler weights, and this checkpoint has none`);
+  const fam = defaultsFor(model.config, o.command);
+  const sentences = loadSentences(o.sentencesFile, o.sentenceCount, 0);
+  const dataOpts: MiningDataOptions = {
+    ...DEFAULT_DATA_OPTIONS, mode: o.mode,
+    batchSize: o.batchSize ?? DEFAULT_DATA_OPTIONS.batchSize,
+    tokenPosition: o.tokenPosition ?? DEFAULT_DATA_OPTIONS.tokenPosition,
+    maxLen: Math.min(DEFAULT_DATA_OPTIONS.maxLen, model.config.maxPositionEmbeddings - (model.config.modelType === 'roberta' ? model.config.padTokenId + 1 : 0)),
+  };
+  if (sentences.length < dataOpts.batchSize) {
+    throw new Error(`${o.sentencesFile ?? 'the sentence set'} has ${sentences.length} non-empty sentences; at least one batch of ${dataOpts.batchSize} is needed`);
+  }
+  const data = preparedWithCache(target, sentences, dataOpts, cacheRoot(o), o.quiet);
+  const mining: MiningOptions = {
+    ...DEFAULT_MINING_OPTIONS,
+    lr: o.lr ?? fam.lr,
+    distanceTh: o.distanceTh ?? fam.distanceTh,
+    converGrad: o.converGrad ?? fam.converGrad,
+    epochs: o.epochs ?? DEFAULT_MINING_OPTIONS.epochs,
+  };
+  const driverOpts: DriverOptions = {
+    command: o.command, loops: o.loops, patience: o.patience, firstSeed: o.seed, parallel: o.parallel,
+    mining, divTh: o.divTh ?? defaultDivTh(dataOpts.batchSize), outDir: o.outDir, resume: o.resume,
+    modelDir: o.modelDir, sentencesHash: hashSentences(sentences),
+  };
+  const bar = progress(o.command, o.loops, { quiet: o.quiet, fields: ['loop', 'epoch', 'distance', 'pvs'] });
+  let loopsDone = 0;
+  let pvCount = 0;
+  const driver = runDriver(target, data, driverOpts, {
+    shouldStop: o.shouldStop,
+    onStep: (s) => bar.update(loopsDone, { loop: s.seeds.join(','), epoch: `${s.epoch + 1}/${mining.epochs}`, distance: fmt(Math.min(...s.distance), 3), pvs: pvCount }),
+    onLoop: (_rec, pvs) => {
+      loopsDone++;
+      pvCount = pvs.length;
+      bar.update(loopsDone, { pvs: pvCount });
+    },
+  });
+  bar.stop();
+  const outputs = writeScanOutputs(o.outDir, {
+    command: o.command, driverResult: driver, data, target: targetInfoOf(target, o.modelDir),
+    settings: { ...driverOpts, family: fam } as DriverOptions,
+  });
+  return { verdict: driver.pvs.length > 0 ? 'backdoored' : 'clean', driver, outputs, seconds: (Date.now() - started) / 1000 };
+}
