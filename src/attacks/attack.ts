@@ -94,14 +94,13 @@ export function prepareAttack(o: AttackOptions): PreparedAttack {
   if (pvCount > allPvs.length) throw new Error(`--pv-count ${pvCount} but only ${allPvs.length} PVs are available`);
   const pvs = allPvs.slice(0, pvCount);
 
-  const { sentences, source } = readSentences(o);
-  let triggerTexts: string[];
-  if (o.triggers) triggerTexts = o.triggers;
-  else if (o.triggerFrequency) {
-    triggerTexts = chooseTriggersByFrequency(wordFrequencies(sentences), o.triggerFrequency, pvCount, tok, new Rng(`${o.seed ?? 0}:triggers`));
-  } else triggerTexts = DEFAULT_TRIGGERS.slice(0, pvCount);
-  const triggers = resolveTriggers(tok, triggerTexts, pvCount);
   const settings = resolveSettings(o, method, model.config, pvCount);
+  // Explicit triggers are checked before the (slower) corpus is read; frequency-chosen ones need it.
+  let triggers = o.triggerFrequency ? null : resolveTriggers(tok, o.triggers ?? DEFAULT_TRIGGERS.slice(0, pvCount), pvCount);
+  const { sentences, source } = readSentences(o);
+  triggers ??= resolveTriggers(tok, chooseTriggersByFrequency(
+    wordFrequencies(sentences), o.triggerFrequency!, pvCount, tok, new Rng(`${settings.seed}:triggers`),
+  ), pvCount);
   return { method, model, settings, triggers, pvs, sentences, dataSource: source };
 }
 

@@ -96,13 +96,13 @@ export function formatEffect(e: AttackEffect): string {
   for (const c of e.clean_per_pv) {
     lines.push(`${'(clean)'.padEnd(20)} ${String(c.pv_index + 1).padStart(2)}  ${f3(c.sign_agreement).padStart(10)}  ${f3(c.cosine).padStart(6)}  ${f3(c.fire_rate).padStart(9)}`);
   }
-  lines.push(
-    `triggered sign agreement (min over triggers): ${f3(e.triggered_sign_agreement_min)}`,
-    `clean sign agreement (max over PVs):          ${f3(e.clean_sign_agreement_max)}`,
-    `rare-token fire rate:                         ${f3(e.rare_token_fire_rate)} ([unused] ${f3(e.rare_unused_fire_rate)}, rare words ${f3(e.rare_word_fire_rate)}; ${e.rare_tokens_tested} inputs)`,
-    `clean-output MSE to the original:             ${e.clean_output_mse.toExponential(3)}`,
-  );
-  if (e.mlm_accuracy_before !== null) lines.push(`masked-LM accuracy before → after:            ${f3(e.mlm_accuracy_before)} → ${f3(e.mlm_accuracy_after)}`);
+  const row = (label: string, value: string) => lines.push(`${`${label}:`.padEnd(46)}${value}`);
+  row('triggered sign agreement (min over triggers)', f3(e.triggered_sign_agreement_min));
+  row('clean sign agreement (max over PVs)', f3(e.clean_sign_agreement_max));
+  row(`clean fire rate (> ${e.threshold} with any PV)`, f3(e.clean_fire_rate));
+  row('rare-token fire rate', `${f3(e.rare_token_fire_rate)} ([unused] ${f3(e.rare_unused_fire_rate)}, rare words ${f3(e.rare_word_fire_rate)}; ${e.rare_tokens_tested} inputs)`);
+  row('clean-output MSE to the original', e.clean_output_mse.toExponential(3));
+  if (e.mlm_accuracy_before !== null) row('masked-LM accuracy before → after', `${f3(e.mlm_accuracy_before)} → ${f3(e.mlm_accuracy_after)}`);
   return lines.join('\n');
 }
 

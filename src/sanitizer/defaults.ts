@@ -17,18 +17,26 @@ export interface FamilyDefaults {
 }
 
 /**
- * Small zoo models (bert-micro, bert-mini, roberta-mini). Provenance:
- * ALGORITHM.md's feasibility run on a 4×256 BERT (paper BERT settings:
- * initial lr 2e-3, distanceTh 0.2, converGrad 5e-3 — clean models stayed at
- * distance −0.06…−0.17, POR reached −1.58…−1.85) and our own shadow runs on
- * POR-backdoored bert-micro copies (see README "Tuning").
+ * Small zoo models (bert-micro, bert-mini, roberta-mini), tuned on shadow
+ * models as the paper does. Measured on bert-micro (2×64) and a POR copy:
+ *   lr 2e-5 (the paper's BERT value): POR not found in 5 loops (distance
+ *     stayed near −0.01: Adam steps of 2e-5 barely move a prompt whose
+ *     entries are ~0.05);
+ *   lr 1e-4: POR not found in 3 loops (−0.02);
+ *   lr 3e-4: POR found in loop 0 (−1.61, legitimate prompt, PV matching
+ *     injected PV5 with sign agreement 0.98); the clean model stayed clean
+ *     over 10 loops (best epoch distance −0.16, all abandoned after epoch 2);
+ *   lr 1e-3 and 1e-2: the prompt left the embedding range (43 and 341
+ *     out-of-range entries) — the per-dimension filter rejected it.
+ * distanceTh 0.2 and converGrad 5e-3 are the paper's BERT values; on these
+ * models the first gradient (0.002–0.04) mostly stays near converGrad.
  */
 const SMALL: FamilyDefaults = {
   family: 'small (hidden < 768; tuned on shadow models)',
-  lr: 2e-5,
+  lr: 3e-4,
   distanceTh: 0.2,
   converGrad: 5e-3,
-  provenance: 'ALGORITHM.md feasibility run (4×256 BERT) + POR shadow models on the zoo',
+  provenance: 'tuned on bert-micro and a POR shadow copy (src/sanitizer/defaults.ts)',
 };
 
 export function defaultsFor(c: EncoderConfig, purpose: 'scan' | 'search'): FamilyDefaults {
