@@ -33,6 +33,7 @@ export interface SpecialIds {
   cls: number;
   sep: number;
   pad: number;
+  /** −1 when the vocabulary has no mask token. */
   mask: number;
   unk: number;
 }
@@ -149,6 +150,8 @@ export class TextTokenizer {
     const idOf = (role: keyof SpecialIds): number => {
       const tok = this.specialTokens[role];
       const id = this.hf.token_to_id(tok);
+      // A vocabulary without a mask token still encodes text; only masked-LM uses need it (they check for −1).
+      if (id === undefined && role === 'mask') return -1;
       if (id === undefined) throw new TokenizerFileError(source, `${role} token ${JSON.stringify(tok)} is not in the vocabulary`);
       return id;
     };

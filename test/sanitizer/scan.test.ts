@@ -1,0 +1,122 @@
+/**
+ * Mining, the driver and its journal on a tiny random BERT built in memory:
+ * parallel loops equal serial ones, a killed search resumes without losing
+ * or duplicating work, and bad inputs fail with clear errors.
+ */
+import assert from 'node:assert/strict';
+import { appendFileSync, chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { gemmCounters, resetGemmCounters } from '../../src/engine/index.js';
+import { loadModel } from '../../src/models/model.js';
+import { DEFAULT_DATA_OPTIONS, prepareMiningData } from '../../src/sanitizer/data.js';
+import { defaultDivTh } from '../../src/sanitizer/filter.js';
+import { encodeF32 } from '../../src/sanitizer/journal.js';
+import { DEFAULT_MINING_OPTIONS, initialPromptRows, runFuzzLoops } from '../../src/sanitizer/mining.js';
+import { scanTargetOf } from '../../src/sanitizer/model-target.js';
+import { runScan } from '../../src/sanitizer/run.js';
+import { type DriverOptions, hashSentences, runDriver } from '../../src/sanitizer/scan.js';
+import { buildMicroModel, tmpDir } from '../attacks/helpers.js';
+
+const micro = buildMicroModel({ hidden: 32, sentences: 160 });
+const model = loadModel(micro.dir);
+const target = scanTargetOf(model);
+const sentences = micro.sentences.slice(0, 96);
+const data = prepareMiningData(target, sentences, { ...DEFAULT_DATA_OPTIONS, mode: 'cls', batchSize: 16 });
+const mining = { ...DEFAULT_MINING_OPTIONS, lr: 1e-3, epochs: 2 };
+
+function driverOpts(outDir: string, over: Partial<DriverOptions> = {}): DriverOptions {
+  return {
+    command: 'search', loops: 3, patience: 100, firstSeed: 0, parallel: 1, mining, divTh: defaultDivTh(16),
+    outDir, resume: false, modelDir: micro.dir, sentencesHash: hashSentences(sentences), ...over,
+  };
+}
+
+test('mining data: prompts placed in every row, target rows and aux outputs of the right size', () => {
+  assert.equal(data.batches.length, 6);
+  for (const b of data.batches) {
+    assert.equal(b.promptRows.length, b.B * 7);
+    assert.equal(b.aux.length, b.B * target.hidden);
+    for (let i = 0; i < b.promptRows.length; i++) {
+      const row = b.promptRows[i];
+      assert.equal(b.ids[row], target.specialIds.unk, 'placeholders carry [UNK]');
+      assert.ok(row % b.T >= 2, 'the prompt goes after the first word');
+    }
+  }
+});
+
+test('prompt initialisation skips special and unused rows and differs between seeds', () => {
+  const a = initialPromptRows(target, 0, 7);
+  const b = initialPromptRows(target, 1, 7);
+  assert.notDeepEqual(a, b);
+  for (const r of [...a, ...b]) assert.equal(target.isSpecialOrUnused(r), false);
+});
+
+test('mining back-propagates to the prompt only: no weight-gradient GEMMs', () => {
+  resetGemmCounters();
+  runFuzzLoops(target, { ...data, batches: data.batches.slice(0, 1) }, [0], [], { ...mining, epochs: 1 });
+  assert.equal(gemmCounters.gradWeight, 0);
+  assert.ok(gemmCounters.gradInput > 0);
+  for (const t of model.encoder.params.values()) assert.equal(t.grad, null);
+});
+
+test('k loops in one batch give the same result as k serial loops', () => {
+  const small = { ...data, batches: data.batches.slice(0, 3) };
+  const together = runFuzzLoops(target, small, [3, 4], [], mining);
+  const alone = [3, 4].map((s) => runFuzzLoops(target, small, [s], [], mining)[0]);
+  together.forEach((r, i) => {
+    assert.equal(r.seed, alone[i].seed);
+    assert.equal(r.epochs.length, alone[i].epochs.length);
+    r.distanceCurve.forEach((d, j) => assert.ok(Math.abs(d - alone[i].distanceCurve[j]) < 1e-4 * Math.max(1, Math.abs(d)), `step ${j}: ${d} vs ${alone[i].distanceCurve[j]}`));
+    let maxDiff = 0;
+    r.prompt.forEach((p, j) => (maxDiff = Math.max(maxDiff, Math.abs(p - alone[i].prompt[j]))));
+    assert.ok(maxDiff < 1e-4, `prompt differs by ${maxDiff}`);
+  });
+});
+
+test('a killed search resumes: finished loops are not re-run, PVs are neither lost nor duplicated', () => {
+  const out = tmpDir('search-resume');
+  runDriver(target, data, driverOpts(out, { loops: 2 }));
+  const journal = join(out, 'journal.jsonl');
+  const lines = readFileSync(journal, 'utf8').trim().split('\n');
+  assert.equal(lines.length, 3, 'header + two loops');
+  // Simulate a kill: seed 2 found a PV and was killed before its loop line; the last write is torn.
+  const pv = new Float32Array(target.hidden).fill(0.5);
+  appendFileSync(journal, `${JSON.stringify({ type: 'pv', index: 0, seed: 2, vector: encodeF32(pv), prompt: encodeF32(new Float32Array(7 * 32)), promptShape: [7, 32] })}\n{"type":"loop","se`);
+  const r = runDriver(target, data, driverOpts(out, { loops: 4, resume: true }));
+  const seeds = r.loops.map((l) => l.seed).sort();
+  assert.deepEqual(seeds, [0, 1, 3], 'seed 2 counted as done through its PV; only seed 3 is new');
+  assert.equal(r.pvs.length, 1);
+  assert.equal(r.pvs[0].seed, 2);
+  const after = readFileSync(journal, 'utf8').trim().split('\n').filter((l) => l.startsWith('{"type":"loop","seed"'));
+  assert.equal(new Set(after.map((l) => JSON.parse(l).seed)).size, after.length, 'no loop journaled twice');
+});
+
+test('resuming with a journal from a different model fails clearly', () => {
+  const out = tmpDir('search-other');
+  runDriver(target, data, driverOpts(out, { loops: 1 }));
+  const other = { ...target, modelHash: 'f'.repeat(64) };
+  assert.throws(() => runDriver(other, data, driverOpts(out, { loops: 2, resume: true })), /belongs to a different model/);
+});
+
+test('bad input: too few sentences, empty lines, no [MASK] in mask mode, unwritable output', () => {
+  const few = join(tmpDir('few'), 's.txt');
+  writeFileSync(few, `${micro.sentences.slice(0, 10).join('\n\n')}\n\n`);
+  const base = { command: 'scan' as const, modelDir: micro.dir, mode: 'cls' as const, sentenceCount: 2000, loops: 1, patience: 1, seed: 0, parallel: 1, resume: false, quiet: true, cacheDir: null };
+  assert.throws(() => runScan({ ...base, outDir: tmpDir('o1'), sentencesFile: few }), /10 non-empty sentences; at least one batch of 32/);
+
+  const blocked = join(tmpDir('blocked'), 'file');
+  writeFileSync(blocked, 'not a directory');
+  const file = join(tmpDir('s'), 's.txt');
+  writeFileSync(file, micro.sentences.slice(0, 40).join('\n'));
+  assert.throws(() => runScan({ ...base, outDir: join(blocked, 'out'), sentencesFile: file }), /cannot create output directory/);
+
+  const noMask = buildMicroModel({ hidden: 16, sentences: 40 });
+  const tokPath = join(noMask.dir, 'tokenizer.json');
+  const tok = JSON.parse(readFileSync(tokPath, 'utf8'));
+  tok.added_tokens = tok.added_tokens.filter((t: { content: string }) => t.content !== '[MASK]');
+  delete tok.model.vocab['[MASK]'];
+  writeFileSync(tokPath, JSON.stringify(tok));
+  chmodSync(tokPath, 0o644);
+  assert.throws(() => runScan({ ...base, modelDir: noMask.dir, mode: 'mask', outDir: tmpDir('o2'), sentencesFile: file }), /mask mode needs a \[MASK\] token/);
+});
