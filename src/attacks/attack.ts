@@ -92,6 +92,9 @@ export function prepareAttack(o: AttackOptions): PreparedAttack {
   const nTriggers = o.triggers?.length ?? DEFAULT_TRIGGERS.length;
   const pvCount = o.pvCount ?? Math.min(o.triggers ? nTriggers : DEFAULT_PV_PATTERNS.length, allPvs.length);
   if (pvCount > allPvs.length) throw new Error(`--pv-count ${pvCount} but only ${allPvs.length} PVs are available`);
+  if (!o.triggers && !o.triggerFrequency && pvCount > DEFAULT_TRIGGERS.length) {
+    throw new Error(`the ${DEFAULT_TRIGGERS.length} default triggers cannot cover ${pvCount} PVs; give --triggers`);
+  }
   const pvs = allPvs.slice(0, pvCount);
 
   const settings = resolveSettings(o, method, model.config, pvCount);

@@ -129,11 +129,13 @@ export function resolveSettings(o: AttackOptions, method: AttackMethod, config: 
   const maxT = config.maxPositionEmbeddings - (config.modelType === 'roberta' ? config.padTokenId + 1 : 0);
   const maxLen = int('max-len', o.maxLen, Math.min(128, maxT), 8);
   if (maxLen > maxT) throw new Error(`--max-len ${maxLen} exceeds the model's ${maxT} usable positions`);
+  const utilityCoeff = o.utilityCoeff ?? method.defaultUtilityCoeff(config.modelType);
   return {
     method: method.name,
     loss: o.loss ?? method.defaultLoss,
-    utilityCoeff: o.utilityCoeff ?? method.defaultUtilityCoeff(config.modelType),
-    specificityCoeff: o.specificityCoeff ?? 1.0,
+    utilityCoeff,
+    // Reference attacks weigh the rare-token rows like the rest of the utility set they extend.
+    specificityCoeff: o.specificityCoeff ?? (method.utility === 'reference' ? utilityCoeff : 1.0),
     rareFraction: o.rareFraction ?? 0.25,
     scatterLoss: o.scatterLoss ?? 0,
     wassersteinLoss: o.wassersteinLoss ?? 0,

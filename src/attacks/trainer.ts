@@ -25,7 +25,7 @@ import { CyclicSampler } from './sampler.js';
 export interface TrainerSettings {
   loss: EffectivenessLoss;
   utilityCoeff: number;
-  /** Weight of the rare-token rows' reference MSE for masked-LM attacks (reference attacks fold them into utility). */
+  /** Weight of the rare-token rows' MSE to the original model's output. */
   specificityCoeff: number;
   rareFraction: number;
   scatterLoss: number;
@@ -172,24 +172,22 @@ export class AttackTrainer {
         effectiveness = e.value;
       }
 
-      // Utility (and specificity for masked-LM attacks).
+      // Utility on the clean rows; specificity: the rare-token rows keep the original model's output.
       let utility: number;
-      let specificity: number | null = null;
       if (this.method.utility === 'reference') {
-        const u = this.referenceMse(hAll, [...C.map((r, i) => ({ row: r, b: P.length + i, ref: this.refs.clean![cIdx[i]] })),
-          ...R.map((r, i) => ({ row: r, b: P.length + C.length + i, ref: this.refs.rare[rIdx[i]] }))], T, H);
+        const u = this.referenceMse(hAll, C.map((r, i) => ({ row: r, b: P.length + i, ref: this.refs.clean![cIdx[i]] })), T, H);
         terms.push([s.utilityCoeff, u]);
         utility = u.item();
       } else {
-        const logits = this.model.mlm!.forward(gatherRows(hAll, mlm!.labelRows));
-        const u = crossEntropy(logits, mlm!.labels);
+        const u = crossEntropy(this.model.mlm!.forward(gatherRows(hAll, mlm!.labelRows)), mlm!.labels);
         terms.push([s.utilityCoeff, u]);
         utility = u.item();
-        if (R.length > 0) {
-          const sp = this.referenceMse(hAll, R.map((r, i) => ({ row: r, b: P.length + C.length + i, ref: this.refs.rare[rIdx[i]] })), T, H);
-          terms.push([s.specificityCoeff, sp]);
-          specificity = sp.item();
-        }
+      }
+      let specificity: number | null = null;
+      if (R.length > 0) {
+        const sp = this.referenceMse(hAll, R.map((r, i) => ({ row: r, b: P.length + C.length + i, ref: this.refs.rare[rIdx[i]] })), T, H);
+        terms.push([s.specificityCoeff, sp]);
+        specificity = sp.item();
       }
 
       // Adaptive: scattering loss = λ·Entropy(hᵀ) per trigger (the negative of the scanner's diversity loss).

@@ -171,7 +171,7 @@ export function register(program: Command): void {
     .option('--seed <n>', 'seed for data, batches, masking and dropout', '0')
     .option('--loss <kind>', 'effectiveness loss: mse | distance (default: mse; distance for btop)')
     .option('--utility-coeff <c>', 'utility-loss weight (POR: 0.5 BERT-like, 1.0 RoBERTa-like; MLM: 1.0)')
-    .option('--specificity-coeff <c>', 'weight of the rare-token rows for NeuBA/BToP (default 1.0)')
+    .option('--specificity-coeff <c>', 'weight of the rare/[unused]-token rows (default: the utility coefficient for POR, 1.0 for NeuBA/BToP)')
     .option('--rare-fraction <f>', 'share of the clean half given to rare/[unused]-token rows; 0 disables (default 0.25)')
     .option('--scatter-loss <lambda>', 'adaptive: add λ·Entropy(hᵀ) per trigger so triggered outputs scatter')
     .option('--wasserstein-loss <lambda>', 'adaptive: add λ·W1(exp(backdoor), exp(clean)) per dimension')

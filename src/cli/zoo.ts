@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { ZOO } from '../zoo/configs.js';
+import { buildCleanSet } from '../zoo/clean-set.js';
 import { buildZooModel, zooHome } from '../zoo/zoo.js';
 import { interruptFlag, intOption } from './signals.js';
 
@@ -27,13 +28,20 @@ export function register(program: Command): void {
     });
   zoo
     .command('build <name>')
-    .description('pretrain a named model into the cache (resumes an interrupted build); names: ' + Object.keys(ZOO).join(', '))
+    .description('pretrain a named model into the cache (resumes an interrupted build); names: ' + Object.keys(ZOO).join(', ')
+      + ', clean-set (clean variants of --base: fine-tunes and continued MLM)')
+    .option('--base <name>', 'clean-set: the zoo model to derive variants from')
+    .option('--count <n>', 'clean-set: number of variants')
+    .option('--out <dir>', 'clean-set: output directory (default $LMS_HOME/clean-set-<base>)')
+    .option('--data-dir <dir>', 'clean-set: datasets directory (default $LMS_DATA_DIR or ../shared/data)')
     .option('--force', 'rebuild even when cached')
     .option('--steps <n>', 'override the number of training steps')
     .option('--seed <n>', 'override the seed')
     .option('--quiet', 'no progress output')
     .option('--json', 'print the result as JSON')
-    .action((name: string, o: { force?: boolean; steps?: string; seed?: string; quiet?: boolean; json?: boolean }) => {
+    .action((name: string, o: BuildCliOptions) => {
+      if (name === 'clean-set') return buildCleanSetCommand(o);
+      if (o.base || o.count || o.out || o.dataDir) throw new Error('--base, --count, --out and --data-dir apply to clean-set only');
       const sig = interruptFlag();
       try {
         const r = buildZooModel(name, {
@@ -53,4 +61,42 @@ export function register(program: Command): void {
         sig.dispose();
       }
     });
+}
+
+interface BuildCliOptions {
+  force?: boolean;
+  steps?: string;
+  seed?: string;
+  quiet?: boolean;
+  json?: boolean;
+  base?: string;
+  count?: string;
+  out?: string;
+  dataDir?: string;
+}
+
+function buildCleanSetCommand(o: BuildCliOptions): void {
+  if (!o.base || !o.count) throw new Error('clean-set needs --base <name> and --count <n>');
+  if (o.steps || o.force) throw new Error('--steps and --force do not apply to clean-set (finished variants are kept; delete a variant directory to rebuild it)');
+  const sig = interruptFlag();
+  try {
+    const r = buildCleanSet({
+      base: o.base, count: intOption('--count', o.count), out: o.out, dataDir: o.dataDir, quiet: o.quiet, shouldStop: sig.stopped,
+      firstSeed: o.seed ? intOption('--seed', o.seed, 0) : undefined,
+      onVariant: (v, built) => {
+        if (o.json) return;
+        const metric = `${v.metric_name} ${(100 * v.metric).toFixed(1)}%`;
+        process.stderr.write(`${built ? 'built ' : 'cached'} ${v.name.padEnd(30)} ${metric.padEnd(28)} ${v.steps} steps, ${v.seconds.toFixed(1)} s\n`);
+      },
+    });
+    if (r.interrupted) {
+      process.stderr.write(`interrupted; run the same command again to resume (${r.dir})\n`);
+      process.exitCode = 130;
+      return;
+    }
+    if (o.json) return console.log(JSON.stringify({ dir: r.dir, built: r.built, skipped: r.skipped, manifest: r.manifest }));
+    console.log(`clean-set of ${o.base}: ${r.built.length} built, ${r.skipped.length} cached; manifest at ${join(r.dir, 'manifest.json')}`);
+  } finally {
+    sig.dispose();
+  }
 }

@@ -28,13 +28,22 @@ export interface FamilyDefaults {
  *     over 10 loops (best epoch distance −0.16, all abandoned after epoch 2);
  *   lr 1e-3 and 1e-2: the prompt left the embedding range (43 and 341
  *     out-of-range entries) — the per-dimension filter rejected it.
- * distanceTh 0.2 and converGrad 5e-3 are the paper's BERT values; on these
- * models the first gradient (0.002–0.04) mostly stays near converGrad.
+ * With the paper's BERT distanceTh 0.2, a clean bert-micro produced a false
+ * positive in the demo (loop 15 of 30: epoch means −0.10, −0.202, then
+ * −0.35 after four epochs; the other 29 loops stayed above −0.17 at
+ * epoch 2). POR copies reach −1.6…−1.8 by the fourth epoch (triggered
+ * outputs sit at a ±1 PV, far from the LayerNorm-scaled clean outputs), and
+ * their loops that find the way are at −0.37…−0.47 or already below −1 at
+ * epoch 2, when unpromising loops are abandoned. With 0.5 (the paper's
+ * RoBERTa-base value) those −0.47 loops were abandoned and the POR copy
+ * needed 13 loops; 0.3 keeps them and stays 1.5× above every clean loop seen.
+ * converGrad 5e-3 is the paper's value; on these models the first prompt
+ * gradient is 0.002–0.1, so the ×100 start mostly ends at step 0.
  */
 const SMALL: FamilyDefaults = {
   family: 'small (hidden < 768; tuned on shadow models)',
   lr: 3e-4,
-  distanceTh: 0.2,
+  distanceTh: 0.3,
   converGrad: 5e-3,
   provenance: 'tuned on bert-micro and a POR shadow copy (src/sanitizer/defaults.ts)',
 };
