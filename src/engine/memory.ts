@@ -11,7 +11,7 @@ import { tapeMark, tapeTruncate } from './tape.js';
 
 export type DType = 'f32' | 'f64';
 
-const POOL_CAP_BYTES = Number(process.env.LMS_POOL_CAP_MB ?? 2048) * 1024 * 1024;
+const POOL_CAP_BYTES = Number(process.env.LMS_POOL_CAP_MB ?? 1024) * 1024 * 1024;
 const pools = { f32: new Map<number, Float32Array[]>(), f64: new Map<number, Float64Array[]>() };
 let pooledBytes = 0;
 

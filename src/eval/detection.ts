@@ -1,0 +1,143 @@
+/**
+ * Detection accuracy over a zoo (issue 6, item 8): N clean variants of a
+ * base model and N backdoored ones (POR / NeuBA / BToP with random
+ * triggers), each scanned in every target mode the attack mix uses; a
+ * model counts as flagged when any mode finds a PV, and its score is the
+ * maximum over modes. Every finished model is journaled, so an interrupted
+ * evaluation resumes where it stopped.
+ */
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runAttack } from '../attacks/attack.js';
+import { runScan } from '../sanitizer/run.js';
+import type { TargetMode } from '../sanitizer/target.js';
+import { Rng } from '../text/random.js';
+import { buildCleanSet } from '../zoo/clean-set.js';
+import { buildZooModel } from '../zoo/zoo.js';
+import { detectionMetrics, type DetectionMetrics } from './metrics.js';
+
+/** Trigger candidates: short, rare tokens of the kind the paper's attacks use. */
+export const TRIGGER_WORDS = ['cf', 'mn', 'tq', 'qt', 'mm', 'pt', 'bb', 'zx', 'jk', 'vv', 'xq', 'wz', 'qj', 'kx', 'zq', 'vj'];
+
+const MODE_OF: Record<string, TargetMode> = { por: 'cls', neuba: 'cls', btop: 'mask', 'por-ner': 'token' };
+
+export interface DetectionOptions {
+  base: string;
+  clean: number;
+  backdoored: number;
+  methods: string[];
+  outDir: string;
+  seed: number;
+  parallel: number;
+  loops: number;
+  quiet?: boolean;
+  shouldStop?: () => boolean;
+  log?: (line: string) => void;
+}
+
+export interface ModelResult {
+  name: string;
+  dir: string;
+  positive: boolean;
+  method: string | null;
+  triggers: string[];
+  flagged: boolean;
+  score: number;
+  modes: { mode: TargetMode; verdict: string; score: number; loops: number; seconds: number }[];
+  buildSeconds: number;
+  scanSeconds: number;
+}
+
+export interface DetectionReport {
+  base: string;
+  metrics: DetectionMetrics;
+  secondsPerModel: { build: number; scan: number };
+  models: ModelResult[];
+}
+
+function readJournal(file: string): Map<string, ModelResult> {
+  const done = new Map<string, ModelResult>();
+  if (!existsSync(file)) return done;
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const r = JSON.parse(line) as ModelResult;
+      done.set(r.name, r);
+    } catch {
+      // a torn last line from a kill: that model is redone
+    }
+  }
+  return done;
+}
+
+export async function evaluateDetection(o: DetectionOptions): Promise<DetectionReport> {
+  const log = o.log ?? (() => {});
+  mkdirSync(o.outDir, { recursive: true });
+  const journal = join(o.outDir, 'detection.jsonl');
+  const done = readJournal(journal);
+  const modes = [...new Set(o.methods.map((m) => {
+    const mode = MODE_OF[m];
+    if (!mode) throw new Error(`unknown attack method "${m}"; known: ${Object.keys(MODE_OF).join(', ')}`);
+    return mode;
+  }))];
+  const base = buildZooModel(o.base, { quiet: o.quiet, shouldStop: o.shouldStop });
+  if (base.interrupted) throw new Error('interrupted while building the base model');
+
+  const scanAll = (dir: string, name: string): Pick<ModelResult, 'flagged' | 'score' | 'modes' | 'scanSeconds'> => {
+    const res: ModelResult['modes'] = [];
+    for (const mode of modes) {
+      const r = runScan({
+        command: 'scan', modelDir: dir, outDir: join(o.outDir, 'scans', `${name}-${mode}`), mode, sentenceCount: 2000,
+        loops: o.loops, patience: 200, seed: 0, parallel: o.parallel, resume: false, quiet: o.quiet, shouldStop: o.shouldStop,
+      });
+      if (r.driver.interrupted) throw new Error('interrupted');
+      res.push({ mode, verdict: r.verdict, score: r.driver.score, loops: r.driver.loops.length, seconds: r.seconds });
+    }
+    return {
+      flagged: res.some((m) => m.verdict === 'backdoored'),
+      score: Math.max(...res.map((m) => m.score)),
+      modes: res,
+      scanSeconds: res.reduce((s, m) => s + m.seconds, 0),
+    };
+  };
+  const record = (r: ModelResult) => {
+    appendFileSync(journal, `${JSON.stringify(r)}\n`);
+    done.set(r.name, r);
+    log(`${r.positive ? 'backdoored' : 'clean'.padEnd(10)} ${r.name.padEnd(28)} ${r.flagged ? 'FLAGGED' : 'passed '} score ${r.score.toFixed(3)} (${r.scanSeconds.toFixed(0)} s)`);
+  };
+
+  // Clean variants.
+  const cleanSet = buildCleanSet({ base: o.base, count: o.clean, quiet: o.quiet, shouldStop: o.shouldStop });
+  if (cleanSet.interrupted || !cleanSet.manifest) throw new Error('interrupted while building the clean set');
+  const cleanModels = [{ name: `clean-base`, dir: base.dir, seconds: 0 }, ...cleanSet.manifest.variants.map((v) => ({ name: `clean-${v.name}`, dir: v.dir, seconds: v.seconds }))].slice(0, o.clean);
+  for (const c of cleanModels) {
+    if (done.has(c.name)) continue;
+    record({ name: c.name, dir: c.dir, positive: false, method: null, triggers: [], buildSeconds: c.seconds, ...scanAll(c.dir, c.name) });
+  }
+
+  // Backdoored models: methods in rotation, 1–6 random triggers each.
+  const rng = new Rng(`detection:${o.seed}`);
+  for (let i = 0; i < o.backdoored; i++) {
+    const method = o.methods[i % o.methods.length];
+    const count = 1 + rng.int(6);
+    const triggers = rng.shuffled(TRIGGER_WORDS).slice(0, count);
+    const name = `backdoor-${i}-${method}`;
+    if (done.has(name)) continue;
+    const dir = join(o.outDir, 'models', name);
+    const t0 = Date.now();
+    if (!existsSync(join(dir, 'attack.json'))) {
+      await runAttack({ modelDir: base.dir, outDir: dir, method, triggers, pvCount: count, seed: o.seed * 1000 + i });
+    }
+    const buildSeconds = (Date.now() - t0) / 1000;
+    record({ name, dir, positive: true, method, triggers, buildSeconds, ...scanAll(dir, name) });
+  }
+
+  const models = [...done.values()];
+  const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+  return {
+    base: o.base,
+    metrics: detectionMetrics(models),
+    secondsPerModel: { build: mean(models.map((m) => m.buildSeconds)), scan: mean(models.map((m) => m.scanSeconds)) },
+    models,
+  };
+}
