@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { register as attack } from './attack.js';
 import { register as demo } from './demo.js';
 import { register as encode } from './encode.js';
+import { register as evaluate } from './eval.js';
 import { register as finetune } from './finetune.js';
 import { register as inspect } from './inspect.js';
 import { register as scan } from './scan.js';
@@ -10,4 +11,4 @@ import { register as zoo } from './zoo.js';
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [demo, inspect, encode, zoo, finetune, scan, attack];
+export const commands: Register[] = [demo, evaluate, inspect, encode, zoo, finetune, scan, attack];

@@ -7,7 +7,7 @@
  */
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Adam, backward, clipGradNorm, noGrad, withScope } from '../engine/index.js';
+import { Adam, backward, clipGradNorm, noGrad, type Tensor, withScope } from '../engine/index.js';
 import { backendName } from '../engine/backend.js';
 import type { EncoderConfig } from '../formats/hf-config.js';
 import { Encoder } from '../models/encoder.js';
@@ -18,7 +18,7 @@ import type { TextTokenizer } from '../text/tokenizer.js';
 import { fmt, progress } from '../util/progress.js';
 import { bucketedBatches, padBatch } from './batching.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
-import { countCorrect, type MaskingOptions, maskBatch, mlmLogits, mlmLoss } from './mlm.js';
+import { countCorrect, type MaskingOptions, maskBatch, type MlmBatch, mlmLogits, mlmLoss } from './mlm.js';
 
 export interface PretrainOptions {
   steps: number;
@@ -58,28 +58,76 @@ export function pretrain(
   const encoder = Encoder.init(config, o.seed);
   const mlm = MlmHead.init(config, encoder.wordEmbeddings, o.seed + 1);
   const model: LoadedModel = { dir: outDir, config, encoder, mlm, sequenceClassifier: null, tokenClassifier: null, tokenizer, hash: '', unusedKeys: [] };
+  return trainMlm(model, tokenizer, train, heldout, outDir, o, dataLabel, resume, { started });
+}
+
+export interface MlmRunOptions {
+  /** Names the kind of run in the checkpoint's run id and the weights' metadata. */
+  tag?: string;
+  /** Extra run identity (e.g. the base model's hash), so a resume cannot mix runs. */
+  idExtra?: string;
+  /** When the run began, if set-up before this call should count in `seconds`. */
+  started?: number;
+}
+
+/** AdamW as every training loop here uses it: no decay on biases and LayerNorm. */
+export function adamW(params: Map<string, Tensor>, lr: number, weightDecay: number): Adam {
+  const noDecay = new Set([...params].filter(([n]) => /bias$|LayerNorm|layer_norm/.test(n)).map(([, t]) => t));
+  return new Adam([...params.values()], { lr, weightDecay, noDecay, eps: 1e-6 });
+}
+
+/** Linear warm-up to `lr`, then linear decay to 0 at `steps`. */
+export function linearSchedule(steps: number, warmupFraction: number, lr: number): (step: number) => number {
+  const warmup = Math.max(1, Math.round(steps * warmupFraction));
+  return (s: number) => (s < warmup ? (lr * (s + 1)) / warmup : lr * Math.max(0, (steps - s) / Math.max(1, steps - warmup)));
+}
+
+/** One optimizer step on a masked batch; returns the loss. */
+export function mlmTrainStep(model: LoadedModel, batch: MlmBatch, opt: Adam, dropoutSeed: number, clip: number, lr: number): number {
+  const loss = withScope(() => {
+    const l = mlmLoss(model, batch, dropoutSeed);
+    backward(l);
+    return l.item();
+  });
+  clipGradNorm(opt.params, clip);
+  opt.lr = lr;
+  opt.update();
+  return loss;
+}
+
+/**
+ * MLM training of an existing model (fresh for pretraining, pretrained for
+ * continued pretraining); writes it with training.json to outDir.
+ */
+export function trainMlm(
+  model: LoadedModel, tokenizer: TextTokenizer, train: readonly string[], heldout: readonly string[],
+  outDir: string, o: PretrainOptions, dataLabel: string, resume = false, run: MlmRunOptions = {},
+): PretrainResult {
+  mkdirSync(outDir, { recursive: true });
+  const started = run.started ?? Date.now();
+  const tag = run.tag ?? 'pretrain';
+  const { config, encoder, mlm } = model;
+  if (!mlm) throw new Error('MLM training needs a model with a masked-LM head');
   const params = new Map([...encoder.params, ...mlm.params]);
   for (const p of params.values()) p.requiresGrad = true;
-  const noDecay = new Set([...params].filter(([n]) => /bias$|LayerNorm|layer_norm/.test(n)).map(([, t]) => t));
-  const opt = new Adam([...params.values()], { lr: o.lr, weightDecay: o.weightDecay, noDecay, eps: 1e-6 });
+  const opt = adamW(params, o.lr, o.weightDecay);
 
   const rows = tokenize(tokenizer, train, o.maxLen);
   const skip = tokenizer.specialOrUnusedMask();
   const masking: MaskingOptions = { maskProb: o.maskProb, maskId: tokenizer.specialIds.mask, vocabSize: config.vocabSize, skip };
-  const runId = `pretrain:${config.modelType}:${config.numHiddenLayers}x${config.hiddenSize}:seed${o.seed}:${dataLabel}:${rows.length}`;
+  const runId = `${tag}:${config.modelType}:${config.numHiddenLayers}x${config.hiddenSize}:seed${o.seed}:${dataLabel}:${rows.length}${run.idExtra ? `:${run.idExtra}` : ''}`;
   const ckpt = join(outDir, 'checkpoint.safetensors');
 
   let step = 0;
   if (resume && existsSync(ckpt)) step = loadCheckpoint(ckpt, params, opt, runId);
-  const warmup = Math.max(1, Math.round(o.steps * o.warmupFraction));
-  const lrAt = (s: number) => (s < warmup ? (o.lr * (s + 1)) / warmup : o.lr * Math.max(0, (o.steps - s) / Math.max(1, o.steps - warmup)));
+  const lrAt = linearSchedule(o.steps, o.warmupFraction, o.lr);
 
   const lengths = rows.map((r) => r.length);
   const perEpoch = Math.floor(rows.length / o.batchSize);
   if (perEpoch === 0) throw new Error(`only ${rows.length} usable sentences for batch size ${o.batchSize}`);
   let epochBatches: number[][] = [];
   let epochOf = -1;
-  const bar = progress('pretrain', o.steps, { quiet: o.quiet, fields: ['loss', 'tok_s'] });
+  const bar = progress(tag, o.steps, { quiet: o.quiet, fields: ['loss', 'tok_s'] });
   let tokens = 0;
   let tokenTime = 0;
   let lossEma = NaN;
@@ -93,14 +141,7 @@ export function pretrain(
     const idx = epochBatches[step % perEpoch] ?? epochBatches[0];
     const t0 = process.hrtime.bigint();
     const batch = maskBatch(padBatch(idx.map((i) => rows[i]), tokenizer.specialIds.pad), masking, new Rng(`${o.seed}:mask:${step}`));
-    const loss = withScope(() => {
-      const l = mlmLoss(model, batch, (o.seed * 7919 + step) >>> 0);
-      backward(l);
-      return l.item();
-    });
-    clipGradNorm(opt.params, o.clip);
-    opt.lr = lrAt(step);
-    opt.update();
+    const loss = mlmTrainStep(model, batch, opt, (o.seed * 7919 + step) >>> 0, o.clip, lrAt(step));
     step++;
     tokenTime += Number(process.hrtime.bigint() - t0) / 1e9;
     tokens += batch.B * batch.T;
@@ -144,7 +185,7 @@ export function pretrain(
     interrupted,
   };
   if (!interrupted) {
-    saveModel(outDir, model, { lmsanitator: 'pretrain' });
+    saveModel(outDir, model, { lmsanitator: tag });
     writeFileSync(join(outDir, 'training.json.tmp'), `${JSON.stringify(training, null, 2)}\n`);
     renameSync(join(outDir, 'training.json.tmp'), join(outDir, 'training.json'));
     // The finished model is saved; the optimizer state is three times its size and no longer needed.
