@@ -1,7 +1,10 @@
 /** `lmsanitator eval detection`: FP, FN, accuracy and ROC-AUC of the scanner over a zoo. */
 import type { Command } from 'commander';
 import { evaluateDetection } from '../eval/detection.js';
-import { interruptFlag, intOption } from './signals.js';
+import { pvRecall } from '../eval/recall.js';
+import { readManifest } from '../attacks/manifest.js';
+import { loadPvSet } from '../sanitizer/pvset.js';
+import { interruptFlag, intOption, numOption } from './signals.js';
 
 export function register(program: Command): void {
   const ev = program.command('eval').description('evaluate the scanner');
@@ -35,5 +38,19 @@ export function register(program: Command): void {
       } finally {
         sig.dispose();
       }
+    });
+
+  ev.command('recall <pvset> <attacked-model-dir>')
+    .description('PV recall of a search: injected PVs (attack.json) found by the mined ones (pvset.safetensors)')
+    .option('--distance-th <x>', 'an injected PV is found when a mined one is this close in MSE', '0.3')
+    .option('--eta <x>', '... or agrees in sign on more than this share of dimensions', '0.8')
+    .option('--json', 'print JSON')
+    .action((pvsetFile: string, dir: string, o: { distanceTh: string; eta: string; json?: boolean }) => {
+      const mined = loadPvSet(pvsetFile).pvs;
+      const injected = readManifest(dir).pvs;
+      const r = pvRecall(injected, mined, numOption('--distance-th', o.distanceTh, 0), numOption('--eta', o.eta, 0));
+      if (o.json) return console.log(JSON.stringify({ injected: injected.length, mined: mined.length, ...r }));
+      console.log(`PV recall ${(100 * r.recall).toFixed(1)}%: ${mined.length} mined PVs against ${injected.length} injected`);
+      for (const f of r.found) console.log(`  injected PV ${f.injected}: best mined ${f.mined ?? '-'} sign agreement ${f.signAgreement.toFixed(3)} MSE ${f.mse.toFixed(3)}`);
     });
 }
