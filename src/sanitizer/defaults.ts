@@ -36,14 +36,17 @@ export interface FamilyDefaults {
  * their loops that find the way are at −0.37…−0.47 or already below −1 at
  * epoch 2, when unpromising loops are abandoned. With 0.5 (the paper's
  * RoBERTa-base value) those −0.47 loops were abandoned and the POR copy
- * needed 13 loops; 0.3 keeps them and stays 1.5× above every clean loop seen.
+ * needed 13 loops. A second clean scan (seeds 16–29) reached −0.22…−0.25
+ * at epoch 2, so 0.3 was too close; 0.35 sits 1.4× above every clean loop
+ * seen and below the slow POR loops. bert-micro (2×64) is a thin testbed
+ * (ALGORITHM.md calls 4×256 the floor): retune on bert-mini shadows.
  * converGrad 5e-3 is the paper's value; on these models the first prompt
  * gradient is 0.002–0.1, so the ×100 start mostly ends at step 0.
  */
 const SMALL: FamilyDefaults = {
   family: 'small (hidden < 768; tuned on shadow models)',
   lr: 3e-4,
-  distanceTh: 0.3,
+  distanceTh: 0.35,
   converGrad: 5e-3,
   provenance: 'tuned on bert-micro and a POR shadow copy (src/sanitizer/defaults.ts)',
 };
