@@ -24,7 +24,7 @@ export function register(program: Command): void {
     .command('demo')
     .description('build bert-micro, make a POR-backdoored copy, scan both and show the verdicts (≈ 5–10 min on 2 cores)')
     .option('--out <dir>', 'where the backdoored model and the scan reports go', 'lmsanitator-demo')
-    .option('--parallel <k>', 'fuzz loops per batch in the scans', '2')
+    .option('--parallel <k>', 'fuzz loops per batch in the scans (0 = automatic)', '0')
     .option('--json', 'print {"clean": {...}, "backdoored": {...}}')
     .option('--quiet', 'no progress output')
     .action(async (o: { out: string; parallel: string; json?: boolean; quiet?: boolean }) => {
@@ -43,7 +43,7 @@ export function register(program: Command): void {
         if (!existsSync(join(backdooredDir, 'attack.json'))) {
           await runAttack({ modelDir: cleanDir, outDir: backdooredDir, method: 'por', seed: 1 });
         }
-        const parallel = intOption('--parallel', o.parallel);
+        const parallel = intOption('--parallel', o.parallel, 0);
         const scan = (dir: string, name: string, step: string): DemoSide => {
           say(`${step} scanning the ${name} model`);
           const r = runScan({

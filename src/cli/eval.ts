@@ -16,7 +16,7 @@ export function register(program: Command): void {
     .option('--methods <list>', 'attack methods in rotation', 'por,neuba,btop')
     .option('--out <dir>', 'working directory (models, scans, journal)', 'lmsanitator-eval')
     .option('--seed <n>', 'seed of the trigger draws and attacks', '0')
-    .option('--parallel <k>', 'fuzz loops per batch', '2')
+    .option('--parallel <k>', 'fuzz loops per batch (0 = automatic)', '0')
     .option('--loops <n>', 'fuzz loops per scan', '30')
     .option('--json', 'print the report as JSON')
     .option('--quiet', 'no progress bars')
@@ -26,7 +26,7 @@ export function register(program: Command): void {
         const r = await evaluateDetection({
           base: o.base, clean: intOption('--clean', o.clean, 0), backdoored: intOption('--backdoored', o.backdoored, 0),
           methods: o.methods.split(',').map((m) => m.trim()).filter(Boolean), outDir: o.out, seed: intOption('--seed', o.seed, 0),
-          parallel: intOption('--parallel', o.parallel), loops: intOption('--loops', o.loops), quiet: o.quiet || o.json,
+          parallel: intOption('--parallel', o.parallel, 0), loops: intOption('--loops', o.loops), quiet: o.quiet || o.json,
           shouldStop: sig.stopped, log: o.json ? undefined : (l) => process.stderr.write(`${l}\n`),
         });
         if (o.json) return console.log(JSON.stringify(r, null, 2));

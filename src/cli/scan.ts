@@ -41,7 +41,7 @@ function addOptions(cmd: Command, loops: string): Command {
     .option('--loops <n>', 'maximum fuzz loops', loops)
     .option('--patience <n>', 'search: stop after this many loops without a new PV', '200')
     .option('--seed <n>', 'seed of the first loop', '0')
-    .option('--parallel <k>', 'fuzz loops run together as one batch', '1')
+    .option('--parallel <k>', 'fuzz loops run together as one batch (default: 2 for hidden ≤ 128, else 1)', '0')
     .option('--resume', 'continue from the journal in --out')
     .option('--lr <x>', 'base learning rate (loops start at 100×); default per model family')
     .option('--distance-th <x>', 'distance threshold; default per model family')
@@ -64,7 +64,7 @@ function toRunOptions(command: 'scan' | 'search', modelDir: string, o: Raw, stop
     loops: intOption('--loops', o.loops!),
     patience: intOption('--patience', o.patience),
     seed: intOption('--seed', o.seed, 0),
-    parallel: intOption('--parallel', o.parallel),
+    parallel: intOption('--parallel', o.parallel, 0),
     resume: Boolean(o.resume),
     lr: o.lr !== undefined ? numOption('--lr', o.lr, 0) : undefined,
     distanceTh: o.distanceTh !== undefined ? numOption('--distance-th', o.distanceTh, 0) : undefined,
