@@ -33,12 +33,20 @@ const fullOf = new WeakMap<Buf, Buf>();
 /** A buffer of n elements; contents are undefined unless `zero` is set. */
 export function allocBuf(n: number, dtype: DType, zero: boolean): Buf {
   const cls = sizeClass(n);
-  const list = (pools[dtype] as Map<number, Buf[]>).get(cls);
-  let full = list?.pop();
+  const pool = pools[dtype] as Map<number, Buf[]>;
+  let full = pool.get(cls)?.pop();
+  // Batch shapes vary from step to step (sentence lengths), so a large
+  // request also takes the smallest pooled buffer up to 1.5× its class
+  // rather than allocating: fresh big typed arrays cost page faults and GC.
+  if (!full && n >= 65536) {
+    let best = Infinity;
+    for (const [size, l] of pool) if (size > cls && size <= 1.5 * cls && size < best && l.length) best = size;
+    if (best !== Infinity) full = pool.get(best)!.pop();
+  }
   const reused = full !== undefined;
   if (full) pooledBytes -= full.byteLength;
   else full = dtype === 'f32' ? new Float32Array(cls) : new Float64Array(cls);
-  const view = cls === n ? full : full.subarray(0, n);
+  const view = full.length === n ? full : full.subarray(0, n);
   if (view !== full) fullOf.set(view, full);
   if (zero && reused) view.fill(0);
   return view;

@@ -107,9 +107,14 @@ export async function evaluateDetection(o: DetectionOptions): Promise<DetectionR
   };
 
   // Clean variants.
-  const cleanSet = buildCleanSet({ base: o.base, count: o.clean, quiet: o.quiet, shouldStop: o.shouldStop });
-  if (cleanSet.interrupted || !cleanSet.manifest) throw new Error('interrupted while building the clean set');
-  const cleanModels = [{ name: `clean-base`, dir: base.dir, seconds: 0 }, ...cleanSet.manifest.variants.map((v) => ({ name: `clean-${v.name}`, dir: v.dir, seconds: v.seconds }))].slice(0, o.clean);
+  // The pretrained base is the first clean model; the clean set supplies the rest.
+  const variants = [];
+  if (o.clean > 1) {
+    const cleanSet = buildCleanSet({ base: o.base, count: o.clean - 1, quiet: o.quiet, shouldStop: o.shouldStop });
+    if (cleanSet.interrupted || !cleanSet.manifest) throw new Error('interrupted while building the clean set');
+    variants.push(...cleanSet.manifest.variants.map((v) => ({ name: `clean-${v.name}`, dir: v.dir, seconds: v.seconds })));
+  }
+  const cleanModels = [{ name: 'clean-base', dir: base.dir, seconds: 0 }, ...variants].slice(0, o.clean);
   for (const c of cleanModels) {
     if (done.has(c.name)) continue;
     record({ name: c.name, dir: c.dir, positive: false, method: null, triggers: [], buildSeconds: c.seconds, ...scanAll(c.dir, c.name) });

@@ -125,7 +125,7 @@ export interface FinetuneResult {
   model: LoadedModel;
   /** What finetune.json holds. */
   record: Record<string, unknown>;
-  /** Training loss of every step. */
+  /** Training loss of every step (empty for continued MLM, whose loop reports an EMA). */
   losses: number[];
   interrupted: boolean;
 }

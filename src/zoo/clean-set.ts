@@ -89,7 +89,7 @@ export function cleanBudgetFor(base: string): CleanBudget {
   if (H <= 64) {
     return {
       finetune: { maxTrain: 20000, maxDev: 1000, epochs: 2, maxSteps: 600, batchSize: 32, lr, maxLen: 64 },
-      mlm: { steps: 60, maxTrain: 4000, heldout: 300, batchSize: 32, lr: mlmLr, maxLen: 64 },
+      mlm: { steps: 150, maxTrain: 8000, heldout: 300, batchSize: 32, lr: mlmLr, maxLen: 64 },
     };
   }
   return {

@@ -2,7 +2,8 @@
  * The named model configurations the project pretrains for itself (no
  * model hub is reachable). Sizes and budgets per issue 4; the step counts
  * were chosen from measured throughput on 2 cores so that each build fits
- * its time budget (see the README table).
+ * its time budget: bert-micro ≈ 0.13 s/step, bert-mini ≈ 0.5–1 s/step on 2
+ * cores (the range is how busy the machine was), so 6,000 mini steps.
  */
 import { createEncoderConfig, type EncoderConfig } from '../formats/hf-config.js';
 import { bertUncasedTokenizer, robertaGpt2Tokenizer } from '../text/pretrained.js';
@@ -47,14 +48,14 @@ export const ZOO: Record<string, ZooEntry> = {
     name: 'bert-mini',
     description: 'BERT 4×256 (4 heads, FF 1024), bert-base-uncased vocabulary; the working model for evaluation',
     family: 'bert', layers: 4, hidden: 256, heads: 4, ff: 1024, maxPositions: 512,
-    train: { ...base, steps: 12000, batchSize: 64, maxLen: 128, lr: 1e-3 },
+    train: { ...base, steps: 6000, batchSize: 64, maxLen: 128, lr: 1e-3 },
     trainSentences: 45000, heldoutSentences: 1000, budgetMinutes: 90,
   },
   'roberta-mini': {
     name: 'roberta-mini',
     description: 'RoBERTa 4×256 (4 heads, FF 1024), GPT-2 byte-level BPE; the working model for evaluation',
     family: 'roberta', layers: 4, hidden: 256, heads: 4, ff: 1024, maxPositions: 514,
-    train: { ...base, steps: 12000, batchSize: 64, maxLen: 128, lr: 1e-3 },
+    train: { ...base, steps: 6000, batchSize: 64, maxLen: 128, lr: 1e-3 },
     trainSentences: 45000, heldoutSentences: 1000, budgetMinutes: 90,
   },
   'bert-small': {
