@@ -9,41 +9,14 @@ import {
   backward, disableProfiling, enableProfiling, gemmCounters, kernelTimes, resetGemmCounters, resetProfile,
   setBackend, Tensor, withScope, backendName, describeBackend, nativeAvailable,
 } from '../src/engine/index.js';
-import { kernelsFor } from '../src/engine/backend.js';
 import { type LayerWeights, layerForward, initParam } from '../src/models/encoder.js';
 import { Rng } from '../src/text/random.js';
+import { sgemmGflops, timeBest } from './common.js';
 
 const json = process.argv.includes('--json');
 const log = (...a: unknown[]) => {
   if (!json) console.log(...a);
 };
-
-function timeBest(fn: () => void, minSeconds: number, minReps = 3): number {
-  fn(); // warm-up
-  let best = Infinity;
-  let total = 0;
-  let reps = 0;
-  while (reps < minReps || total < minSeconds) {
-    const t0 = process.hrtime.bigint();
-    fn();
-    const dt = Number(process.hrtime.bigint() - t0) / 1e9;
-    best = Math.min(best, dt);
-    total += dt;
-    reps++;
-  }
-  return best;
-}
-
-function sgemmGflops(): number {
-  const M = 2048, N = 768, K = 768;
-  const rng = new Rng(1);
-  const A = Float32Array.from({ length: M * K }, () => rng.next() - 0.5);
-  const B = Float32Array.from({ length: K * N }, () => rng.next() - 0.5);
-  const C = new Float32Array(M * N);
-  const k = kernelsFor(A);
-  const s = timeBest(() => k.sgemm(false, true, M, N, K, 1, A, 0, K, B, 0, K, 0, C, 0, N), 1.0, 5);
-  return (2 * M * N * K) / s / 1e9;
-}
 
 function makeLayer(H: number, F: number): LayerWeights {
   const rng = new Rng(2);

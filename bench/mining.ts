@@ -7,7 +7,6 @@
  * fuzz loops as one batch (`--parallel k`) over k serial loops.
  */
 import { gemmCounters, resetGemmCounters, withScope } from '../src/engine/index.js';
-import { kernelsFor } from '../src/engine/backend.js';
 import { createEncoderConfig } from '../src/formats/hf-config.js';
 import { Encoder } from '../src/models/encoder.js';
 import type { LoadedModel } from '../src/models/model.js';
@@ -17,28 +16,12 @@ import { scanTargetOf } from '../src/sanitizer/model-target.js';
 import type { ScanTarget } from '../src/sanitizer/target.js';
 import { nlpCorpusSentences, sampleSentences } from '../src/text/corpus.js';
 import { bertUncasedTokenizer } from '../src/text/pretrained.js';
-import { Rng } from '../src/text/random.js';
+import { sgemmGflops } from './common.js';
 
 const json = process.argv.includes('--json');
 const log = (...a: unknown[]) => {
   if (!json) console.log(...a);
 };
-
-function sgemmGflops(): number {
-  const M = 2048, N = 768, K = 768;
-  const rng = new Rng(1);
-  const A = Float32Array.from({ length: M * K }, () => rng.next() - 0.5);
-  const B = Float32Array.from({ length: K * N }, () => rng.next() - 0.5);
-  const C = new Float32Array(M * N);
-  const k = kernelsFor(A);
-  let best = Infinity;
-  for (let i = 0; i < 8; i++) {
-    const t0 = process.hrtime.bigint();
-    k.sgemm(false, true, M, N, K, 1, A, 0, K, B, 0, K, 0, C, 0, N);
-    best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1e9);
-  }
-  return (2 * M * N * K) / best / 1e9;
-}
 
 const SHAPES = [
   { name: 'bert-micro', layers: 2, hidden: 64, heads: 2, ff: 256, batches: 8, parallel: [1, 2, 4] },

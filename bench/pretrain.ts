@@ -15,7 +15,6 @@ import {
   backward, crossEntropy, describeBackend, disableProfiling, enableProfiling, gemmCounters, kernelTimes, nativeAvailable,
   resetGemmCounters, resetProfile, Tensor, withScope,
 } from '../src/engine/index.js';
-import { kernelsFor } from '../src/engine/backend.js';
 import { Encoder } from '../src/models/encoder.js';
 import { MlmHead } from '../src/models/heads.js';
 import type { LoadedModel } from '../src/models/model.js';
@@ -25,6 +24,7 @@ import { type MaskingOptions, maskBatch, type MlmBatch } from '../src/train/mlm.
 import { adamW, mlmTrainStep } from '../src/train/pretrain.js';
 import { configFor, tokenizerFor, ZOO } from '../src/zoo/configs.js';
 import { zooCorpus } from '../src/zoo/zoo.js';
+import { sgemmGflops } from './common.js';
 
 const argv = process.argv.slice(2);
 const json = argv.includes('--json');
@@ -42,34 +42,6 @@ const WARMUP = 2;
 const log = (...a: unknown[]) => {
   if (!json) console.log(...a);
 };
-
-function timeBest(fn: () => void, minSeconds: number, minReps = 3): number {
-  fn();
-  let best = Infinity;
-  let total = 0;
-  let reps = 0;
-  while (reps < minReps || total < minSeconds) {
-    const t0 = process.hrtime.bigint();
-    fn();
-    const dt = Number(process.hrtime.bigint() - t0) / 1e9;
-    best = Math.min(best, dt);
-    total += dt;
-    reps++;
-  }
-  return best;
-}
-
-/** As bench/engine.ts: best-of sgemm on 2048×768×768, A·Bᵀ (the layout linear uses). */
-function sgemmGflops(): number {
-  const M = 2048, N = 768, K = 768;
-  const rng = new Rng(1);
-  const A = Float32Array.from({ length: M * K }, () => rng.next() - 0.5);
-  const B = Float32Array.from({ length: K * N }, () => rng.next() - 0.5);
-  const C = new Float32Array(M * N);
-  const k = kernelsFor(A);
-  const s = timeBest(() => k.sgemm(false, true, M, N, K, 1, A, 0, K, B, 0, K, 0, C, 0, N), 1.0, 5);
-  return (2 * M * N * K) / s / 1e9;
-}
 
 interface ShapeResult {
   steps: number;

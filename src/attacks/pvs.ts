@@ -89,22 +89,4 @@ export function savePvs(file: string, pvs: readonly Float32Array[]): void {
   saveSafetensors(file, new Map([['pvs', { shape: [pvs.length, H], data }]]), { format: 'lmsanitator-pvs' });
 }
 
-/** Fraction of dimensions where sign(h) = sign(pv), with 0 counted as positive (ALGORITHM.md step III). */
-export function signAgreement(h: ArrayLike<number>, pv: ArrayLike<number>, offset = 0): number {
-  let same = 0;
-  for (let i = 0; i < pv.length; i++) if ((h[offset + i] >= 0) === (pv[i] >= 0)) same++;
-  return same / pv.length;
-}
-
-export function cosine(h: ArrayLike<number>, pv: ArrayLike<number>, offset = 0): number {
-  let dot = 0;
-  let nh = 0;
-  let np = 0;
-  for (let i = 0; i < pv.length; i++) {
-    const a = h[offset + i];
-    dot += a * pv[i];
-    nh += a * a;
-    np += pv[i] * pv[i];
-  }
-  return nh > 0 && np > 0 ? dot / Math.sqrt(nh * np) : 0;
-}
+export { cosine, signAgreement } from '../util/vectors.js';

@@ -92,6 +92,8 @@ export async function evaluateDetection(o: DetectionOptions): Promise<DetectionR
       });
       if (r.driver.interrupted) throw new Error('interrupted');
       res.push({ mode, verdict: r.verdict, score: r.driver.score, loops: r.driver.loops.length, seconds: r.seconds });
+      // One mode's PV settles the verdict; the defender would stop here too.
+      if (r.verdict === 'backdoored') break;
     }
     return {
       flagged: res.some((m) => m.verdict === 'backdoored'),

@@ -6,6 +6,7 @@
  */
 import type { Tensor } from '../engine/index.js';
 import type { LoopResult } from './mining.js';
+import { mseOf } from '../util/vectors.js';
 
 export type Rejection = 'no-candidate' | 'duplicate' | 'not-collapsed' | 'out-of-range';
 
@@ -64,21 +65,7 @@ export class EmbeddingRange {
   }
 }
 
-export function mseOf(a: Float32Array, b: Float32Array): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = a[i] - b[i];
-    s += d * d;
-  }
-  return s / a.length;
-}
-
-/** Fraction of dimensions where sign(a) == sign(b), ≥ 0 counting as +. */
-export function signAgreement(a: Float32Array, b: Float32Array): number {
-  let n = 0;
-  for (let i = 0; i < a.length; i++) if ((a[i] >= 0) === (b[i] >= 0)) n++;
-  return n / a.length;
-}
+export { mseOf, signAgreement } from '../util/vectors.js';
 
 export interface FilterVerdict {
   kept: boolean;
