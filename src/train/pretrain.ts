@@ -120,6 +120,7 @@ export function trainMlm(
 
   let step = 0;
   if (resume && existsSync(ckpt)) step = loadCheckpoint(ckpt, params, opt, runId);
+  const resumedFrom = step;
   const lrAt = linearSchedule(o.steps, o.warmupFraction, o.lr);
 
   const lengths = rows.map((r) => r.length);
@@ -164,6 +165,7 @@ export function trainMlm(
     data: dataLabel,
     seed: o.seed,
     steps: step,
+    resumed_from_step: resumedFrom,
     target_steps: o.steps,
     batch_size: o.batchSize,
     max_len: o.maxLen,
