@@ -46,7 +46,7 @@ function addOptions(cmd: Command, loops: string): Command {
     .option('--lr <x>', 'base learning rate (loops start at 100×); default per model family')
     .option('--distance-th <x>', 'distance threshold; default per model family')
     .option('--conver-grad <x>', 'gradient level that switches to the base rate', undefined)
-    .option('--div-th <x>', 'collapse threshold (default −ln B + 0.0197)')
+    .option('--div-th <x>', 'collapse threshold (default −ln B + a per-family margin: 0.0197 as the paper, 0.01 for small models)')
     .option('--batch <n>', 'sentences per batch', '32')
     .option('--epochs <n>', 'epochs per loop', '4')
     .option('--token-position <n>', 'target token index in token mode', '1')

@@ -16,13 +16,16 @@ export interface FilterOptions {
   divTh: number;
 }
 
+/** The paper's margin: −3.446 for B = 32 sits 0.0197 above −ln 32 = −3.4657. */
+export const PAPER_DIV_MARGIN = 0.0197;
+
 /**
  * The collapse threshold for batch size B: a batch whose outputs are all
- * equal has diversity loss −ln B; the paper's −3.446 for B = 32 sits 0.0197
- * above −ln 32 = −3.4657, and the same margin carries over to other B.
+ * equal has diversity loss −ln B, and the threshold sits `margin` above it,
+ * so the same rule carries over to other batch sizes.
  */
-export function defaultDivTh(batchSize: number): number {
-  return -Math.log(batchSize) + 0.0197;
+export function defaultDivTh(batchSize: number, margin = PAPER_DIV_MARGIN): number {
+  return -Math.log(batchSize) + margin;
 }
 
 /** Per-dimension [lo, hi] of the embedding matrix widened by 1.2× away from zero. */

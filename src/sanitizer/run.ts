@@ -136,7 +136,7 @@ export function runScan(o: RunOptions): RunResult {
   };
   const driverOpts: DriverOptions = {
     command: o.command, loops: o.loops, patience: o.patience, firstSeed: o.seed, parallel: o.parallel || autoParallel(model.config.hiddenSize),
-    mining, divTh: o.divTh ?? defaultDivTh(dataOpts.batchSize), outDir: o.outDir, resume: o.resume,
+    mining, divTh: o.divTh ?? defaultDivTh(dataOpts.batchSize, fam.divMargin), outDir: o.outDir, resume: o.resume,
     modelDir: o.modelDir, sentencesHash: hashSentences(sentences),
   };
   const bar = progress(o.command, o.loops, { quiet: o.quiet, fields: ['loop', 'epoch', 'distance', 'pvs'] });
