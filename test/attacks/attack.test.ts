@@ -9,16 +9,15 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { type AttackOutcome, runAttack } from '../../src/attacks/attack.js';
 import { hasCheckpoint } from '../../src/attacks/checkpoint.js';
 import { readManifest } from '../../src/attacks/manifest.js';
 import type { AttackOptions } from '../../src/attacks/settings.js';
 import { loadModel } from '../../src/models/model.js';
 import { packageRoot } from '../../src/text/data-dir.js';
-import { buildMicroModel, removeTmpDirs, tmpDir } from './helpers.js';
+import { buildMicroModel, tmpDir } from './helpers.js';
 
-after(removeTmpDirs);
 
 const micro = buildMicroModel();
 const noMlm = buildMicroModel({ mlm: false });

@@ -4,8 +4,7 @@
  * triggers), synthetic sentences, and a randomly initialised encoder with
  * an MLM head, saved as a standard model directory.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createEncoderConfig } from '../../src/formats/hf-config.js';
 import { Encoder } from '../../src/models/encoder.js';
@@ -14,18 +13,8 @@ import { type LoadedModel, saveModel } from '../../src/models/model.js';
 import { Rng } from '../../src/text/random.js';
 import { TextTokenizer } from '../../src/text/tokenizer.js';
 
-const created: string[] = [];
-
-export function tmpDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `lms-${prefix}-`));
-  created.push(dir);
-  return dir;
-}
-
-/** Removes every directory tmpDir() made in this process (call from after()). */
-export function removeTmpDirs(): void {
-  for (const d of created.splice(0)) rmSync(d, { recursive: true, force: true });
-}
+export { tmpDir } from '../helpers/tmp.js';
+import { tmpDir } from '../helpers/tmp.js';
 
 const SYLLABLES = ['ka', 'lo', 'mi', 'ne', 'ru', 'sa', 'ti', 'vo', 'ze', 'da', 'fe', 'gu', 'ho', 'ji', 'be'];
 

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import type { AttackEffect } from '../../src/attacks/effect.js';
 import { type AttackManifest, encodeVector, MANIFEST_FILE, readManifest, validateManifest, writeManifest } from '../../src/attacks/manifest.js';
 import { defaultPvs } from '../../src/attacks/pvs.js';
-import { removeTmpDirs, tmpDir } from './helpers.js';
+import { tmpDir } from './helpers.js';
 
-after(removeTmpDirs);
 
 function effect(): AttackEffect {
   return {

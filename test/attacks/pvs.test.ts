@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { cosine, defaultPvs, loadPvs, savePvs, signAgreement } from '../../src/attacks/pvs.js';
-import { removeTmpDirs, tmpDir } from './helpers.js';
+import { tmpDir } from './helpers.js';
 
-after(removeTmpDirs);
 
 test('default PVs are the six ±1 block patterns, each block H/4 wide', () => {
   const p = defaultPvs(8);

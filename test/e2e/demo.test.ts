@@ -6,15 +6,15 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { tmpDir } from '../helpers/tmp.js';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 
 test('demo: the POR-backdoored bert-micro is flagged, the clean one passes', { timeout: 30 * 60 * 1000 }, () => {
-  const out = mkdtempSync(join(tmpdir(), 'lms-demo-'));
+  const out = tmpDir('demo');
   const home = process.env.LMS_HOME ?? join(out, 'zoo');
   const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'lmsanitator.js'), 'demo', '--out', out, '--json', '--quiet'], {
     env: { ...process.env, LMS_HOME: home, LMS_CACHE: join(out, 'cache') },

@@ -1,16 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeScanOutputs } from '../../src/sanitizer/outputs.js';
 import { loadPvSet } from '../../src/sanitizer/pvset.js';
 import type { ScanReport } from '../../src/eval/report.js';
 import { EVIL_TOKEN, fakeInput, fakePv, MODEL_HASH, H, E, L } from '../eval/fake-run.js';
+import { tmpDir as makeTmpDir } from '../helpers/tmp.js';
 
-function tmpDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'lmsanitator-outputs-'));
-}
+const tmpDir = (): string => makeTmpDir('outputs');
 
 test('writes pvset.safetensors, report.json and report.html, and nothing else', () => {
   const dir = path.join(tmpDir(), 'out', 'nested');

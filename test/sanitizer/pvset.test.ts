@@ -1,15 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadPvSet, savePvSet, type PvSet } from '../../src/sanitizer/pvset.js';
 import { loadSafetensors, saveSafetensors } from '../../src/formats/safetensors.js';
 import type { StateDict } from '../../src/formats/state-dict.js';
+import { tmpDir as makeTmpDir } from '../helpers/tmp.js';
 
-function tmpDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'lmsanitator-pvset-'));
-}
+const tmpDir = (): string => makeTmpDir('pvset');
 
 function sampleSet(n: number): PvSet {
   const H = 12, L = 2, E = 5;

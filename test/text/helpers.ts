@@ -3,7 +3,6 @@
 import * as path from 'node:path';
 import { findDataDir, packageRoot } from '../../src/text/data-dir.js';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 
 export const FIXTURES = path.join(packageRoot(), 'test', 'fixtures', 'text');
 
@@ -20,6 +19,4 @@ const dir = findDataDir();
 export const DATA_DIR: string | undefined = dir !== undefined && fs.existsSync(dir) ? dir : undefined;
 export const NO_DATA = DATA_DIR === undefined ? 'shared data directory absent (set LMS_DATA_DIR to run)' : false;
 
-export function tmpDir(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `lms-${prefix}-`));
-}
+export { tmpDir } from '../helpers/tmp.js';

@@ -4,8 +4,7 @@
  * real sentences tokenise to real ids, not [UNK]), and a data directory
  * laid out like shared/data but filled from those fixtures.
  */
-import { copyFileSync, mkdirSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createEncoderConfig } from '../../src/formats/hf-config.js';
 import { Encoder } from '../../src/models/encoder.js';
@@ -14,9 +13,8 @@ import { type LoadedModel, saveModel } from '../../src/models/model.js';
 import { TextTokenizer } from '../../src/text/tokenizer.js';
 import { fixture, readFixture } from '../text/helpers.js';
 
-export function tmpDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), `lms-${prefix}-`));
-}
+export { tmpDir } from '../helpers/tmp.js';
+import { tmpDir } from '../helpers/tmp.js';
 
 const TEXT_FIXTURES = ['sst2-dev-head.tsv', 'sms-spam-head.tsv', 'ag-news-test-head.csv', 'ag-news-train-hf-head.csv', 'wikitext-valid-head.raw'];
 const PUNCT = [...'!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~'];
