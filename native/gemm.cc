@@ -28,22 +28,30 @@ void scale_c(int M, int N, float beta, float* C, int ldc) {
   }
 }
 
-// One GEMM on the calling thread only (the batched path threads across matrices).
-void sgemm_single_thread(bool tA, bool tB, int M, int N, int K, float alpha,
-                         const float* A, int lda, const float* B, int ldb,
-                         float beta, float* C, int ldc) {
+// C = alpha·op(A)·op(B) + beta·C through cblas (or the portable kernel), no size policy.
+void gemm_call(bool tA, bool tB, int M, int N, int K, float alpha,
+               const float* A, int lda, const float* B, int ldb,
+               float beta, float* C, int ldc, bool portable_threads) {
   if (M == 0 || N == 0) return;
   if (K == 0 || alpha == 0.0f) {
     scale_c(M, N, beta, C, ldc);
     return;
   }
 #if defined(LMS_HAVE_CBLAS)
+  (void)portable_threads;
   cblas_sgemm(CblasRowMajor, tA ? CblasTrans : CblasNoTrans, tB ? CblasTrans : CblasNoTrans,
               M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 #else
   scale_c(M, N, beta, C, ldc);
-  portable_sgemm_acc(tA, tB, M, N, K, alpha, A, lda, B, ldb, C, ldc, false);
+  portable_sgemm_acc(tA, tB, M, N, K, alpha, A, lda, B, ldb, C, ldc, portable_threads);
 #endif
+}
+
+// One GEMM on the calling thread only (the batched path threads across matrices).
+void sgemm_single_thread(bool tA, bool tB, int M, int N, int K, float alpha,
+                         const float* A, int lda, const float* B, int ldb,
+                         float beta, float* C, int ldc) {
+  gemm_call(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, false);
 }
 
 #if defined(LMS_HAVE_CBLAS)
@@ -85,27 +93,17 @@ void set_batched_mode(int mode) { g_batched_mode.store(mode); }
 void sgemm(bool tA, bool tB, int M, int N, int K, float alpha,
            const float* A, int lda, const float* B, int ldb,
            float beta, float* C, int ldc) {
-  if (M == 0 || N == 0) return;
-  if (K == 0 || alpha == 0.0f) {
-    scale_c(M, N, beta, C, ldc);
-    return;
-  }
 #if defined(LMS_HAVE_CBLAS)
   // Below a few tens of MFLOP, waking OpenBLAS's threads costs more than
   // it saves (measured: a bert-micro scan ran 1.7x faster single-threaded,
   // with most of the difference spent in the kernel on thread hand-offs).
   if (2.0 * M * N * K < mt_min_flops()) {
     BlasSingleThread single;
-    cblas_sgemm(CblasRowMajor, tA ? CblasTrans : CblasNoTrans, tB ? CblasTrans : CblasNoTrans,
-                M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    gemm_call(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, false);
     return;
   }
-  cblas_sgemm(CblasRowMajor, tA ? CblasTrans : CblasNoTrans, tB ? CblasTrans : CblasNoTrans,
-              M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-#else
-  scale_c(M, N, beta, C, ldc);
-  portable_sgemm_acc(tA, tB, M, N, K, alpha, A, lda, B, ldb, C, ldc, true);
 #endif
+  gemm_call(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, true);
 }
 
 void sgemm_batched(bool tA, bool tB, int M, int N, int K, float alpha,

@@ -9,20 +9,12 @@ import { test, type TestContext } from 'node:test';
 import { hash32, jsKernels as js } from '../../src/engine/kernels/js.js';
 import { nativeAddon, nativeKernels, nativeLoadError } from '../../src/engine/kernels/native.js';
 import type { Kernels } from '../../src/engine/kernels/types.js';
+import { mulberry } from '../helpers/random.js';
 
 // ---------------------------------------------------------------------------
 // helpers
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry;
 
 let seedCounter = 1;
 function rand(n: number, scale = 1, shift = 0): Float32Array {

@@ -1,11 +1,7 @@
-/** A tiny seeded PRNG for test data (mulberry32). */
+/** Seeded uniform numbers for test data, from the project's own Rng. */
+import { Rng } from '../../src/text/random.js';
+
 export function mulberry(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
