@@ -1,3 +1,5 @@
+#include <csignal>
+#include <unistd.h>
 // N-API surface of the native kernel set. Every entry point checks what JS
 // hands it before any pointer is formed (types, non-negative integer sizes,
 // every index range against the buffer lengths) and throws a JS TypeError or
@@ -651,6 +653,51 @@ Napi::Value Hash32(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), lms::hash32(a.uint32(0, "seed"), a.uint32(1, "i")));
 }
 
+// Ctrl-C during a long synchronous job (a scan, pretraining): the JS event
+// loop is busy, so a process.on('SIGINT') handler would never run and the
+// key would do nothing. A C handler sets a flag the job polls between steps;
+// a second signal exits at once.
+volatile sig_atomic_t g_interrupts = 0;
+struct sigaction g_prev_int, g_prev_term;
+bool g_installed = false;
+
+void on_interrupt(int) {
+  g_interrupts = g_interrupts + 1;
+  if (g_interrupts >= 2) _exit(130);
+  static const char msg[] = "\nlmsanitator: interrupted; saving progress (Ctrl-C again to quit at once)\n";
+  ssize_t ignored = write(2, msg, sizeof msg - 1);
+  (void)ignored;
+}
+
+// installInterruptHandler(): SIGINT and SIGTERM set the flag from now on.
+Napi::Value InstallInterruptHandler(const Napi::CallbackInfo& info) {
+  if (!g_installed) {
+    struct sigaction sa {};
+    sa.sa_handler = on_interrupt;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &g_prev_int);
+    sigaction(SIGTERM, &sa, &g_prev_term);
+    g_installed = true;
+  }
+  g_interrupts = 0;
+  return info.Env().Undefined();
+}
+
+// removeInterruptHandler(): restores whatever handled the signals before.
+Napi::Value RemoveInterruptHandler(const Napi::CallbackInfo& info) {
+  if (g_installed) {
+    sigaction(SIGINT, &g_prev_int, nullptr);
+    sigaction(SIGTERM, &g_prev_term, nullptr);
+    g_installed = false;
+  }
+  return info.Env().Undefined();
+}
+
+// interrupted() -> boolean: whether a signal arrived since installation.
+Napi::Value Interrupted(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), g_interrupts > 0);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto fn = [&](const char* name, Napi::Function::Callback cb) { exports.Set(name, Napi::Function::New(env, cb, name)); };
   fn("sgemm", Sgemm);
@@ -680,6 +727,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fn("adamStep", AdamStep);
   fn("setBatchedMode", SetBatchedMode);
   fn("hash32", Hash32);
+  fn("installInterruptHandler", InstallInterruptHandler);
+  fn("removeInterruptHandler", RemoveInterruptHandler);
+  fn("interrupted", Interrupted);
   exports.Set("gemmImpl", Napi::String::New(env, lms::gemm_impl()));
   exports.Set("portableIsa", Napi::String::New(env, lms::portable_isa()));
   exports.Set("threads", Napi::Number::New(env, lms::pool_threads()));

@@ -11,6 +11,7 @@ import type { EffectivenessLoss } from '../attacks/method.js';
 import { METHOD_NAMES } from '../attacks/methods.js';
 import type { AttackOptions } from '../attacks/settings.js';
 import { parseTriggerList, type TriggerFrequency } from '../attacks/triggers.js';
+import { interruptFlag } from './signals.js';
 import { fmt, type Progress, progress } from '../util/progress.js';
 
 export const EXIT_INTERRUPTED = 130;
@@ -108,13 +109,7 @@ export function formatEffect(e: AttackEffect): string {
 
 async function action(modelDir: string, raw: RawOptions): Promise<void> {
   const o = attackOptionsFromCli(modelDir, raw);
-  let stopRequests = 0;
-  const onSigint = () => {
-    // A second Ctrl-C does not wait for the checkpoint.
-    if (++stopRequests > 1) process.exit(EXIT_INTERRUPTED);
-    process.stderr.write('\nstopping after this step; saving a checkpoint (Ctrl-C again to quit at once)\n');
-  };
-  process.on('SIGINT', onSigint);
+  const sig = interruptFlag();
   // Assigned inside callbacks, so held in an object (TS would narrow a plain `let` to null).
   const ui: { bar: Progress | null } = { bar: null };
   let outcome: AttackOutcome;
@@ -132,11 +127,11 @@ async function action(modelDir: string, raw: RawOptions): Promise<void> {
         if (startStep > 0) ui.bar.update(startStep);
       },
       onStep: (s) => ui.bar?.update(s.step, { eff: fmt(s.effectiveness), util: fmt(s.utility) }),
-      shouldStop: () => stopRequests > 0,
+      shouldStop: sig.stopped,
     });
   } finally {
     ui.bar?.stop();
-    process.off('SIGINT', onSigint);
+    sig.dispose();
   }
   if (outcome.status === 'interrupted') {
     process.stderr.write(`interrupted at step ${outcome.step}/${outcome.totalSteps}; checkpoint saved in ${o.outDir}; rerun with --resume to continue\n`);

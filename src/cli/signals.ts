@@ -1,8 +1,20 @@
 /**
- * Ctrl-C for long jobs: the first SIGINT asks the job to stop at the next
- * safe point (it saves what it has); a second one exits at once.
+ * Ctrl-C for long jobs: the first SIGINT (or SIGTERM) asks the job to stop
+ * at the next safe point (it saves what it has); a second one exits at once.
+ *
+ * The jobs run synchronously between steps, so a JS signal listener would
+ * only run after they finish: the native addon's C handler sets a flag
+ * that the job polls instead. Without the addon, the JS listener is the
+ * fallback (it takes effect where a job yields to the event loop).
  */
+import { nativeAddon } from '../engine/kernels/native.js';
+
 export function interruptFlag(): { stopped: () => boolean; dispose: () => void } {
+  const addon = nativeAddon;
+  if (addon && typeof addon.installInterruptHandler === 'function') {
+    addon.installInterruptHandler();
+    return { stopped: () => addon.interrupted(), dispose: () => addon.removeInterruptHandler() };
+  }
   let stop = false;
   const onSig = () => {
     if (stop) process.exit(130);

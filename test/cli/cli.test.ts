@@ -1,7 +1,7 @@
 /** The CLI contracts other tools rely on: JSON keys and exit codes. */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fixtureModelDir, tmpDir } from '../train/helpers.js';
@@ -53,4 +53,36 @@ test('scan exits 0 for a clean verdict and writes its outputs', () => {
   assert.equal(r.status, 0, r.stderr);
   const report = JSON.parse(r.stdout);
   assert.equal(report.verdict, 'clean');
+});
+
+test('Ctrl-C stops a scan at the next step, writes what it has (exit 130), and --resume continues', { timeout: 120_000 }, async () => {
+  const sentences = join(tmpDir('sent'), 's.txt');
+  const lines = readFixture('sst2-dev-head.tsv').split('\n').slice(1).map((l) => l.split('\t')[0]).filter((l) => l.length > 10);
+  writeFileSync(sentences, lines.join('\n'));
+  const out = tmpDir('scan-int');
+  const args = [BIN, 'scan', dir, '--sentences', sentences, '--batch', '8', '--loops', '500', '--out', out, '--quiet'];
+  const child = spawn(process.execPath, args, { stdio: 'ignore', env: { ...process.env, LMS_CACHE: tmpDir('cache') } });
+  const journal = join(out, 'journal.jsonl');
+  const loopsDone = () => (existsSync(journal) ? readFileSync(journal, 'utf8').split('\n').filter((l) => l.includes('"type":"loop"')).length : 0);
+  const code: number | null = await new Promise((resolve) => {
+    const timer = setInterval(() => {
+      if (loopsDone() >= 2) {
+        clearInterval(timer);
+        child.kill('SIGINT');
+      }
+    }, 20);
+    child.on('exit', (c) => {
+      clearInterval(timer);
+      resolve(c);
+    });
+  });
+  assert.equal(code, 130);
+  const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+  assert.equal(report.interrupted, true);
+  const before = loopsDone();
+  assert.ok(before >= 2 && before < 500);
+  const r = cli('scan', dir, '--sentences', sentences, '--batch', '8', '--loops', String(before + 2), '--out', out, '--resume', '--quiet');
+  assert.equal(r.status, 0, r.stderr);
+  const seeds = readFileSync(journal, 'utf8').split('\n').filter((l) => l.includes('"type":"loop"')).map((l) => JSON.parse(l).seed);
+  assert.deepEqual(seeds, Array.from({ length: before + 2 }, (_, i) => i), 'each seed once, in order');
 });

@@ -28,6 +28,10 @@ interface Addon extends Omit<Kernels, 'name' | 'gemmImpl'> {
   /** 0 = automatic, 1 = serial loop of GEMMs, 2 = GEMMs spread over the pool. */
   setBatchedMode(mode: 0 | 1 | 2): void;
   hash32(seed: number, i: number): number;
+  /** SIGINT/SIGTERM set a flag that synchronous jobs poll (see signals.ts). */
+  installInterruptHandler(): void;
+  removeInterruptHandler(): void;
+  interrupted(): boolean;
 }
 
 // The compiled file sits at dist/src/engine/kernels/native.js and the
