@@ -11,7 +11,7 @@ export interface PaddedBatch {
 }
 
 /** Pads rows to the longest row of the batch (not to a global maximum). */
-export function padBatch(rows: readonly (readonly number[])[], padId: number): PaddedBatch {
+export function padBatch(rows: readonly ArrayLike<number>[], padId: number): PaddedBatch {
   const B = rows.length;
   const T = Math.max(1, ...rows.map((r) => r.length));
   const ids = new Int32Array(B * T).fill(padId);
