@@ -21,22 +21,12 @@ import type { PositionedRow } from './forward.js';
 import { pairwiseDistance, type SeededTerm, wassersteinExp } from './losses.js';
 import type { AttackMethod, EffectivenessLoss } from './method.js';
 import { CyclicSampler } from './sampler.js';
+import type { AttackSettings } from './settings.js';
 
-export interface TrainerSettings {
-  loss: EffectivenessLoss;
-  utilityCoeff: number;
-  /** Weight of the rare-token rows' MSE to the original model's output. */
-  specificityCoeff: number;
-  rareFraction: number;
-  scatterLoss: number;
-  wassersteinLoss: number;
-  lr: number;
-  batch: number;
-  epochs: number;
-  seed: number;
-  dropout: boolean;
-  maxGradNorm: number;
-}
+/** The part of the resolved attack settings the training loop reads. */
+export type TrainerSettings = Pick<AttackSettings,
+  'loss' | 'utilityCoeff' | 'specificityCoeff' | 'rareFraction' | 'scatterLoss' | 'wassersteinLoss' |
+  'lr' | 'batch' | 'epochs' | 'seed' | 'dropout' | 'maxGradNorm'>;
 
 export interface StepLosses {
   effectiveness: number;
