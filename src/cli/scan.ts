@@ -25,6 +25,7 @@ interface Raw {
   distanceTh?: string;
   converGrad?: string;
   divTh?: string;
+  maxCleanShare: string;
   batch: string;
   epochs: string;
   tokenPosition: string;
@@ -47,6 +48,7 @@ function addOptions(cmd: Command, loops: string): Command {
     .option('--distance-th <x>', 'distance threshold; default per model family')
     .option('--conver-grad <x>', 'gradient level that switches to the base rate', undefined)
     .option('--div-th <x>', 'collapse threshold (default −ln B + a per-family margin: 0.0197 as the paper, 0.01 for small models)')
+    .option('--max-clean-share <x>', 'reject a PV when more than this share of clean outputs lie within the distance threshold (−1 disables)', '0.01')
     .option('--batch <n>', 'sentences per batch', '32')
     .option('--epochs <n>', 'epochs per loop', '4')
     .option('--token-position <n>', 'target token index in token mode', '1')
@@ -70,6 +72,7 @@ function toRunOptions(command: 'scan' | 'search', modelDir: string, o: Raw, stop
     distanceTh: o.distanceTh !== undefined ? numOption('--distance-th', o.distanceTh, 0) : undefined,
     converGrad: o.converGrad !== undefined ? numOption('--conver-grad', o.converGrad, 0) : undefined,
     divTh: o.divTh !== undefined ? numOption('--div-th', o.divTh) : undefined,
+    maxCleanShare: numOption('--max-clean-share', o.maxCleanShare),
     batchSize: intOption('--batch', o.batch, 2),
     epochs: intOption('--epochs', o.epochs),
     tokenPosition: intOption('--token-position', o.tokenPosition),

@@ -76,6 +76,7 @@ const REASON_TEXT: Record<string, string> = {
   'duplicate': 'duplicate: within distanceTh (MSE) of a PV already kept',
   'not-collapsed': 'not collapsed: the final epoch\'s diversity loss stayed above divTh',
   'out-of-range': 'out of range: the soft prompt left 1.2× the per-dimension range of the word embeddings',
+  'clean-output': 'clean output: more than 1% of the clean outputs lie within distanceTh of it (a class cluster, not a predefined vector)',
 };
 
 const REASON_SHORT: Record<string, string> = {
@@ -83,6 +84,7 @@ const REASON_SHORT: Record<string, string> = {
   'duplicate': 'duplicate',
   'not-collapsed': 'not collapsed',
   'out-of-range': 'out of range',
+  'clean-output': 'clean output',
 };
 
 /** PV colours, shared by curves, scatter points and PV cards; warm hues, apart from the blue of clean data. */

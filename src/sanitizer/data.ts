@@ -157,3 +157,14 @@ export function prepareMiningData(
   }
   return { options: o, batches, sentenceCount: nBatches * o.batchSize };
 }
+
+/** Every batch's h_aux, concatenated [n·H] (the cache file, the clean-output filter rule). */
+export function allAux(data: MiningData): Float32Array {
+  const all = new Float32Array(data.batches.reduce((s, b) => s + b.aux.length, 0));
+  let off = 0;
+  for (const b of data.batches) {
+    all.set(b.aux, off);
+    off += b.aux.length;
+  }
+  return all;
+}

@@ -8,12 +8,47 @@ import type { Tensor } from '../engine/index.js';
 import type { LoopResult } from './mining.js';
 import { mseOf } from '../util/vectors.js';
 
-export type Rejection = 'no-candidate' | 'duplicate' | 'not-collapsed' | 'out-of-range';
+export type Rejection = 'no-candidate' | 'duplicate' | 'not-collapsed' | 'out-of-range' | 'clean-output';
 
 export interface FilterOptions {
   distanceTh: number;
   /** Final-epoch mean diversity loss must be below this (collapsed batch). */
   divTh: number;
+  /**
+   * Our addition to the paper's three rules: a candidate is rejected when
+   * more than this share of the clean outputs lie within distanceTh (MSE)
+   * of it. A backdoor's PV is a predefined vector outside the clean outputs;
+   * a model fine-tuned for classification has attractors too — its class
+   * clusters — but those are made of clean outputs. Measured on bert-micro:
+   * fine-tuned clean variants flagged by the three rules had 1% of clean
+   * outputs within MSE 0.06–0.2 of the "PV" (the nearest at 0.004–0.007);
+   * POR and BToP PVs had their nearest 1% at 1.73 and 1.06.
+   * Omitted (or no clean outputs given) disables the rule.
+   */
+  maxCleanShare?: number;
+}
+
+/** Clean target-position outputs [n·H] the in-distribution rule compares with. */
+export interface CleanOutputs {
+  data: Float32Array;
+  hidden: number;
+}
+
+/** Share of clean outputs within `th` (MSE) of v. */
+export function cleanShareNear(v: Float32Array, clean: CleanOutputs, th: number): number {
+  const H = clean.hidden;
+  const n = clean.data.length / H;
+  if (n === 0) return 0;
+  let near = 0;
+  for (let r = 0; r < n; r++) {
+    let s = 0;
+    for (let h = 0; h < H; h++) {
+      const d = clean.data[r * H + h] - v[h];
+      s += d * d;
+    }
+    if (s / H < th) near++;
+  }
+  return near / n;
 }
 
 /** The paper's margin: −3.446 for B = 32 sits 0.0197 above −ln 32 = −3.4657. */
@@ -77,15 +112,18 @@ export interface FilterVerdict {
   rangeViolations: number;
   /** Smallest MSE to an already-kept PV (Infinity when none). */
   nearestKeptMse: number;
+  /** Share of clean outputs within distanceTh of the candidate (null when not checked). */
+  cleanShare: number | null;
 }
 
 /** Applies the three rules; reports every rule that failed, not just the first. */
-export function filterCandidate(loop: LoopResult, kept: Float32Array[], range: EmbeddingRange, o: FilterOptions): FilterVerdict {
+export function filterCandidate(loop: LoopResult, kept: Float32Array[], range: EmbeddingRange, o: FilterOptions, clean?: CleanOutputs): FilterVerdict {
   const reasons: Rejection[] = [];
   const last = loop.epochs[loop.epochs.length - 1];
   const finalDiversity = last ? last.diversity : null;
   const rangeViolations = range.violations(loop.prompt);
   let nearestKeptMse = Infinity;
+  let cleanShare: number | null = null;
   if (!loop.crossed || !loop.candidate) {
     reasons.push('no-candidate');
   } else {
@@ -93,8 +131,12 @@ export function filterCandidate(loop: LoopResult, kept: Float32Array[], range: E
     if (nearestKeptMse < o.distanceTh) reasons.push('duplicate');
     if (finalDiversity === null || !(finalDiversity < o.divTh)) reasons.push('not-collapsed');
     if (rangeViolations > 0) reasons.push('out-of-range');
+    if (clean && o.maxCleanShare !== undefined) {
+      cleanShare = cleanShareNear(loop.candidate, clean, o.distanceTh);
+      if (cleanShare > o.maxCleanShare) reasons.push('clean-output');
+    }
   }
-  return { kept: reasons.length === 0, reasons, finalDiversity, rangeViolations, nearestKeptMse };
+  return { kept: reasons.length === 0, reasons, finalDiversity, rangeViolations, nearestKeptMse, cleanShare };
 }
 
 /** The k vocabulary rows nearest (cosine) to each prompt row: the human-readable evidence. */

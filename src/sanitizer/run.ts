@@ -12,7 +12,7 @@ import { loadSafetensors, saveSafetensors } from '../formats/safetensors.js';
 import { loadModel } from '../models/model.js';
 import { nlpCorpusSentences, sampleSentences } from '../text/corpus.js';
 import { fmt, progress } from '../util/progress.js';
-import { DEFAULT_DATA_OPTIONS, type MiningData, type MiningDataOptions, prepareMiningData } from './data.js';
+import { allAux, DEFAULT_DATA_OPTIONS, type MiningData, type MiningDataOptions, prepareMiningData } from './data.js';
 import { defaultsFor } from './defaults.js';
 import { defaultDivTh } from './filter.js';
 import { DEFAULT_MINING_OPTIONS, type MiningOptions } from './mining.js';
@@ -40,6 +40,8 @@ export interface RunOptions {
   distanceTh?: number;
   converGrad?: number;
   divTh?: number;
+  /** Clean-output rule threshold (default 0.01); a negative value disables it. */
+  maxCleanShare?: number;
   batchSize?: number;
   epochs?: number;
   tokenPosition?: number;
@@ -48,6 +50,9 @@ export interface RunOptions {
   /** Disk cache for h_aux (default ~/.cache/lmsanitator/aux); null disables. */
   cacheDir?: string | null;
 }
+
+/** See FilterOptions.maxCleanShare: more than 1% of clean outputs near a candidate rejects it. */
+export const DEFAULT_MAX_CLEAN_SHARE = 0.01;
 
 export interface RunResult {
   verdict: 'backdoored' | 'clean';
@@ -88,12 +93,7 @@ export function preparedWithCache(target: ScanTarget, sentences: string[], dataO
   bar.stop();
   if (file && target.modelHash) {
     mkdirSync(dir!, { recursive: true });
-    const all = new Float32Array(data.batches.reduce((s, b) => s + b.aux.length, 0));
-    let off = 0;
-    for (const b of data.batches) {
-      all.set(b.aux, off);
-      off += b.aux.length;
-    }
+    const all = allAux(data);
     saveSafetensors(file, new Map([['aux', { shape: [all.length / target.hidden, target.hidden], data: all }]]), { model: target.modelHash });
   }
   return data;
@@ -136,7 +136,9 @@ export function runScan(o: RunOptions): RunResult {
   };
   const driverOpts: DriverOptions = {
     command: o.command, loops: o.loops, patience: o.patience, firstSeed: o.seed, parallel: o.parallel || autoParallel(model.config.hiddenSize),
-    mining, divTh: o.divTh ?? defaultDivTh(dataOpts.batchSize, fam.divMargin), outDir: o.outDir, resume: o.resume,
+    mining, divTh: o.divTh ?? defaultDivTh(dataOpts.batchSize, fam.divMargin),
+    maxCleanShare: o.maxCleanShare === undefined ? DEFAULT_MAX_CLEAN_SHARE : o.maxCleanShare < 0 ? undefined : o.maxCleanShare,
+    outDir: o.outDir, resume: o.resume,
     modelDir: o.modelDir, sentencesHash: hashSentences(sentences),
   };
   const bar = progress(o.command, o.loops, { quiet: o.quiet, fields: ['loop', 'epoch', 'distance', 'pvs'] });

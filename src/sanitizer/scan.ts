@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { type FilterVerdict, EmbeddingRange, filterCandidate, nearestTokens } from './filter.js';
 import { decodeF32, encodeF32, Journal, type JournalHeader, type JournalLoop } from './journal.js';
 import { type LoopResult, type MiningHooks, type MiningOptions, runFuzzLoops } from './mining.js';
-import type { MiningData } from './data.js';
+import { allAux, type MiningData } from './data.js';
 import type { ScanTarget } from './target.js';
 import { loopScore } from './score.js';
 
@@ -26,6 +26,8 @@ export interface DriverOptions {
   parallel: number;
   mining: MiningOptions;
   divTh: number;
+  /** The clean-output rule (filter.ts); undefined disables it. */
+  maxCleanShare?: number;
   outDir: string;
   resume: boolean;
   modelDir: string;
@@ -108,6 +110,7 @@ export function runDriver(target: ScanTarget, data: MiningData, o: DriverOptions
   }
 
   const range = EmbeddingRange.of(target.wordEmbeddings);
+  const clean = { data: allAux(data), hidden: target.hidden };
   let interrupted = false;
   let stoppedBy: DriverResult['stoppedBy'] = 'max-loops';
   let sinceNew = 0;
@@ -138,7 +141,7 @@ export function runDriver(target: ScanTarget, data: MiningData, o: DriverOptions
         break;
       }
       for (const r of results) {
-        const verdict = filterCandidate(r, pvs.map((p) => p.vector), range, { distanceTh: o.mining.distanceTh, divTh: o.divTh });
+        const verdict = filterCandidate(r, pvs.map((p) => p.vector), range, { distanceTh: o.mining.distanceTh, divTh: o.divTh, maxCleanShare: o.maxCleanShare }, clean);
         if (verdict.kept && r.candidate) {
           const pv: FoundPv = {
             index: pvs.length, seed: r.seed, vector: r.candidate, prompt: r.prompt,

@@ -76,7 +76,7 @@ export function fakeLoops(): LoopRecord[] {
       initialDistance: -0.01, initialMaxGrad: 0.012, crossed: false, abandoned: true, kept: false,
       reasons: ['no-candidate'], rangeViolations: 0, seconds: 1.5, score: 0.4,
       distanceCurve: curve(-0.01, -0.09, 2 * BATCHES),
-      filter: { kept: false, reasons: ['no-candidate'], finalDiversity: -3.42, rangeViolations: 0, nearestKeptMse: Infinity },
+      filter: { kept: false, reasons: ['no-candidate'], finalDiversity: -3.42, rangeViolations: 0, nearestKeptMse: Infinity, cleanShare: null },
     },
     {
       type: 'loop', seed: 1,
@@ -89,7 +89,7 @@ export function fakeLoops(): LoopRecord[] {
       initialDistance: -0.2, initialMaxGrad: 1.8, crossed: true, abandoned: false, kept: true,
       reasons: [], rangeViolations: 0, seconds: 2.25, score: 8,
       distanceCurve: curve(-0.2, -1.62, steps),
-      filter: { kept: true, reasons: [], finalDiversity: -3.465, rangeViolations: 0, nearestKeptMse: Infinity },
+      filter: { kept: true, reasons: [], finalDiversity: -3.465, rangeViolations: 0, nearestKeptMse: Infinity, cleanShare: null },
     },
   ];
 }

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Tensor } from '../../src/engine/index.js';
-import { defaultDivTh, EmbeddingRange, filterCandidate, nearestTokens, signAgreement } from '../../src/sanitizer/filter.js';
+import { cleanShareNear, defaultDivTh, EmbeddingRange, filterCandidate, nearestTokens, signAgreement } from '../../src/sanitizer/filter.js';
 import type { LoopResult } from '../../src/sanitizer/mining.js';
 
 const opts = { distanceTh: 0.2, divTh: defaultDivTh(32) };
@@ -68,4 +68,21 @@ test('nearest tokens by cosine, and sign agreement', () => {
   assert.equal(near[1][0].token, 'tok1');
   assert.ok(near[0][0].cosine > 0.99);
   assert.equal(signAgreement(Float32Array.from([1, -1, 0, 2]), Float32Array.from([1, 1, 1, -2])), 0.5);
+});
+
+test('a candidate that sits on the clean outputs (a classifier\'s class cluster) is rejected', () => {
+  // 100 clean outputs: 3 of them right at the candidate [1, -1, 1, -1], the rest far away.
+  const H = 4;
+  const data = new Float32Array(100 * H).fill(-2);
+  for (let r = 0; r < 3; r++) data.set([1, -1, 1.1, -1], r * H);
+  const clean = { data, hidden: H };
+  assert.equal(cleanShareNear(Float32Array.from([1, -1, 1, -1]), clean, 0.2), 0.03);
+  const strict = { ...opts, maxCleanShare: 0.01 };
+  const v = filterCandidate(loop(), [], range, strict, clean);
+  assert.deepEqual(v.reasons, ['clean-output']);
+  assert.equal(v.cleanShare, 0.03);
+  assert.equal(filterCandidate(loop(), [], range, { ...opts, maxCleanShare: 0.05 }, clean).kept, true);
+  // Without clean outputs (or without the option) the paper's three rules alone apply.
+  assert.equal(filterCandidate(loop(), [], range, strict).kept, true);
+  assert.equal(filterCandidate(loop(), [], range, opts, clean).kept, true);
 });
