@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { MiningData, MiningDataOptions } from '../sanitizer/data.js';
 import type { MiningOptions } from '../sanitizer/mining.js';
-import type { DriverResult, FoundPv } from '../sanitizer/scan.js';
+import type { DriverOptions, DriverResult, FoundPv } from '../sanitizer/scan.js';
 import type { TargetMode } from '../sanitizer/target.js';
 import { topTwoPca } from './pca.js';
 
@@ -26,16 +26,9 @@ export const SCORE_DEFINITION =
   'legitimate embedding range else 0. The model\'s score is the maximum over its loops; a kept PV implies s ≥ 1, a clean ' +
   'model\'s score is its best near-miss.';
 
-/** Everything about the run's settings that the report and the PV set record. */
-export interface ReportSettings {
-  loops: number;
-  patience: number;
-  firstSeed: number;
-  parallel: number;
-  mining: MiningOptions;
-  divTh: number;
-  sentencesHash?: string;
-}
+/** Everything about the run's settings that the report and the PV set record: the driver's own options. */
+export type ReportSettings = Pick<DriverOptions, 'loops' | 'patience' | 'firstSeed' | 'parallel' | 'mining' | 'divTh'> &
+  Partial<Pick<DriverOptions, 'sentencesHash' | 'maxCleanShare'>>;
 
 export interface TargetInfo {
   modelDir: string;
