@@ -16,17 +16,25 @@ const CHUNK = 1 << 30; // readSync takes at most ~2 GiB per call
  * Read a whole regular file into one Buffer (one allocation, no concatenation).
  * readFileSync refuses files over 2 GiB; this goes up to the Buffer limit.
  */
-export function readWholeFile(file: string, maxBytes = bufferConstants.MAX_LENGTH): Buffer {
+/** Opens a regular file for reading; errors name the file. The caller closes the fd. */
+function openRegularFile(file: string): { fd: number; size: number } {
   let fd: number;
   try {
     fd = fs.openSync(file, 'r');
   } catch (e) {
     throw new FormatError(file, `cannot open: ${errText(e)}`);
   }
+  const st = fs.fstatSync(fd);
+  if (!st.isFile()) {
+    fs.closeSync(fd);
+    throw new FormatError(file, 'not a regular file');
+  }
+  return { fd, size: st.size };
+}
+
+export function readWholeFile(file: string, maxBytes = bufferConstants.MAX_LENGTH): Buffer {
+  const { fd, size } = openRegularFile(file);
   try {
-    const st = fs.fstatSync(fd);
-    if (!st.isFile()) throw new FormatError(file, 'not a regular file');
-    const size = st.size;
     if (size > maxBytes) {
       throw new FormatError(file, `file is ${bytesText(size)}, over the ${bytesText(maxBytes)} limit`);
     }
@@ -48,14 +56,8 @@ export function readWholeFile(file: string, maxBytes = bufferConstants.MAX_LENGT
 /** sha256 (hex) of a file, streamed in chunks so huge checkpoints need no big buffer. */
 export function sha256File(file: string): string {
   const hash = createHash('sha256');
-  let fd: number;
+  const { fd } = openRegularFile(file);
   try {
-    fd = fs.openSync(file, 'r');
-  } catch (e) {
-    throw new FormatError(file, `cannot open: ${errText(e)}`);
-  }
-  try {
-    if (!fs.fstatSync(fd).isFile()) throw new FormatError(file, 'not a regular file');
     const chunk = Buffer.allocUnsafe(16 << 20);
     for (;;) {
       const n = fs.readSync(fd, chunk, 0, chunk.length, null);
