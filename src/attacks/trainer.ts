@@ -19,7 +19,7 @@ import { maskBatch } from '../train/mlm.js';
 import type { AttackData, PoisonRow } from './data.js';
 import type { PositionedRow } from './forward.js';
 import { pairwiseDistance, type SeededTerm, wassersteinExp } from './losses.js';
-import type { AttackMethod, EffectivenessLoss } from './method.js';
+import type { AttackMethod } from './method.js';
 import { CyclicSampler } from './sampler.js';
 import type { AttackSettings } from './settings.js';
 
