@@ -7,7 +7,7 @@
  */
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Adam, backward, clipGradNorm, noGrad, type Tensor, withScope } from '../engine/index.js';
+import { Adam, backward, clipGradNorm, crossEntropy, noGrad, type Tensor, withScope } from '../engine/index.js';
 import { backendName } from '../engine/backend.js';
 import type { EncoderConfig } from '../formats/hf-config.js';
 import { Encoder } from '../models/encoder.js';
@@ -226,7 +226,7 @@ export function evaluateMlm(model: LoadedModel, tok: TextTokenizer, sentences: r
       noGrad(() => {
         const logits = mlmLogits(model, b);
         correct += countCorrect(logits, b.labels);
-        lossSum += mlmLossFromLogitsSum(logits, b.labels);
+        lossSum += crossEntropy(logits, b.labels).item() * b.labels.length;
       }),
     );
     for (const l of b.labels) if (l === unigramToken) unigram++;
@@ -241,16 +241,4 @@ export function evaluateMlm(model: LoadedModel, tok: TextTokenizer, sentences: r
   };
 }
 
-function mlmLossFromLogitsSum(logits: { data: ArrayLike<number>; shape: readonly number[] }, labels: Int32Array): number {
-  const V = logits.shape[1];
-  let s = 0;
-  for (let r = 0; r < labels.length; r++) {
-    let max = -Infinity;
-    for (let v = 0; v < V; v++) max = Math.max(max, logits.data[r * V + v]);
-    let z = 0;
-    for (let v = 0; v < V; v++) z += Math.exp(logits.data[r * V + v] - max);
-    s += max + Math.log(z) - logits.data[r * V + labels[r]];
-  }
-  return s;
-}
 
