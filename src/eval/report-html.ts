@@ -172,7 +172,7 @@ export function renderReportHtml({ report: r, pca }: HtmlInput): string {
     ['learning rate', `${num(m.lr)} (starts at ×100 = ${num(m.lr * 100)} until a prompt gradient exceeds converGrad ${num(m.converGrad)})`],
     ['loss weights', `diversity α ${num(m.divCoeff, 2)}, path β ${num(m.pathCoeff, 2)}`],
     ['epochs', `${m.epochs} (abandon without a candidate after epoch ${m.abandonAfterEpoch + 1})`],
-    ['soft prompt', `${d.promptLen} rows, inserted at word 1…${d.maxInsertWord}; max length ${d.maxLen}; data seed ${d.dataSeed}`],
+    ['soft prompt', `${d.promptLen} rows, inserted at word 1…${d.maxInsertWord}; max length ${d.maxLen}; data seed ${d.dataSeed}; batches by ${d.batchOrder ?? 'input'} order`],
     ['total time', `${num(r.timings.totalSeconds, 1)} s`],
     ['report', `${escapeHtml(r.created)} · lmsanitator ${escapeHtml(r.tool.version)}`],
   ];

@@ -34,6 +34,14 @@ export interface EncoderInput {
   dropoutSeed?: number;
   /** Skip the pooler when the caller does not need it. */
   withPooler?: boolean;
+  /**
+   * One token index per batch row: the last layer computes only these rows
+   * and lastHiddenState is [B, 1, H]. A scan reads one position per
+   * sentence, and the last layer's queries, residuals and feed-forward
+   * block on the other rows would be thrown away (about a fifth of a
+   * 4-layer model's work, forward and backward).
+   */
+  outputPositions?: Int32Array;
 }
 
 export interface EncoderOutput {
@@ -111,6 +119,8 @@ export interface LayerOptions {
   /** Hidden dropout (identity at inference). */
   drop?: (x: Tensor) => Tensor;
   attentionDropout?: { p: number; seed: number } | null;
+  /** Flat rows (b·T + t) of h, the same count per batch row, that need an output; keys and values still use every row. */
+  queryRows?: Int32Array;
 }
 
 /** One post-LN transformer layer: self-attention block, then the feed-forward block. h: [B, T, H]. */
@@ -122,8 +132,10 @@ export function layerForward(L: LayerWeights, h: Tensor, o: LayerOptions): Tenso
     k = concatSeq(o.prefix.key, k);
     v = concatSeq(o.prefix.value, v);
   }
-  const ctx = attention(linear(h, ...L.q), k, v, { heads: o.heads, mask: o.mask, dropout: o.attentionDropout });
-  const a = layerNorm(add(drop(linear(ctx, ...L.attnOut)), h), ...L.attnLn, o.eps);
+  const [B, T, H] = h.shape;
+  const hq = o.queryRows ? reshape(gatherRows(reshape(h, [B * T, H]), o.queryRows), [B, o.queryRows.length / B, H]) : h;
+  const ctx = attention(linear(hq, ...L.q), k, v, { heads: o.heads, mask: o.mask, dropout: o.attentionDropout });
+  const a = layerNorm(add(drop(linear(ctx, ...L.attnOut)), hq), ...L.attnLn, o.eps);
   const f = linear(gelu(linear(a, ...L.inter)), ...L.out);
   return layerNorm(add(drop(f), a), ...L.outLn, o.eps);
 }
@@ -252,8 +264,11 @@ export class Encoder {
     const eps = c.layerNormEps;
     const attnDrop = train && c.attentionProbsDropoutProb > 0;
 
+    const outRows = this.outputRows(input.outputPositions, B, T);
+    const last = this.layers.length - 1;
     this.layers.forEach((L, i) => {
       h = layerForward(L, h, {
+        queryRows: i === last ? outRows : undefined,
         heads: c.numAttentionHeads,
         eps,
         mask,
@@ -266,10 +281,21 @@ export class Encoder {
 
     let pooler: Tensor | null = null;
     if ((input.withPooler ?? true) && this.hasPooler) {
-      const first = gatherRows(reshape(h, [B * T, H]), Int32Array.from({ length: B }, (_, b) => b * T));
+      if (outRows && input.outputPositions!.some((t) => t !== 0)) throw new Error('the pooler reads position 0; outputPositions must all be 0 when it is asked for');
+      const Tout = h.shape[1];
+      const first = gatherRows(reshape(h, [B * Tout, H]), Int32Array.from({ length: B }, (_, b) => b * Tout));
       pooler = tanh(linear(first, this.params.get('pooler.dense.weight')!, this.params.get('pooler.dense.bias')!));
     }
     return { lastHiddenState: h, poolerOutput: pooler, hiddenStates };
+  }
+
+  private outputRows(positions: Int32Array | undefined, B: number, T: number): Int32Array | undefined {
+    if (!positions) return undefined;
+    if (positions.length !== B) throw new Error(`outputPositions has ${positions.length} entries, expected one per batch row (${B})`);
+    return Int32Array.from(positions, (t, b) => {
+      if (!Number.isInteger(t) || t < 0 || t >= T) throw new Error(`outputPositions[${b}] = ${t} is outside the sequence (0…${T - 1})`);
+      return b * T + t;
+    });
   }
 
   private additiveMask(attentionMask: ArrayLike<number> | undefined, B: number, T: number, P: number): Float32Array | null {

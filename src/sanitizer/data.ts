@@ -6,7 +6,7 @@
  * outputs h_aux at the target position — the model is frozen, so these
  * never change and every fuzz loop reuses them.
  */
-import { noGrad, reshape, gatherRows, withScope } from '../engine/index.js';
+import { noGrad, withScope } from '../engine/index.js';
 import { Rng } from '../text/random.js';
 import type { ScanTarget, TargetMode } from './target.js';
 
@@ -21,6 +21,11 @@ export interface MiningDataOptions {
   maxInsertWord: number;
   /** Seed of the insertion (and [MASK]) positions; part of the cache key. */
   dataSeed: number;
+  /**
+   * `length`: batches of sentences of similar token length, in a seeded
+   * random order; `input`: consecutive sentences, as given. See groupRows.
+   */
+  batchOrder: 'length' | 'input';
 }
 
 export const DEFAULT_DATA_OPTIONS: Omit<MiningDataOptions, 'mode'> = {
@@ -30,6 +35,7 @@ export const DEFAULT_DATA_OPTIONS: Omit<MiningDataOptions, 'mode'> = {
   batchSize: 32,
   maxInsertWord: 32,
   dataSeed: 0,
+  batchOrder: 'length',
 };
 
 /** One fixed batch: B rows padded to T. */
@@ -106,6 +112,27 @@ function pad(rows: number[][], T: number, padId: number): { ids: Int32Array; mas
 }
 
 /**
+ * The kept rows (the first ⌊n/B⌋·B, as before), grouped into batches.
+ * Why `length` is the default: a batch is padded to its longest row, and
+ * for 2,000 random corpus sentences that made every step process 2.23× the
+ * real tokens (4.3× the attention work). Sorting by length brings that to
+ * 1.00× and roughly halves the time of a fuzz loop. The algorithm fixes
+ * the batch size, not which sentences share a batch; the batches still
+ * come in a seeded random order, so the final batch (the PV candidate) is
+ * not systematically the longest.
+ */
+function groupRows(rows: Row[], o: MiningDataOptions): Row[][] {
+  const B = o.batchSize;
+  const kept = rows.slice(0, Math.floor(rows.length / B) * B);
+  const ordered = o.batchOrder === 'length'
+    ? kept.map((r, i) => ({ r, i })).sort((a, b) => a.r.ids.length - b.r.ids.length || a.i - b.i).map((x) => x.r)
+    : kept;
+  const batches: Row[][] = [];
+  for (let i = 0; i < ordered.length; i += B) batches.push(ordered.slice(i, i + B));
+  return o.batchOrder === 'length' ? new Rng(`${o.dataSeed}:batch-order`).shuffleInPlace(batches) : batches;
+}
+
+/**
  * Tokenises the sentences and computes h_aux once. The last partial batch
  * is dropped: the collapse threshold depends on the batch size.
  */
@@ -123,11 +150,12 @@ export function prepareMiningData(
   const rng = new Rng(o.dataSeed);
   const rows: Row[] = [];
   for (const s of clean) rows.push(buildRow(target, s, o, rng));
-  const nBatches = Math.floor(rows.length / o.batchSize);
+  const groups = groupRows(rows, o);
+  const nBatches = groups.length;
   const H = target.hidden;
   const batches: MiningBatch[] = [];
   for (let bi = 0; bi < nBatches; bi++) {
-    const part = rows.slice(bi * o.batchSize, (bi + 1) * o.batchSize);
+    const part = groups[bi];
     const B = part.length;
     const T = Math.max(...part.map((r) => r.ids.length));
     const { ids, mask } = pad(part.map((r) => r.ids), T, target.specialIds.pad);
@@ -145,10 +173,9 @@ export function prepareMiningData(
       aux.set(cachedAux.subarray(bi * o.batchSize * H, (bi + 1) * o.batchSize * H));
     } else withScope(() =>
       noGrad(() => {
-        const out = target.forwardIds(auxIn.ids, auxIn.mask, B, Ta, o.mode === 'pooler');
-        const h = o.mode === 'pooler'
-          ? out.pooler!
-          : gatherRows(reshape(out.hidden, [B * Ta, H]), Int32Array.from(part, (r, b) => b * Ta + r.auxTarget));
+        const positions = Int32Array.from(part, (r) => (o.mode === 'pooler' ? 0 : r.auxTarget));
+        const out = target.forwardIds(auxIn.ids, auxIn.mask, B, Ta, positions, o.mode === 'pooler');
+        const h = o.mode === 'pooler' ? out.pooler! : out.hidden;
         aux.set(h.data);
       }),
     );

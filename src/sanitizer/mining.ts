@@ -202,8 +202,9 @@ function stepLoops(
 
     const words = noGrad(() => target.embedIds(ids, k * B, T));
     const embeds = reshape(spliceRows(reshape(words, [k * B * T, E]), dst, prompts, src), [k * B, T, E]);
-    const out = target.forwardEmbeds(embeds, ids, mask, k * B, T, mode === 'pooler');
-    const h = mode === 'pooler' ? out.pooler! : gatherRows(reshape(out.hidden, [k * B * T, H]), targetRows);
+    const positions = Int32Array.from(targetRows, (r, i) => r - i * T);
+    const out = target.forwardEmbeds(embeds, ids, mask, k * B, T, positions, mode === 'pooler');
+    const h = mode === 'pooler' ? out.pooler! : out.hidden;
     const aux = Tensor.from(batch.aux, [B, H]);
 
     const terms: [number, Tensor][] = [];

@@ -1,5 +1,5 @@
 /** Adapts a loaded Hugging Face model to the scanner's small ScanTarget interface. */
-import { noGrad } from '../engine/index.js';
+import { noGrad, reshape } from '../engine/index.js';
 import type { LoadedModel } from '../models/model.js';
 import { countWords } from '../text/words.js';
 import type { ScanTarget } from './target.js';
@@ -36,13 +36,13 @@ export function scanTargetOf(model: LoadedModel): ScanTarget {
       return { ids: e.ids, placeholderPositions: e.placeholderPositions, wordStarts };
     },
     embedIds: (tokenIds, batch, seqLen) => noGrad(() => enc.embedIds(tokenIds, batch, seqLen)),
-    forwardEmbeds(embeds, tokenIds, mask, batch, seqLen, pooler) {
-      const out = enc.forward({ batch, seqLen, inputsEmbeds: embeds, inputIds: tokenIds, attentionMask: mask, withPooler: pooler });
-      return { hidden: out.lastHiddenState, pooler: out.poolerOutput };
+    forwardEmbeds(embeds, tokenIds, mask, batch, seqLen, positions, pooler) {
+      const out = enc.forward({ batch, seqLen, inputsEmbeds: embeds, inputIds: tokenIds, attentionMask: mask, withPooler: pooler, outputPositions: positions });
+      return { hidden: reshape(out.lastHiddenState, [batch, enc.hidden]), pooler: out.poolerOutput };
     },
-    forwardIds(tokenIds, mask, batch, seqLen, pooler) {
-      const out = enc.forward({ batch, seqLen, inputIds: tokenIds, attentionMask: mask, withPooler: pooler });
-      return { hidden: out.lastHiddenState, pooler: out.poolerOutput };
+    forwardIds(tokenIds, mask, batch, seqLen, positions, pooler) {
+      const out = enc.forward({ batch, seqLen, inputIds: tokenIds, attentionMask: mask, withPooler: pooler, outputPositions: positions });
+      return { hidden: reshape(out.lastHiddenState, [batch, enc.hidden]), pooler: out.poolerOutput };
     },
   };
 }

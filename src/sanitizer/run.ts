@@ -43,6 +43,7 @@ export interface RunOptions {
   /** Clean-output rule threshold (default 0.01); a negative value disables it. */
   maxCleanShare?: number;
   batchSize?: number;
+  batchOrder?: MiningDataOptions['batchOrder'];
   epochs?: number;
   tokenPosition?: number;
   quiet?: boolean;
@@ -120,6 +121,7 @@ export function runScan(o: RunOptions): RunResult {
   const dataOpts: MiningDataOptions = {
     ...DEFAULT_DATA_OPTIONS, mode: o.mode,
     batchSize: o.batchSize ?? DEFAULT_DATA_OPTIONS.batchSize,
+    batchOrder: o.batchOrder ?? DEFAULT_DATA_OPTIONS.batchOrder,
     tokenPosition: o.tokenPosition ?? DEFAULT_DATA_OPTIONS.tokenPosition,
     maxLen: Math.min(DEFAULT_DATA_OPTIONS.maxLen, model.config.maxPositionEmbeddings - (model.config.modelType === 'roberta' ? model.config.padTokenId + 1 : 0)),
   };

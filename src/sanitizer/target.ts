@@ -33,10 +33,11 @@ export interface ScanTarget {
   /** Word-embedding lookup [B, T, E]. */
   embedIds(ids: Int32Array, batch: number, seqLen: number): Tensor;
   /**
-   * Encoder on ready embeddings; returns the last hidden state [B, T, H]
-   * and, when asked, the pooler output [B, H].
+   * Encoder on ready embeddings; returns the last hidden state at one
+   * position per row, `positions[b]` ([B, H]), and, when asked, the pooler
+   * output [B, H] (positions are then all 0).
    */
-  forwardEmbeds(embeds: Tensor, ids: Int32Array, mask: Float32Array, batch: number, seqLen: number, pooler: boolean): { hidden: Tensor; pooler: Tensor | null };
-  /** Encoder on token ids (auxiliary clean outputs). */
-  forwardIds(ids: Int32Array, mask: Float32Array, batch: number, seqLen: number, pooler: boolean): { hidden: Tensor; pooler: Tensor | null };
+  forwardEmbeds(embeds: Tensor, ids: Int32Array, mask: Float32Array, batch: number, seqLen: number, positions: Int32Array, pooler: boolean): { hidden: Tensor; pooler: Tensor | null };
+  /** Encoder on token ids (auxiliary clean outputs), read the same way. */
+  forwardIds(ids: Int32Array, mask: Float32Array, batch: number, seqLen: number, positions: Int32Array, pooler: boolean): { hidden: Tensor; pooler: Tensor | null };
 }

@@ -37,7 +37,7 @@ export function fakeData(): MiningData {
     };
   });
   return {
-    options: { mode: 'cls', tokenPosition: 1, promptLen: L, maxLen: 128, batchSize: B, maxInsertWord: 32, dataSeed: 0 },
+    options: { mode: 'cls', tokenPosition: 1, promptLen: L, maxLen: 128, batchSize: B, maxInsertWord: 32, dataSeed: 0, batchOrder: 'length' },
     batches,
     sentenceCount: BATCHES * B,
   };

@@ -94,3 +94,47 @@ for (const backend of ['native', 'js'] as const) {
     });
   }
 }
+
+/**
+ * outputPositions (the scanner's last-layer shortcut) gives the golden
+ * last hidden state at the chosen rows, and the same input gradient as the
+ * full forward pass with the loss restricted to those rows.
+ */
+function runSelectedRows(name: string): void {
+  const dir = join(ROOT, name);
+  const g = JSON.parse(readFileSync(join(dir, 'golden.json'), 'utf8'));
+  const model = fromStateDict(loadEncoderConfig(dir), loadSafetensors(join(dir, 'model.safetensors')).tensors);
+  const { batch: B, seq_len: T, hidden: H, prefix_len: P } = g.dims;
+  const ids = g.inputs.input_ids ? Int32Array.from(flat(g.inputs.input_ids)) : undefined;
+  const positions = Int32Array.from({ length: B }, (_, b) => (b * 3 + 1) % T);
+  const expected = flat(g.outputs.last_hidden_state);
+  const weights = Float32Array.from({ length: B * H }, (_, i) => Math.sin(i + 1));
+  const gradOf = (selected: boolean): { out: Float32Array; grad: Float32Array } => withScope(() => {
+    const embeds = ids
+      ? new Tensor(Float32Array.from(noGrad(() => model.encoder.embedIds(ids, B, T)).data), [B, T, H], { requiresGrad: true })
+      : Tensor.from(flat(g.inputs.inputs_embeds), [B, T, H], { requiresGrad: true });
+    const prefix = g.inputs.prefix_key
+      ? { keys: g.inputs.prefix_key.map((l: Nested[]) => Tensor.from(flat(l), [B, P, H])), values: g.inputs.prefix_value.map((l: Nested[]) => Tensor.from(flat(l), [B, P, H])) }
+      : undefined;
+    const out = model.encoder.forward({
+      batch: B, seqLen: T, inputIds: ids, inputsEmbeds: embeds, prefix, withPooler: false,
+      attentionMask: flat(g.inputs.attention_mask), tokenTypeIds: Int32Array.from(flat(g.inputs.token_type_ids)),
+      outputPositions: selected ? positions : undefined,
+    });
+    let w = weights;
+    if (!selected) {
+      w = new Float32Array(B * T * H);
+      positions.forEach((t, b) => w.set(weights.subarray(b * H, (b + 1) * H), (b * T + t) * H));
+    }
+    backwardMany([[out.lastHiddenState, w]]);
+    return { out: Float32Array.from(out.lastHiddenState.data), grad: Float32Array.from(embeds.grad!) };
+  });
+  const sel = gradOf(true);
+  assert.equal(sel.out.length, B * H, 'one row per batch row');
+  const rows: number[] = [];
+  positions.forEach((t, b) => rows.push(...expected.slice((b * T + t) * H, (b * T + t + 1) * H)));
+  assertClose(`${name} last_hidden_state at outputPositions`, sel.out, rows);
+  assertClose(`${name} d loss/d inputs_embeds through outputPositions`, sel.grad, Array.from(gradOf(false).grad));
+}
+
+for (const name of cases) test(`golden ${name}: outputPositions`, () => runSelectedRows(name));
