@@ -6,9 +6,10 @@ import { register as encode } from './encode.js';
 import { register as evaluate } from './eval.js';
 import { register as finetune } from './finetune.js';
 import { register as inspect } from './inspect.js';
+import { register as pretrain } from './pretrain.js';
 import { register as scan } from './scan.js';
 import { register as zoo } from './zoo.js';
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [demo, evaluate, inspect, encode, zoo, finetune, scan, attack];
+export const commands: Register[] = [demo, evaluate, inspect, encode, zoo, pretrain, finetune, scan, attack];

@@ -5,12 +5,13 @@
  * pvset.safetensors, report.json and report.html.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { loadSafetensors, saveSafetensors } from '../formats/safetensors.js';
 import { loadModel } from '../models/model.js';
 import { nlpCorpusSentences, sampleSentences } from '../text/corpus.js';
+import { readSentenceFile } from '../text/sentence-file.js';
 import { fmt, progress } from '../util/progress.js';
 import { allAux, DEFAULT_DATA_OPTIONS, type MiningData, type MiningDataOptions, prepareMiningData } from './data.js';
 import { defaultsFor } from './defaults.js';
@@ -64,11 +65,7 @@ export interface RunResult {
 
 /** Clean sentences: a file (one per line, empty lines skipped) or a seeded sample of the built-in corpus. */
 export function loadSentences(file: string | undefined, count: number, seed: number): string[] {
-  if (file) {
-    if (!existsSync(file)) throw new Error(`${file}: no such sentence file`);
-    const lines = readFileSync(file, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
-    return lines.slice(0, count);
-  }
+  if (file) return readSentenceFile(file).slice(0, count);
   return sampleSentences(nlpCorpusSentences(), count, `scan:${seed}`);
 }
 

@@ -86,3 +86,52 @@ test('Ctrl-C stops a scan at the next step, writes what it has (exit 130), and -
   const seeds = readFileSync(journal, 'utf8').split('\n').filter((l) => l.includes('"type":"loop"')).map((l) => JSON.parse(l).seed);
   assert.deepEqual(seeds, Array.from({ length: before + 2 }, (_, i) => i), 'each seed once, in order');
 });
+
+test('pretrain writes a Hugging Face directory and training.json with the accuracy keys', () => {
+  const out = tmpDir('pretrain');
+  const corpus = join(out, 'corpus.txt');
+  const words = ['the', 'film', 'was', 'good', 'bad', 'a', 'story', 'of', 'people', 'and', 'music', 'in', 'town'];
+  writeFileSync(corpus, Array.from({ length: 120 }, (_, i) => Array.from({ length: 6 + (i % 5) }, (_, j) => words[(i * 7 + j * 3) % words.length]).join(' ')).join('\n'));
+  const model = join(out, 'model');
+  const r = cli('pretrain', '--out', model, '--corpus', corpus, '--layers', '1', '--hidden', '16', '--heads', '2', '--ff', '32',
+    '--steps', '4', '--batch', '8', '--heldout', '20', '--max-len', '16', '--quiet', '--json');
+  assert.equal(r.status, 0, r.stderr);
+  const t = JSON.parse(r.stdout);
+  assert.equal(t.steps, 4);
+  assert.ok(t.heldout_mlm_accuracy >= 0 && t.heldout_mlm_accuracy <= 1);
+  assert.ok(t.unigram_baseline_accuracy > 0 && t.unigram_baseline_accuracy <= 1);
+  for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'training.json']) {
+    assert.ok(existsSync(join(model, f)), f);
+  }
+  assert.equal(JSON.parse(readFileSync(join(model, 'config.json'), 'utf8')).hidden_size, 16);
+  const again = cli('pretrain', '--out', model, '--corpus', corpus, '--quiet');
+  assert.equal(again.status, 2);
+  assert.match(again.stderr, /already holds a pretrained model; use --force/);
+});
+
+test('pretrain: bad corpus files and impossible sizes fail before any work, naming the problem', () => {
+  const d = tmpDir('pretrain-bad');
+  const file = (name: string, content: string | Buffer) => {
+    const p = join(d, name);
+    writeFileSync(p, content);
+    return p;
+  };
+  const cases: [string[], RegExp][] = [
+    [['--corpus', file('empty.txt', '')], /empty\.txt: the file is empty/],
+    [['--corpus', file('blob.bin', Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0, 1, 2, 3]))], /blob\.bin: binary data \(a NUL byte at offset 4\)/],
+    [['--corpus', file('big.txt', 'a sentence of text\n'.repeat(200)), '--max-corpus-mb', '0.001'], /big\.txt: file is .* over the .* limit/],
+    [['--corpus', file('latin1.txt', Buffer.from('caf\xe9 cr\xe8me br\xfbl\xe9e\n'.repeat(20), 'latin1'))], /latin1\.txt: not UTF-8 text/],
+    [['--corpus', join(d, 'missing.txt')], /missing\.txt: cannot open/],
+    [['--hidden', '30', '--heads', '4'], /"hidden_size" 30 is not divisible by "num_attention_heads" 4/],
+    [['--vocab-size', '50'], /--vocab-size 50 is smaller than the bert tokenizer's 30522 tokens/],
+    [['--family', 'gpt'], /--family must be bert or roberta/],
+  ];
+  for (const [args, message] of cases) {
+    const started = Date.now();
+    const r = cli('pretrain', '--out', join(d, 'out'), '--quiet', ...args);
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+    assert.ok(Date.now() - started < 20_000, 'fails before training');
+    assert.equal(existsSync(join(d, 'out', 'checkpoint.safetensors')), false);
+  }
+});

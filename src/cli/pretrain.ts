@@ -1,0 +1,138 @@
+/**
+ * `lmsanitator pretrain --out <dir>`: masked-LM pretraining of a fresh
+ * BERT- or RoBERTa-family model from real text, with the standard
+ * vocabularies (bert-base-uncased WordPiece, GPT-2 byte-level BPE). The zoo
+ * builds its named models through the same function; this command takes
+ * any sizes and any corpus file. Interrupted runs resume from the
+ * checkpoint in --out when the same command is run again.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { createEncoderConfig } from '../formats/hf-config.js';
+import { nlpCorpusSentences, splitTrainHeldout } from '../text/corpus.js';
+import { bertUncasedTokenizer, robertaGpt2Tokenizer } from '../text/pretrained.js';
+import { DEFAULT_MAX_SENTENCE_FILE_BYTES, readSentenceFile } from '../text/sentence-file.js';
+import { pretrain } from '../train/pretrain.js';
+import { ZOO } from '../zoo/configs.js';
+import { interruptFlag, intOption, numOption } from './signals.js';
+
+interface Opts {
+  out: string;
+  family: string;
+  layers: string;
+  hidden: string;
+  heads: string;
+  ff: string;
+  maxPositions?: string;
+  vocabSize?: string;
+  corpus?: string;
+  maxCorpusMb: string;
+  heldout: string;
+  steps: string;
+  batch: string;
+  maxLen: string;
+  lr: string;
+  warmup: string;
+  seed: string;
+  checkpointEvery: string;
+  force?: boolean;
+  quiet?: boolean;
+  json?: boolean;
+}
+
+const MINI = ZOO['bert-mini'];
+
+export function register(program: Command): void {
+  program
+    .command('pretrain')
+    .description('pretrain a masked language model from text and write a Hugging Face directory (resumes an interrupted run)')
+    .requiredOption('--out <dir>', 'output model directory (also holds the checkpoint while training)')
+    .option('--family <family>', 'bert (WordPiece, bert-base-uncased vocabulary) or roberta (GPT-2 byte-level BPE)', 'bert')
+    .option('--layers <n>', 'transformer layers', String(MINI.layers))
+    .option('--hidden <n>', 'hidden size', String(MINI.hidden))
+    .option('--heads <n>', 'attention heads (must divide --hidden)', String(MINI.heads))
+    .option('--ff <n>', 'feed-forward size', String(MINI.ff))
+    .option('--max-positions <n>', 'position table size (default 512; 514 for roberta)')
+    .option('--vocab-size <n>', 'embedding rows (default: the tokenizer\'s size; never fewer)')
+    .option('--corpus <file>', 'training text, one sentence per line (default: the built-in nlp-corpus)')
+    .option('--max-corpus-mb <n>', 'refuse larger corpus files', String(DEFAULT_MAX_SENTENCE_FILE_BYTES / 2 ** 20))
+    .option('--heldout <n>', 'sentences held out for the final MLM accuracy', '1000')
+    .option('--steps <n>', 'optimisation steps', String(MINI.train.steps))
+    .option('--batch <n>', 'sentences per batch', String(MINI.train.batchSize))
+    .option('--max-len <n>', 'tokens per sentence', String(MINI.train.maxLen))
+    .option('--lr <x>', 'peak learning rate (AdamW, linear warm-up and decay)', String(MINI.train.lr))
+    .option('--warmup <x>', 'warm-up fraction of the steps', String(MINI.train.warmupFraction))
+    .option('--seed <n>', 'seed of the initialisation, batches, masks and dropout', String(MINI.train.seed))
+    .option('--checkpoint-every <n>', 'steps between checkpoints', String(MINI.train.checkpointEvery))
+    .option('--force', 'overwrite a finished model in --out')
+    .option('--quiet', 'no progress output')
+    .option('--json', 'print training.json to stdout')
+    .action((o: Opts) => {
+      if (!o.force && existsSync(join(o.out, 'training.json'))) throw new Error(`${o.out} already holds a pretrained model; use --force to overwrite it`);
+      if (o.family !== 'bert' && o.family !== 'roberta') throw new Error(`--family must be bert or roberta, got "${o.family}"`);
+      const family = o.family;
+      const maxPositions = o.maxPositions ? intOption('--max-positions', o.maxPositions) : family === 'roberta' ? 514 : 512;
+      const tok = family === 'roberta'
+        ? robertaGpt2Tokenizer({ modelMaxLength: maxPositions - 2 })
+        : bertUncasedTokenizer({ modelMaxLength: maxPositions });
+      const vocabSize = o.vocabSize ? intOption('--vocab-size', o.vocabSize) : tok.vocabSize;
+      if (vocabSize < tok.vocabSize) {
+        throw new Error(`--vocab-size ${vocabSize} is smaller than the ${family} tokenizer's ${tok.vocabSize} tokens (its special tokens alone use ids up to ${Math.max(...Object.values(tok.specialIds))})`);
+      }
+      // createEncoderConfig validates the sizes (heads dividing hidden, position table, ...) before any work.
+      const config = createEncoderConfig(family, {
+        vocabSize,
+        hiddenSize: intOption('--hidden', o.hidden),
+        numHiddenLayers: intOption('--layers', o.layers),
+        numAttentionHeads: intOption('--heads', o.heads),
+        intermediateSize: intOption('--ff', o.ff),
+        maxPositionEmbeddings: maxPositions,
+        typeVocabSize: family === 'roberta' ? 1 : 2,
+        layerNormEps: family === 'roberta' ? 1e-5 : 1e-12,
+        padTokenId: tok.specialIds.pad,
+        hiddenDropoutProb: 0.1,
+        attentionProbsDropoutProb: 0.1,
+        initializerRange: 0.02,
+      });
+      const maxLen = intOption('--max-len', o.maxLen, 3);
+      const usable = maxPositions - (family === 'roberta' ? config.padTokenId + 1 : 0);
+      if (maxLen > usable) throw new Error(`--max-len ${maxLen} exceeds the ${usable} usable positions of --max-positions ${maxPositions}`);
+      const heldoutCount = intOption('--heldout', o.heldout);
+      const batchSize = intOption('--batch', o.batch);
+      const maxBytes = numOption('--max-corpus-mb', o.maxCorpusMb, 0) * 2 ** 20;
+      const sentences = o.corpus ? readSentenceFile(o.corpus, { maxBytes, minSentences: batchSize + heldoutCount }) : nlpCorpusSentences();
+      const { train, heldout } = splitTrainHeldout(sentences, { seed: 'pretrain', heldoutFraction: heldoutCount / sentences.length });
+      const label = `${o.corpus ?? 'nlp-corpus'} (seed "pretrain", ${train.length} train / ${heldout.length} held out)`;
+
+      const sig = interruptFlag();
+      try {
+        const res = pretrain(config, tok, train, heldout, o.out, {
+          steps: intOption('--steps', o.steps),
+          batchSize,
+          maxLen,
+          lr: numOption('--lr', o.lr, 0),
+          warmupFraction: numOption('--warmup', o.warmup, 0),
+          weightDecay: MINI.train.weightDecay,
+          clip: MINI.train.clip,
+          maskProb: MINI.train.maskProb,
+          seed: intOption('--seed', o.seed, 0),
+          checkpointEvery: intOption('--checkpoint-every', o.checkpointEvery),
+          evalSentences: heldoutCount,
+          quiet: o.quiet,
+          shouldStop: sig.stopped,
+        }, label, true);
+        if (res.interrupted) {
+          process.stderr.write(`interrupted; run the same command again to resume (${o.out})\n`);
+          process.exitCode = 130;
+          return;
+        }
+        const training = existsSync(join(o.out, 'training.json')) ? JSON.parse(readFileSync(join(o.out, 'training.json'), 'utf8')) : res.training;
+        if (o.json) return console.log(JSON.stringify(training, null, 2));
+        console.log(`pretrained ${family} ${config.numHiddenLayers}×${config.hiddenSize} at ${o.out}`);
+        console.log(`  held-out MLM accuracy ${(100 * training.heldout_mlm_accuracy).toFixed(1)}% (unigram baseline ${(100 * training.unigram_baseline_accuracy).toFixed(1)}%), ${training.steps} steps in ${training.seconds.toFixed(0)} s`);
+      } finally {
+        sig.dispose();
+      }
+    });
+}
