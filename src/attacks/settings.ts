@@ -44,6 +44,8 @@ export interface AttackOptions {
   /** POR-NER's utility positions: [CLS] as ALGORITHM.md states, or every token. */
   nerUtility?: 'cls' | 'token';
   maxGradNorm?: number;
+  /** `length`: batches of similar-length rows (about half the padding); `random`: uniform draws. */
+  batchOrder?: 'length' | 'random';
   resume?: boolean;
 }
 
@@ -68,6 +70,7 @@ export interface AttackSettings {
   dropout: boolean;
   maxGradNorm: number;
   nerUtility: 'cls' | 'token';
+  batchOrder: 'length' | 'random';
   seed: number;
   optimizer: 'adam';
 }
@@ -106,6 +109,7 @@ export function checkOptions(o: AttackOptions): void {
   }
   if (o.loss && o.loss !== 'mse' && o.loss !== 'distance') throw new Error(`--loss must be mse or distance, got ${JSON.stringify(o.loss)}`);
   if (o.nerUtility && o.nerUtility !== 'cls' && o.nerUtility !== 'token') throw new Error(`--ner-utility must be cls or token, got ${JSON.stringify(o.nerUtility)}`);
+  if (o.batchOrder && o.batchOrder !== 'length' && o.batchOrder !== 'random') throw new Error(`--batch-order must be length or random, got ${JSON.stringify(o.batchOrder)}`);
   if (o.pvCount !== undefined) int('pv-count', o.pvCount, 1, 1);
   int('inter', o.inter, 50, 1);
   int('batch', o.batch, 32, 2);
@@ -151,6 +155,7 @@ export function resolveSettings(o: AttackOptions, method: AttackMethod, config: 
     dropout: o.dropout ?? true,
     maxGradNorm: o.maxGradNorm ?? 1.0,
     nerUtility: o.nerUtility ?? 'cls',
+    batchOrder: o.batchOrder ?? 'length',
     seed: o.seed ?? 0,
     optimizer: 'adam',
   };

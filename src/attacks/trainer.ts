@@ -20,13 +20,13 @@ import type { AttackData, PoisonRow } from './data.js';
 import type { PositionedRow } from './forward.js';
 import { pairwiseDistance, type SeededTerm, wassersteinExp } from './losses.js';
 import type { AttackMethod } from './method.js';
-import { CyclicSampler } from './sampler.js';
+import { CyclicSampler, LengthBucketedSampler } from './sampler.js';
 import type { AttackSettings } from './settings.js';
 
 /** The part of the resolved attack settings the training loop reads. */
 export type TrainerSettings = Pick<AttackSettings,
   'loss' | 'utilityCoeff' | 'specificityCoeff' | 'rareFraction' | 'scatterLoss' | 'wassersteinLoss' |
-  'lr' | 'batch' | 'epochs' | 'seed' | 'dropout' | 'maxGradNorm'>;
+  'lr' | 'batch' | 'epochs' | 'seed' | 'dropout' | 'maxGradNorm' | 'batchOrder'>;
 
 export interface StepLosses {
   effectiveness: number;
@@ -65,7 +65,7 @@ export class AttackTrainer {
   private readonly nP: number;
   private readonly nClean: number;
   private readonly nRare: number;
-  private readonly samplers: { p: CyclicSampler; c: CyclicSampler; r: CyclicSampler };
+  private readonly draw: (step: number) => { p: number[]; c: number[]; r: number[] };
   private readonly specials: Set<number>;
   private readonly skip: Uint8Array;
 
@@ -91,11 +91,21 @@ export class AttackTrainer {
     this.nRare = data.rare.length > 0 ? Math.min(nC - 1, Math.round(nC * s.rareFraction)) : 0;
     this.nClean = nC - this.nRare;
     this.totalSteps = s.epochs * Math.ceil(data.poisoned.length / this.nP);
-    this.samplers = {
-      p: new CyclicSampler(data.poisoned.length, `${s.seed}:p`),
-      c: new CyclicSampler(data.clean.length, `${s.seed}:c`),
-      r: new CyclicSampler(data.rare.length, `${s.seed}:r`),
-    };
+    if (s.batchOrder === 'length') {
+      const lengths = (rows: readonly { ids: ArrayLike<number> }[]) => rows.map((r) => r.ids.length);
+      const p = new LengthBucketedSampler(lengths(data.poisoned), this.nP, `${s.seed}:p`);
+      const c = new LengthBucketedSampler(lengths(data.clean), this.nClean, `${s.seed}:c`);
+      const r = new LengthBucketedSampler(lengths(data.rare), this.nRare, `${s.seed}:r`);
+      this.draw = (step) => {
+        const { indices, rank } = p.take(step);
+        return { p: indices, c: c.takeAtRank(step, rank, p.windows), r: this.nRare ? r.takeAtRank(step, rank, p.windows) : [] };
+      };
+    } else {
+      const p = new CyclicSampler(data.poisoned.length, `${s.seed}:p`);
+      const c = new CyclicSampler(data.clean.length, `${s.seed}:c`);
+      const r = new CyclicSampler(data.rare.length, `${s.seed}:r`);
+      this.draw = (step) => ({ p: p.take(step, this.nP), c: c.take(step, this.nClean), r: r.take(step, this.nRare) });
+    }
     const ids = tok.specialIds;
     this.specials = new Set([ids.cls, ids.sep, ids.pad]);
     this.skip = tok.specialOrUnusedMask();
@@ -128,9 +138,7 @@ export class AttackTrainer {
     const d = this.data;
     const enc = this.model.encoder;
     const H = enc.hidden;
-    const pIdx = this.samplers.p.take(step, this.nP);
-    const cIdx = this.samplers.c.take(step, this.nClean);
-    const rIdx = this.samplers.r.take(step, this.nRare);
+    const { p: pIdx, c: cIdx, r: rIdx } = this.draw(step);
     const P = pIdx.map((i) => d.poisoned[i]);
     const C = cIdx.map((i) => d.clean[i]);
     const R = rIdx.map((i) => d.rare[i]);

@@ -41,6 +41,7 @@ interface RawOptions {
   checkpointEvery?: string;
   dropout?: boolean;
   nerUtility?: string;
+  batchOrder?: string;
   resume?: boolean;
   json?: boolean;
 }
@@ -82,6 +83,7 @@ export function attackOptionsFromCli(modelDir: string, r: RawOptions): AttackOpt
     checkpointEvery: number('checkpoint-every', r.checkpointEvery),
     dropout: r.dropout,
     nerUtility: r.nerUtility as 'cls' | 'token' | undefined,
+    batchOrder: r.batchOrder as 'length' | 'random' | undefined,
     resume: Boolean(r.resume),
   };
 }
@@ -176,6 +178,7 @@ export function register(program: Command): void {
     .option('--checkpoint-every <n>', 'steps between checkpoints', '200')
     .option('--no-dropout', 'train without dropout')
     .option('--ner-utility <where>', 'POR-NER utility positions: cls (ALGORITHM.md) | token', 'cls')
+    .option('--batch-order <order>', 'length: batches of similar-length sentences (about half the padding) | random', 'length')
     .option('--resume', 'continue the interrupted attack in --out')
     .option('--json', 'print attack.json to stdout instead of the table')
     .action(action);
