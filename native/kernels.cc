@@ -342,17 +342,12 @@ void adam_step(float* param, const float* grad, float* m, float* v, int64_t N, d
                double beta2, double eps, double weight_decay, double step) {
   const double bc1 = 1.0 - std::pow(beta1, step);
   const double bc2 = 1.0 - std::pow(beta2, step);
+  const float step_size = static_cast<float>(lr / bc1);
+  const float inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));
+  const float decay = static_cast<float>(lr * weight_decay);
   for_range(N, 2.0, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; i++) {
-      const double g = grad[i];
-      const float mi = static_cast<float>(beta1 * m[i] + (1.0 - beta1) * g);
-      const float vi = static_cast<float>(beta2 * v[i] + (1.0 - beta2) * g * g);
-      m[i] = mi;
-      v[i] = vi;
-      const double mHat = mi / bc1;
-      const double vHat = vi / bc2;
-      param[i] = static_cast<float>(param[i] - lr * (mHat / (std::sqrt(vHat) + eps) + weight_decay * param[i]));
-    }
+    vadam(param + lo, grad + lo, m + lo, v + lo, hi - lo, static_cast<float>(beta1), static_cast<float>(beta2),
+          static_cast<float>(1.0 - beta1), static_cast<float>(1.0 - beta2), static_cast<float>(eps), step_size, inv_sqrt_bc2, decay);
   });
 }
 

@@ -1,6 +1,8 @@
 // The transcendental loops of vmath.h, one clone per ISA (see LMS_CLONES).
 #include "vmath.h"
 
+#include <cmath>
+
 namespace lms {
 
 // gelu: out, inp (n)
@@ -18,6 +20,23 @@ LMS_CLONES void vgelu_backward(float* dinp, const float* dout, const float* inp,
     float ez2;
     const float cdf = fnorm_cdf(x, &ez2);
     dinp[i] += dout[i] * (cdf + x * 0.39894228040143267794f * ez2);
+  }
+}
+
+// Float throughout so the loop vectorises: the double version spent 11% of
+// a roberta-mini pretraining step here (16M parameters, a division and a
+// square root each).
+LMS_CLONES void vadam(float* __restrict param, const float* __restrict grad, float* __restrict m, float* __restrict v,
+                      int64_t n, float beta1, float beta2, float ob1, float ob2, float eps, float step_size,
+                      float inv_sqrt_bc2, float decay) {
+  for (int64_t i = 0; i < n; i++) {
+    const float g = grad[i];
+    const float mi = beta1 * m[i] + ob1 * g;
+    const float vi = beta2 * v[i] + ob2 * g * g;
+    m[i] = mi;
+    v[i] = vi;
+    const float p = param[i];
+    param[i] = p - step_size * mi / (std::sqrt(vi) * inv_sqrt_bc2 + eps) - decay * p;
   }
 }
 

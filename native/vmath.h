@@ -100,6 +100,12 @@ void vgelu_backward(float* dinp, const float* dout, const float* inp, int64_t n)
 double vexp_shift_sum(float* out, const float* x, float shift, int64_t n);
 // max over x (-inf for n = 0); NaN entries are skipped, as js.ts's `if (x > max)` does.
 float vmax(const float* x, int64_t n);
+// One Adam(W) update in float (n): m, v moments; step_size = lr / (1 − β1^t),
+// inv_sqrt_bc2 = 1 / √(1 − β2^t), decay = lr · weight_decay.
+// ob1 = 1 − β1 and ob2 = 1 − β2 come from the caller, computed in double:
+// 1 − float(0.999) is 1.3e-5 off in relative terms.
+void vadam(float* param, const float* grad, float* m, float* v, int64_t n, float beta1, float beta2, float ob1,
+           float ob2, float eps, float step_size, float inv_sqrt_bc2, float decay);
 // dinp += dout - exp(out) * s   (one row of the log-softmax backward)
 void vlogsoftmax_backward_row(float* dinp, const float* dout, const float* out, float s, int64_t n);
 
