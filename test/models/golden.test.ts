@@ -137,4 +137,30 @@ function runSelectedRows(name: string): void {
   assertClose(`${name} d loss/d inputs_embeds through outputPositions`, sel.grad, Array.from(gradOf(false).grad));
 }
 
-for (const name of cases) test(`golden ${name}: outputPositions`, () => runSelectedRows(name));
+function runPoolerAtZero(name: string): void {
+  const dir = join(ROOT, name);
+  const g = JSON.parse(readFileSync(join(dir, 'golden.json'), 'utf8'));
+  const model = fromStateDict(loadEncoderConfig(dir), loadSafetensors(join(dir, 'model.safetensors')).tensors);
+  const { batch: B, seq_len: T, hidden: H, prefix_len: P } = g.dims;
+  const ids = g.inputs.input_ids ? Int32Array.from(flat(g.inputs.input_ids)) : undefined;
+  const prefix = g.inputs.prefix_key
+    ? { keys: g.inputs.prefix_key.map((l: Nested[]) => Tensor.from(flat(l), [B, P, H])), values: g.inputs.prefix_value.map((l: Nested[]) => Tensor.from(flat(l), [B, P, H])) }
+    : undefined;
+  withScope(() => noGrad(() => {
+    const input = {
+      batch: B, seqLen: T, inputIds: ids, inputsEmbeds: ids ? undefined : Tensor.from(flat(g.inputs.inputs_embeds), [B, T, H]), prefix,
+      attentionMask: flat(g.inputs.attention_mask), tokenTypeIds: Int32Array.from(flat(g.inputs.token_type_ids)),
+    };
+    const out = model.encoder.forward({ ...input, outputPositions: new Int32Array(B) });
+    assertClose(`${name} pooler_output via outputPositions`, out.poolerOutput!.data, flat(g.outputs.pooler_output));
+    assert.throws(() => model.encoder.forward({ ...input, outputPositions: Int32Array.from({ length: B }, () => 1) }), /pooler reads position 0/);
+    assert.throws(() => model.encoder.forward({ ...input, outputPositions: Int32Array.from({ length: B }, () => T) }), /outside the sequence/);
+  }));
+}
+
+for (const name of cases) {
+  test(`golden ${name}: outputPositions`, () => {
+    runSelectedRows(name);
+    runPoolerAtZero(name);
+  });
+}
