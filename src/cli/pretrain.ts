@@ -9,12 +9,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { createEncoderConfig } from '../formats/hf-config.js';
 import { nlpCorpusSentences, splitTrainHeldout } from '../text/corpus.js';
-import { bertUncasedTokenizer, robertaGpt2Tokenizer } from '../text/pretrained.js';
 import { DEFAULT_MAX_SENTENCE_FILE_BYTES, readSentenceFile } from '../text/sentence-file.js';
 import { pretrain } from '../train/pretrain.js';
-import { ZOO } from '../zoo/configs.js';
+import { familyConfig, familyTokenizer, ZOO } from '../zoo/configs.js';
 import { interruptFlag, intOption, numOption } from './signals.js';
 
 interface Opts {
@@ -73,27 +71,15 @@ export function register(program: Command): void {
       if (o.family !== 'bert' && o.family !== 'roberta') throw new Error(`--family must be bert or roberta, got "${o.family}"`);
       const family = o.family;
       const maxPositions = o.maxPositions ? intOption('--max-positions', o.maxPositions) : family === 'roberta' ? 514 : 512;
-      const tok = family === 'roberta'
-        ? robertaGpt2Tokenizer({ modelMaxLength: maxPositions - 2 })
-        : bertUncasedTokenizer({ modelMaxLength: maxPositions });
+      const tok = familyTokenizer(family, maxPositions);
       const vocabSize = o.vocabSize ? intOption('--vocab-size', o.vocabSize) : tok.vocabSize;
       if (vocabSize < tok.vocabSize) {
         throw new Error(`--vocab-size ${vocabSize} is smaller than the ${family} tokenizer's ${tok.vocabSize} tokens (its special tokens alone use ids up to ${Math.max(...Object.values(tok.specialIds))})`);
       }
-      // createEncoderConfig validates the sizes (heads dividing hidden, position table, ...) before any work.
-      const config = createEncoderConfig(family, {
-        vocabSize,
-        hiddenSize: intOption('--hidden', o.hidden),
-        numHiddenLayers: intOption('--layers', o.layers),
-        numAttentionHeads: intOption('--heads', o.heads),
-        intermediateSize: intOption('--ff', o.ff),
-        maxPositionEmbeddings: maxPositions,
-        typeVocabSize: family === 'roberta' ? 1 : 2,
-        layerNormEps: family === 'roberta' ? 1e-5 : 1e-12,
-        padTokenId: tok.specialIds.pad,
-        hiddenDropoutProb: 0.1,
-        attentionProbsDropoutProb: 0.1,
-        initializerRange: 0.02,
+      const config = familyConfig(family, tok, {
+        vocabSize, maxPositions,
+        layers: intOption('--layers', o.layers), hidden: intOption('--hidden', o.hidden),
+        heads: intOption('--heads', o.heads), ff: intOption('--ff', o.ff),
       });
       const maxLen = intOption('--max-len', o.maxLen, 3);
       const usable = maxPositions - (family === 'roberta' ? config.padTokenId + 1 : 0);

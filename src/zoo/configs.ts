@@ -74,19 +74,36 @@ export function zooEntry(name: string): ZooEntry {
 }
 
 export function tokenizerFor(e: ZooEntry): TextTokenizer {
-  return e.family === 'roberta' ? robertaGpt2Tokenizer({ modelMaxLength: e.maxPositions - 2 }) : bertUncasedTokenizer({ modelMaxLength: e.maxPositions });
+  return familyTokenizer(e.family, e.maxPositions);
+}
+
+/** The standard vocabulary of a family: bert-base-uncased WordPiece, or GPT-2 byte-level BPE for RoBERTa. */
+export function familyTokenizer(family: 'bert' | 'roberta', maxPositions: number): TextTokenizer {
+  return family === 'roberta' ? robertaGpt2Tokenizer({ modelMaxLength: maxPositions - 2 }) : bertUncasedTokenizer({ modelMaxLength: maxPositions });
 }
 
 export function configFor(e: ZooEntry, tok: TextTokenizer): EncoderConfig {
-  return createEncoderConfig(e.family, {
-    vocabSize: tok.vocabSize,
-    hiddenSize: e.hidden,
-    numHiddenLayers: e.layers,
-    numAttentionHeads: e.heads,
-    intermediateSize: e.ff,
-    maxPositionEmbeddings: e.maxPositions,
-    typeVocabSize: e.family === 'roberta' ? 1 : 2,
-    layerNormEps: e.family === 'roberta' ? 1e-5 : 1e-12,
+  return familyConfig(e.family, tok, { layers: e.layers, hidden: e.hidden, heads: e.heads, ff: e.ff, maxPositions: e.maxPositions });
+}
+
+/**
+ * A fresh model's config.json for a family and sizes, with the family's
+ * conventions (RoBERTa: one token type, LayerNorm eps 1e-5). Validated
+ * (heads dividing hidden, position table, …) before any work starts.
+ */
+export function familyConfig(
+  family: 'bert' | 'roberta', tok: TextTokenizer,
+  sizes: { layers: number; hidden: number; heads: number; ff: number; maxPositions: number; vocabSize?: number },
+): EncoderConfig {
+  return createEncoderConfig(family, {
+    vocabSize: sizes.vocabSize ?? tok.vocabSize,
+    hiddenSize: sizes.hidden,
+    numHiddenLayers: sizes.layers,
+    numAttentionHeads: sizes.heads,
+    intermediateSize: sizes.ff,
+    maxPositionEmbeddings: sizes.maxPositions,
+    typeVocabSize: family === 'roberta' ? 1 : 2,
+    layerNormEps: family === 'roberta' ? 1e-5 : 1e-12,
     padTokenId: tok.specialIds.pad,
     hiddenDropoutProb: 0.1,
     attentionProbsDropoutProb: 0.1,

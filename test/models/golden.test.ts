@@ -95,32 +95,42 @@ for (const backend of ['native', 'js'] as const) {
   }
 }
 
+/** A golden case's model and inputs, for the outputPositions checks. */
+function loadCase(name: string) {
+  const dir = join(ROOT, name);
+  const g = JSON.parse(readFileSync(join(dir, 'golden.json'), 'utf8'));
+  const model = fromStateDict(loadEncoderConfig(dir), loadSafetensors(join(dir, 'model.safetensors')).tensors);
+  const { batch: B, seq_len: T, hidden: H, prefix_len: P } = g.dims;
+  const ids: Int32Array | undefined = g.inputs.input_ids ? Int32Array.from(flat(g.inputs.input_ids)) : undefined;
+  const perLayer = (x: Nested[]) => x.map((l) => Tensor.from(flat(l as Nested[]), [B, P, H]));
+  return {
+    g, model, B, T, H, ids,
+    /** Input embeddings as a leaf that collects gradients. */
+    embeds: (): Tensor => (ids
+      ? new Tensor(Float32Array.from(noGrad(() => model.encoder.embedIds(ids, B, T)).data), [B, T, H], { requiresGrad: true })
+      : Tensor.from(flat(g.inputs.inputs_embeds), [B, T, H], { requiresGrad: true })),
+    rest: () => ({
+      batch: B, seqLen: T, inputIds: ids,
+      prefix: g.inputs.prefix_key ? { keys: perLayer(g.inputs.prefix_key), values: perLayer(g.inputs.prefix_value) } : undefined,
+      attentionMask: flat(g.inputs.attention_mask) as number[], tokenTypeIds: Int32Array.from(flat(g.inputs.token_type_ids)),
+    }),
+  };
+}
+
 /**
  * outputPositions (the scanner's last-layer shortcut) gives the golden
  * last hidden state at the chosen rows, and the same input gradient as the
  * full forward pass with the loss restricted to those rows.
  */
 function runSelectedRows(name: string): void {
-  const dir = join(ROOT, name);
-  const g = JSON.parse(readFileSync(join(dir, 'golden.json'), 'utf8'));
-  const model = fromStateDict(loadEncoderConfig(dir), loadSafetensors(join(dir, 'model.safetensors')).tensors);
-  const { batch: B, seq_len: T, hidden: H, prefix_len: P } = g.dims;
-  const ids = g.inputs.input_ids ? Int32Array.from(flat(g.inputs.input_ids)) : undefined;
+  const c = loadCase(name);
+  const { B, T, H } = c;
   const positions = Int32Array.from({ length: B }, (_, b) => (b * 3 + 1) % T);
-  const expected = flat(g.outputs.last_hidden_state);
+  const expected = flat(c.g.outputs.last_hidden_state);
   const weights = Float32Array.from({ length: B * H }, (_, i) => Math.sin(i + 1));
   const gradOf = (selected: boolean): { out: Float32Array; grad: Float32Array } => withScope(() => {
-    const embeds = ids
-      ? new Tensor(Float32Array.from(noGrad(() => model.encoder.embedIds(ids, B, T)).data), [B, T, H], { requiresGrad: true })
-      : Tensor.from(flat(g.inputs.inputs_embeds), [B, T, H], { requiresGrad: true });
-    const prefix = g.inputs.prefix_key
-      ? { keys: g.inputs.prefix_key.map((l: Nested[]) => Tensor.from(flat(l), [B, P, H])), values: g.inputs.prefix_value.map((l: Nested[]) => Tensor.from(flat(l), [B, P, H])) }
-      : undefined;
-    const out = model.encoder.forward({
-      batch: B, seqLen: T, inputIds: ids, inputsEmbeds: embeds, prefix, withPooler: false,
-      attentionMask: flat(g.inputs.attention_mask), tokenTypeIds: Int32Array.from(flat(g.inputs.token_type_ids)),
-      outputPositions: selected ? positions : undefined,
-    });
+    const embeds = c.embeds();
+    const out = c.model.encoder.forward({ ...c.rest(), inputsEmbeds: embeds, withPooler: false, outputPositions: selected ? positions : undefined });
     let w = weights;
     if (!selected) {
       w = new Float32Array(B * T * H);
@@ -137,24 +147,16 @@ function runSelectedRows(name: string): void {
   assertClose(`${name} d loss/d inputs_embeds through outputPositions`, sel.grad, Array.from(gradOf(false).grad));
 }
 
+/** The pooler reads position 0, so it works through outputPositions of zeros and refuses others. */
 function runPoolerAtZero(name: string): void {
-  const dir = join(ROOT, name);
-  const g = JSON.parse(readFileSync(join(dir, 'golden.json'), 'utf8'));
-  const model = fromStateDict(loadEncoderConfig(dir), loadSafetensors(join(dir, 'model.safetensors')).tensors);
-  const { batch: B, seq_len: T, hidden: H, prefix_len: P } = g.dims;
-  const ids = g.inputs.input_ids ? Int32Array.from(flat(g.inputs.input_ids)) : undefined;
-  const prefix = g.inputs.prefix_key
-    ? { keys: g.inputs.prefix_key.map((l: Nested[]) => Tensor.from(flat(l), [B, P, H])), values: g.inputs.prefix_value.map((l: Nested[]) => Tensor.from(flat(l), [B, P, H])) }
-    : undefined;
+  const c = loadCase(name);
+  const { B, T } = c;
   withScope(() => noGrad(() => {
-    const input = {
-      batch: B, seqLen: T, inputIds: ids, inputsEmbeds: ids ? undefined : Tensor.from(flat(g.inputs.inputs_embeds), [B, T, H]), prefix,
-      attentionMask: flat(g.inputs.attention_mask), tokenTypeIds: Int32Array.from(flat(g.inputs.token_type_ids)),
-    };
-    const out = model.encoder.forward({ ...input, outputPositions: new Int32Array(B) });
-    assertClose(`${name} pooler_output via outputPositions`, out.poolerOutput!.data, flat(g.outputs.pooler_output));
-    assert.throws(() => model.encoder.forward({ ...input, outputPositions: Int32Array.from({ length: B }, () => 1) }), /pooler reads position 0/);
-    assert.throws(() => model.encoder.forward({ ...input, outputPositions: Int32Array.from({ length: B }, () => T) }), /outside the sequence/);
+    const input = { ...c.rest(), inputsEmbeds: c.embeds() };
+    const out = c.model.encoder.forward({ ...input, outputPositions: new Int32Array(B) });
+    assertClose(`${name} pooler_output via outputPositions`, out.poolerOutput!.data, flat(c.g.outputs.pooler_output));
+    assert.throws(() => c.model.encoder.forward({ ...input, outputPositions: Int32Array.from({ length: B }, () => 1) }), /pooler reads position 0/);
+    assert.throws(() => c.model.encoder.forward({ ...input, outputPositions: Int32Array.from({ length: B }, () => T) }), /outside the sequence/);
   }));
 }
 
