@@ -103,7 +103,8 @@ float vmax(const float* x, int64_t n);
 // One Adam(W) update in float (n): m, v moments; step_size = lr / (1 − β1^t),
 // inv_sqrt_bc2 = 1 / √(1 − β2^t), decay = lr · weight_decay.
 // ob1 = 1 − β1 and ob2 = 1 − β2 come from the caller, computed in double:
-// 1 − float(0.999) is 1.3e-5 off in relative terms.
+// 1 − float(0.999) is 1.3e-5 off in relative terms, which would scale every
+// fresh gradient's weight by that much (float(β2) itself is off by 1e-8).
 void vadam(float* param, const float* grad, float* m, float* v, int64_t n, float beta1, float beta2, float ob1,
            float ob2, float eps, float step_size, float inv_sqrt_bc2, float decay);
 // dinp += dout - exp(out) * s   (one row of the log-softmax backward)

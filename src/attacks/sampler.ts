@@ -45,7 +45,7 @@ export class LengthBucketedSampler {
   private cachedOrder: number[] = [];
 
   constructor(readonly lengths: readonly number[], readonly size: number, readonly seed: string) {
-    this.windows = lengths.length === 0 ? 0 : Math.ceil(lengths.length / size);
+    this.windows = lengths.length === 0 || size <= 0 ? 0 : Math.ceil(lengths.length / size);
   }
 
   private cycle(c: number): { sorted: number[]; order: number[] } {

@@ -6,7 +6,8 @@
  * any sizes and any corpus file. Interrupted runs resume from the
  * checkpoint in --out when the same command is run again.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { nlpCorpusSentences, splitTrainHeldout } from '../text/corpus.js';
@@ -40,6 +41,12 @@ interface Opts {
 }
 
 const MINI = ZOO['bert-mini'];
+
+/** What a run writes into --out; --force removes these (and nothing else the user keeps there). */
+const OUTPUT_FILES = [
+  'config.json', 'model.safetensors', 'training.json', 'checkpoint.safetensors', 'tokenizer.json', 'tokenizer_config.json',
+  'special_tokens_map.json', 'vocab.txt', 'vocab.json', 'merges.txt',
+];
 
 export function register(program: Command): void {
   program
@@ -86,28 +93,38 @@ export function register(program: Command): void {
       if (maxLen > usable) throw new Error(`--max-len ${maxLen} exceeds the ${usable} usable positions of --max-positions ${maxPositions}`);
       const heldoutCount = intOption('--heldout', o.heldout);
       const batchSize = intOption('--batch', o.batch);
-      const maxBytes = numOption('--max-corpus-mb', o.maxCorpusMb, 0) * 2 ** 20;
-      const sentences = o.corpus ? readSentenceFile(o.corpus, { maxBytes, minSentences: batchSize + heldoutCount }) : nlpCorpusSentences();
+      const maxMb = numOption('--max-corpus-mb', o.maxCorpusMb, 0);
+      if (maxMb === 0) throw new Error('--max-corpus-mb must be above 0');
+      const sentences = o.corpus
+        ? readSentenceFile(o.corpus, { maxBytes: maxMb * 2 ** 20, minSentences: batchSize + heldoutCount })
+        : nlpCorpusSentences();
+      if (sentences.length < batchSize + heldoutCount) {
+        throw new Error(`the corpus has ${sentences.length} sentences; --heldout ${heldoutCount} plus one batch of ${batchSize} need more`);
+      }
       const { train, heldout } = splitTrainHeldout(sentences, { seed: 'pretrain', heldoutFraction: heldoutCount / sentences.length });
       const label = `${o.corpus ?? 'nlp-corpus'} (seed "pretrain", ${train.length} train / ${heldout.length} held out)`;
 
+      const options = {
+        steps: intOption('--steps', o.steps),
+        batchSize,
+        maxLen,
+        lr: numOption('--lr', o.lr, 0),
+        warmupFraction: numOption('--warmup', o.warmup, 0),
+        weightDecay: MINI.train.weightDecay,
+        clip: MINI.train.clip,
+        maskProb: MINI.train.maskProb,
+        seed: intOption('--seed', o.seed, 0),
+        checkpointEvery: intOption('--checkpoint-every', o.checkpointEvery),
+        evalSentences: heldoutCount,
+      };
+      // Every size and option that shapes the run is part of its identity, so
+      // rerunning with, say, another --lr does not continue the old checkpoint.
+      const { checkpointEvery: _every, ...identity } = options;
+      const idExtra = createHash('sha256').update(JSON.stringify([config, identity])).digest('hex').slice(0, 16);
+      if (o.force) for (const f of OUTPUT_FILES) rmSync(join(o.out, f), { force: true });
       const sig = interruptFlag();
       try {
-        const res = pretrain(config, tok, train, heldout, o.out, {
-          steps: intOption('--steps', o.steps),
-          batchSize,
-          maxLen,
-          lr: numOption('--lr', o.lr, 0),
-          warmupFraction: numOption('--warmup', o.warmup, 0),
-          weightDecay: MINI.train.weightDecay,
-          clip: MINI.train.clip,
-          maskProb: MINI.train.maskProb,
-          seed: intOption('--seed', o.seed, 0),
-          checkpointEvery: intOption('--checkpoint-every', o.checkpointEvery),
-          evalSentences: heldoutCount,
-          quiet: o.quiet,
-          shouldStop: sig.stopped,
-        }, label, true);
+        const res = pretrain(config, tok, train, heldout, o.out, { ...options, quiet: o.quiet, shouldStop: sig.stopped }, label, true, idExtra);
         if (res.interrupted) {
           process.stderr.write(`interrupted; run the same command again to resume (${o.out})\n`);
           process.exitCode = 130;

@@ -9,13 +9,13 @@ import { FormatError } from '../formats/errors.js';
 import { readWholeFile } from '../formats/file-io.js';
 
 export interface SentenceFileOptions {
-  /** Refuse larger files (default 512 MiB): tokenised, they would not fit in memory. */
+  /** Refuse larger files (default 500 MiB: under V8's longest string, and tokenised they would not fit in memory). */
   maxBytes?: number;
   /** Refuse files with fewer non-empty lines. */
   minSentences?: number;
 }
 
-export const DEFAULT_MAX_SENTENCE_FILE_BYTES = 512 * 1024 * 1024;
+export const DEFAULT_MAX_SENTENCE_FILE_BYTES = 500 * 1024 * 1024;
 
 /** Bytes checked for NUL and invalid UTF-8; enough to tell text from binary. */
 const SNIFF_BYTES = 1 << 16;
@@ -29,7 +29,7 @@ export function readSentenceFile(file: string, o: SentenceFileOptions = {}): str
   const text = buf.toString('utf8');
   const bad = countReplacementChars(text.slice(0, SNIFF_BYTES));
   if (bad > 0 && bad * 100 > Math.min(text.length, SNIFF_BYTES)) {
-    throw new FormatError(file, `not UTF-8 text (${bad} invalid byte sequences in the first ${Math.min(buf.length, SNIFF_BYTES)} bytes)`);
+    throw new FormatError(file, `not UTF-8 text (${bad} invalid byte sequences in its first ${Math.min(text.length, SNIFF_BYTES)} characters)`);
   }
   const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
   const min = o.minSentences ?? 1;

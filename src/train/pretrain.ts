@@ -57,13 +57,15 @@ function tokenize(tok: TextTokenizer, sentences: readonly string[], maxLen: numb
 export function pretrain(
   config: EncoderConfig, tokenizer: TextTokenizer, train: readonly string[], heldout: readonly string[],
   outDir: string, o: PretrainOptions, dataLabel: string, resume = false,
+  /** Extra run identity: a resume must match it (e.g. a hash of every size and option). */
+  idExtra?: string,
 ): PretrainResult {
   mkdirSync(outDir, { recursive: true });
   const started = Date.now();
   const encoder = Encoder.init(config, o.seed);
   const mlm = MlmHead.init(config, encoder.wordEmbeddings, o.seed + 1);
   const model: LoadedModel = { dir: outDir, config, encoder, mlm, sequenceClassifier: null, tokenClassifier: null, tokenizer, hash: '', unusedKeys: [] };
-  return trainMlm(model, tokenizer, train, heldout, outDir, o, dataLabel, resume, { started });
+  return trainMlm(model, tokenizer, train, heldout, outDir, o, dataLabel, resume, { started, idExtra });
 }
 
 export interface MlmRunOptions {

@@ -45,9 +45,11 @@ export function buildZooModel(name: string, o: BuildOptions = {}): { dir: string
   const tok = tokenizerFor(e);
   const config = configFor(e, tok);
   const { train, heldout, label } = zooCorpus(e.trainSentences, e.heldoutSentences);
+  const steps = o.steps ?? e.train.steps;
+  // The step count sets the learning-rate schedule: a resume must not mix runs of different lengths.
   const res = pretrain(config, tok, train, heldout, work, {
-    ...e.train, steps: o.steps ?? e.train.steps, seed: o.seed ?? e.train.seed, quiet: o.quiet, shouldStop: o.shouldStop,
-  }, label, true);
+    ...e.train, steps, seed: o.seed ?? e.train.seed, quiet: o.quiet, shouldStop: o.shouldStop,
+  }, label, true, steps === e.train.steps ? undefined : `steps${steps}`);
   if (res.interrupted) return { dir: work, built: false, interrupted: true };
   rmSync(dir, { recursive: true, force: true });
   renameSync(work, dir);

@@ -125,6 +125,8 @@ test('pretrain: bad corpus files and impossible sizes fail before any work, nami
     [['--hidden', '30', '--heads', '4'], /"hidden_size" 30 is not divisible by "num_attention_heads" 4/],
     [['--vocab-size', '50'], /--vocab-size 50 is smaller than the bert tokenizer's 30522 tokens/],
     [['--family', 'gpt'], /--family must be bert or roberta/],
+    [['--heldout', '200000'], /--heldout 200000 plus one batch of 64 need more/],
+    [['--corpus', join(d, 'big.txt'), '--max-corpus-mb', '0'], /--max-corpus-mb must be above 0/],
   ];
   for (const [args, message] of cases) {
     const started = Date.now();
