@@ -4,7 +4,7 @@
  * (lr × 100); we store the base lr.
  *
  * Small self-pretrained models (hidden < 768) are not in the paper: their
- * values were tuned on shadow models, as the paper does (see SMALL below).
+ * values were tuned on shadow models, as the paper does (MICRO and MINI below).
  */
 import type { EncoderConfig } from '../formats/hf-config.js';
 
@@ -19,8 +19,8 @@ export interface FamilyDefaults {
 }
 
 /**
- * Small zoo models (bert-micro, bert-mini, roberta-mini), tuned on shadow
- * models as the paper does. Measured on bert-micro (2×64) and a POR copy:
+ * bert-micro (2×64), tuned on shadow models as the paper does. Measured on
+ * bert-micro and a POR copy:
  *   lr 2e-5 (the paper's BERT value): POR not found in 5 loops (distance
  *     stayed near −0.01: Adam steps of 2e-5 barely move a prompt whose
  *     entries are ~0.05);
@@ -53,8 +53,8 @@ export interface FamilyDefaults {
  * into one of them. Real PVs collapse harder: POR, NeuBA and BToP copies
  * ended at −3.458…−3.462 in every kept loop we saw.
  */
-const SMALL: FamilyDefaults = {
-  family: 'small (hidden < 768; tuned on shadow models)',
+const MICRO: FamilyDefaults = {
+  family: 'micro (hidden ≤ 128; tuned on shadow models)',
   lr: 3e-4,
   distanceTh: 0.35,
   converGrad: 5e-3,
@@ -62,9 +62,38 @@ const SMALL: FamilyDefaults = {
   provenance: 'tuned on bert-micro and a POR shadow copy (src/sanitizer/defaults.ts)',
 };
 
+/*
+ * bert-mini (4×256), measured on the pretrained model and a POR copy with
+ * the six default triggers (`npx lmsanitator attack … --method por`):
+ *   lr 2e-5 (the paper's BERT value) with distanceTh 0.2: POR not found in
+ *     12 loops (epoch means −0.09…−0.23; the prompt barely moves);
+ *   lr 1e-4: POR not found in 5 loops (−0.12…−0.29 at epoch 2), while a
+ *     clean loop reached −0.38 at epoch 2 and −0.69 at epoch 4;
+ *   lr 3e-4: POR found in loop 0 (−0.30, −1.44, −1.74, −1.77; final
+ *     diversity −3.4644, collapsed; score 5.0). The clean model's 10 loops
+ *     went as far in distance (−0.98…−1.40 after four epochs) but never
+ *     collapsed (final diversity −3.445…−3.451 against divTh −3.4557), so
+ *     at this width the collapse, not the distance, separates them.
+ * With distanceTh 0.35 every clean loop crossed it and ran all four epochs
+ * (26 s a loop, 13 min a 30-loop scan). At epoch 2 the clean loops were at
+ * −0.38…−0.49 (one at −0.83) and POR at −1.44, so 0.6 abandons most clean
+ * loops there and halves a clean scan without touching the POR loop.
+ * Only the POR copy and the base model were used: the clean variants and
+ * the NeuBA/BToP copies of `eval detection` are held out from this choice.
+ */
+const MINI: FamilyDefaults = {
+  family: 'mini (128 < hidden < 768; tuned on shadow models)',
+  lr: 3e-4,
+  distanceTh: 0.6,
+  converGrad: 5e-3,
+  divMargin: 0.01,
+  provenance: 'tuned on bert-mini and a POR shadow copy (src/sanitizer/defaults.ts)',
+};
+
 export function defaultsFor(c: EncoderConfig, purpose: 'scan' | 'search'): FamilyDefaults {
   const roberta = c.modelType === 'roberta';
-  if (c.hiddenSize < 768) return SMALL;
+  if (c.hiddenSize <= 128) return MICRO;
+  if (c.hiddenSize < 768) return MINI;
   if (c.hiddenSize >= 1024) {
     return roberta
       ? { family: 'RoBERTa-large', lr: 2e-4, distanceTh: 0.1, converGrad: 5e-3, divMargin: 0.0197, provenance: 'paper appendix G' }
