@@ -7,7 +7,7 @@
  * checkpoint in --out when the same command is run again.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { nlpCorpusSentences, splitTrainHeldout } from '../text/corpus.js';
@@ -15,6 +15,7 @@ import { DEFAULT_MAX_SENTENCE_FILE_BYTES, readSentenceFile } from '../text/sente
 import { pretrain } from '../train/pretrain.js';
 import { familyConfig, familyTokenizer, ZOO } from '../zoo/configs.js';
 import { interruptFlag, intOption, numOption } from './signals.js';
+import { trainingSummary, type TrainingSummaryFields } from './zoo.js';
 
 interface Opts {
   out: string;
@@ -130,10 +131,9 @@ export function register(program: Command): void {
           process.exitCode = 130;
           return;
         }
-        const training = existsSync(join(o.out, 'training.json')) ? JSON.parse(readFileSync(join(o.out, 'training.json'), 'utf8')) : res.training;
-        if (o.json) return console.log(JSON.stringify(training, null, 2));
+        if (o.json) return console.log(JSON.stringify(res.training, null, 2));
         console.log(`pretrained ${family} ${config.numHiddenLayers}×${config.hiddenSize} at ${o.out}`);
-        console.log(`  held-out MLM accuracy ${(100 * training.heldout_mlm_accuracy).toFixed(1)}% (unigram baseline ${(100 * training.unigram_baseline_accuracy).toFixed(1)}%), ${training.steps} steps in ${training.seconds.toFixed(0)} s`);
+        console.log(`  ${trainingSummary(res.training as unknown as TrainingSummaryFields)}`);
       } finally {
         sig.dispose();
       }

@@ -56,7 +56,7 @@ export function register(program: Command): void {
         const training = JSON.parse(readFileSync(join(r.dir, 'training.json'), 'utf8'));
         if (o.json) return console.log(JSON.stringify({ dir: r.dir, built: r.built, training }));
         console.log(`${name}: ${r.built ? 'built' : 'cached'} at ${r.dir}`);
-        console.log(`  held-out MLM accuracy ${(100 * training.heldout_mlm_accuracy).toFixed(1)}% (unigram baseline ${(100 * training.unigram_baseline_accuracy).toFixed(1)}%), ${training.steps} steps in ${training.seconds.toFixed(0)} s`);
+        console.log(`  ${trainingSummary(training)}`);
       } finally {
         sig.dispose();
       }
@@ -99,4 +99,17 @@ function buildCleanSetCommand(o: BuildCliOptions): void {
   } finally {
     sig.dispose();
   }
+}
+
+/** The training.json keys the one-line summary reads. */
+export interface TrainingSummaryFields {
+  heldout_mlm_accuracy: number;
+  unigram_baseline_accuracy: number;
+  steps: number;
+  seconds: number;
+}
+
+/** One line for a finished pretraining run (zoo build, pretrain). */
+export function trainingSummary(t: TrainingSummaryFields): string {
+  return `held-out MLM accuracy ${(100 * t.heldout_mlm_accuracy).toFixed(1)}% (unigram baseline ${(100 * t.unigram_baseline_accuracy).toFixed(1)}%), ${t.steps} steps in ${t.seconds.toFixed(0)} s`;
 }

@@ -47,8 +47,8 @@ export interface MiningBatch {
   mask: Float32Array;
   /** Flat rows (b·T + pos) of the L placeholders of each row, row-major [B, L]. */
   promptRows: Int32Array;
-  /** Flat row of the target position of each row (unused in pooler mode). */
-  targetRows: Int32Array;
+  /** Token index of each row's target position (0 in cls and pooler mode). */
+  targetPositions: Int32Array;
   /** Auxiliary clean outputs [B, H]. */
   aux: Float32Array;
 }
@@ -160,11 +160,8 @@ export function prepareMiningData(
     const T = Math.max(...part.map((r) => r.ids.length));
     const { ids, mask } = pad(part.map((r) => r.ids), T, target.specialIds.pad);
     const promptRows = new Int32Array(B * o.promptLen);
-    const targetRows = new Int32Array(B);
-    part.forEach((r, b) => {
-      r.placeholders.forEach((p, i) => (promptRows[b * o.promptLen + i] = b * T + p));
-      targetRows[b] = b * T + r.target;
-    });
+    part.forEach((r, b) => r.placeholders.forEach((p, i) => (promptRows[b * o.promptLen + i] = b * T + p)));
+    const targetPositions = Int32Array.from(part, (r) => r.target);
     const Ta = Math.max(...part.map((r) => r.auxIds.length));
     const auxIn = pad(part.map((r) => r.auxIds), Ta, target.specialIds.pad);
     const aux = new Float32Array(B * H);
@@ -173,13 +170,12 @@ export function prepareMiningData(
       aux.set(cachedAux.subarray(bi * o.batchSize * H, (bi + 1) * o.batchSize * H));
     } else withScope(() =>
       noGrad(() => {
-        const positions = Int32Array.from(part, (r) => (o.mode === 'pooler' ? 0 : r.auxTarget));
-        const out = target.forwardIds(auxIn.ids, auxIn.mask, B, Ta, positions, o.mode === 'pooler');
+        const out = target.forwardIds(auxIn.ids, auxIn.mask, B, Ta, Int32Array.from(part, (r) => r.auxTarget), o.mode === 'pooler');
         const h = o.mode === 'pooler' ? out.pooler! : out.hidden;
         aux.set(h.data);
       }),
     );
-    batches.push({ B, T, ids, mask, promptRows, targetRows, aux });
+    batches.push({ B, T, ids, mask, promptRows, targetPositions, aux });
     onProgress?.(bi + 1, nBatches);
   }
   return { options: o, batches, sentenceCount: nBatches * o.batchSize };

@@ -40,14 +40,7 @@ export function cleanShareNear(v: Float32Array, clean: CleanOutputs, th: number)
   const n = clean.data.length / H;
   if (n === 0) return 0;
   let near = 0;
-  for (let r = 0; r < n; r++) {
-    let s = 0;
-    for (let h = 0; h < H; h++) {
-      const d = clean.data[r * H + h] - v[h];
-      s += d * d;
-    }
-    if (s / H < th) near++;
-  }
+  for (let r = 0; r < n; r++) if (mseOf(clean.data.subarray(r * H, (r + 1) * H), v) < th) near++;
   return near / n;
 }
 

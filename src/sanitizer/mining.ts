@@ -186,7 +186,7 @@ function stepLoops(
     const mask = new Float32Array(k * B * T);
     const dst = new Int32Array(k * B * L);
     const src = new Int32Array(k * B * L);
-    const targetRows = new Int32Array(k * B);
+    const positions = new Int32Array(k * B);
     for (let j = 0; j < k; j++) {
       ids.set(batch.ids, j * B * T);
       mask.set(batch.mask, j * B * T);
@@ -194,7 +194,7 @@ function stepLoops(
         dst[j * B * L + i] = batch.promptRows[i] + j * B * T;
         src[j * B * L + i] = j * L + (i % L);
       }
-      for (let b = 0; b < B; b++) targetRows[j * B + b] = batch.targetRows[b] + j * B * T;
+      positions.set(batch.targetPositions, j * B);
     }
     const promptData = new Float32Array(k * L * E);
     loops.forEach((l, j) => promptData.set(l.prompt, j * L * E));
@@ -202,7 +202,6 @@ function stepLoops(
 
     const words = noGrad(() => target.embedIds(ids, k * B, T));
     const embeds = reshape(spliceRows(reshape(words, [k * B * T, E]), dst, prompts, src), [k * B, T, E]);
-    const positions = Int32Array.from(targetRows, (r, i) => r - i * T);
     const out = target.forwardEmbeds(embeds, ids, mask, k * B, T, positions, mode === 'pooler');
     const h = mode === 'pooler' ? out.pooler! : out.hidden;
     const aux = Tensor.from(batch.aux, [B, H]);

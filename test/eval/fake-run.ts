@@ -33,7 +33,7 @@ export function fakeData(): MiningData {
     }
     return {
       B, T: 10, ids: new Int32Array(B * 10), mask: new Float32Array(B * 10).fill(1),
-      promptRows: new Int32Array(B * L), targetRows: new Int32Array(B), aux,
+      promptRows: new Int32Array(B * L), targetPositions: new Int32Array(B), aux,
     };
   });
   return {
