@@ -6,7 +6,7 @@
  * maximum over modes. Every finished model is journaled, so an interrupted
  * evaluation resumes where it stopped.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { runAttack } from '../attacks/attack.js';
 import { runScan } from '../sanitizer/run.js';
@@ -86,9 +86,12 @@ export async function evaluateDetection(o: DetectionOptions): Promise<DetectionR
   const scanAll = (dir: string, name: string): Pick<ModelResult, 'flagged' | 'score' | 'modes' | 'scanSeconds'> => {
     const res: ModelResult['modes'] = [];
     for (const mode of modes) {
+      const outDir = join(o.outDir, 'scans', `${name}-${mode}`);
+      // A scan cut short by an interruption continues from its own journal.
+      const resume = existsSync(join(outDir, 'journal.jsonl'));
       const r = runScan({
-        command: 'scan', modelDir: dir, outDir: join(o.outDir, 'scans', `${name}-${mode}`), mode, sentenceCount: 2000,
-        loops: o.loops, patience: 200, seed: 0, parallel: o.parallel, resume: false, quiet: o.quiet, shouldStop: o.shouldStop,
+        command: 'scan', modelDir: dir, outDir, mode, sentenceCount: 2000,
+        loops: o.loops, patience: 200, seed: 0, parallel: o.parallel, resume, quiet: o.quiet, shouldStop: o.shouldStop,
       });
       if (r.driver.interrupted) throw new Error('interrupted');
       res.push({ mode, verdict: r.verdict, score: r.driver.score, loops: r.driver.loops.length, seconds: r.seconds });
@@ -103,7 +106,9 @@ export async function evaluateDetection(o: DetectionOptions): Promise<DetectionR
     };
   };
   const record = (r: ModelResult) => {
-    appendFileSync(journal, `${JSON.stringify(r)}\n`);
+    // After a torn last line (a kill mid-write) the record starts a line of its own.
+    const torn = existsSync(journal) && !readFileSync(journal, 'utf8').endsWith('\n') && statSync(journal).size > 0;
+    appendFileSync(journal, `${torn ? '\n' : ''}${JSON.stringify(r)}\n`);
     done.set(r.name, r);
     log(`${r.positive ? 'backdoored' : 'clean'.padEnd(10)} ${r.name.padEnd(28)} ${r.flagged ? 'FLAGGED' : 'passed '} score ${r.score.toFixed(3)} (${r.scanSeconds.toFixed(0)} s)`);
   };

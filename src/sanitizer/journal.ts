@@ -5,7 +5,7 @@
  * most the loop in flight; `--resume` replays the file, and a torn last
  * line (killed mid-write) is ignored.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, truncateSync, writeSync } from 'node:fs';
 
 export interface JournalHeader {
   type: 'header';
@@ -74,8 +74,14 @@ export class Journal {
     return j;
   }
 
-  /** Reopens for appending after `read`. */
+  /**
+   * Reopens for appending after `read`. A torn last line is cut off first:
+   * appended after it, the next entry would share its line and be lost.
+   */
   static reopen(path: string): Journal {
+    const text = readFileSync(path);
+    const end = text.lastIndexOf(0x0a) + 1;
+    if (end < text.length) truncateSync(path, end);
     return new Journal(path, openSync(path, 'a'));
   }
 

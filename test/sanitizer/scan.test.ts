@@ -131,6 +131,12 @@ test('a killed search resumes: finished loops are not re-run, PVs are neither lo
   assert.equal(r.pvs[0].seed, 2);
   const after = readFileSync(journal, 'utf8').trim().split('\n').filter((l) => l.startsWith('{"type":"loop","seed"'));
   assert.equal(new Set(after.map((l) => JSON.parse(l).seed)).size, after.length, 'no loop journaled twice');
+  // The torn fragment was cut off, so every line parses and seed 3's loop survives a second resume.
+  for (const line of readFileSync(journal, 'utf8').trim().split('\n')) assert.doesNotThrow(() => JSON.parse(line), line.slice(0, 40));
+  const before = readFileSync(journal, 'utf8');
+  const again = runDriver(target, data, driverOpts(out, { loops: 4, resume: true }));
+  assert.deepEqual(again.loops.map((l) => l.seed).sort(), [0, 1, 3]);
+  assert.equal(readFileSync(journal, 'utf8'), before, 'nothing left to redo');
 });
 
 test('resuming with a journal from a different model fails clearly', () => {
