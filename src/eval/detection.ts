@@ -6,8 +6,8 @@
  * maximum over modes. Every finished model is journaled, so an interrupted
  * evaluation resumes where it stopped.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { runAttack } from '../attacks/attack.js';
 import { runScan } from '../sanitizer/run.js';
 import type { TargetMode } from '../sanitizer/target.js';
@@ -70,6 +70,38 @@ function readJournal(file: string): Map<string, ModelResult> {
   return done;
 }
 
+/**
+ * The settings that decide which models a journal's records describe. Counts
+ * are left out: a later run may add models to the same directory.
+ */
+function runSettings(o: DetectionOptions) {
+  return { base: o.base, seed: o.seed, methods: o.methods, loops: o.loops };
+}
+
+/** Records of one base, seed, method mix and loop budget must not be mixed with another's. */
+function checkRunSettings(o: DetectionOptions, journal: string): void {
+  const file = join(o.outDir, 'settings.json');
+  const wanted = runSettings(o);
+  if (existsSync(file)) {
+    let had: unknown;
+    try {
+      had = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (e) {
+      throw new Error(`${file}: not valid JSON (${(e as Error).message}); remove it or use another --out`);
+    }
+    if (JSON.stringify(had) !== JSON.stringify(wanted)) {
+      throw new Error(`${o.outDir} holds an evaluation with other settings (${JSON.stringify(had)}, now ${JSON.stringify(wanted)}); use another --out`);
+    }
+  } else {
+    // A journal from before settings.json existed: its base record names the base model's directory.
+    const baseRecord = readJournal(journal).get('clean-base');
+    if (baseRecord && basename(baseRecord.dir) !== o.base) {
+      throw new Error(`${journal} was written for the base model at ${baseRecord.dir}, not ${o.base}; use another --out`);
+    }
+    writeFileSync(file, `${JSON.stringify(wanted)}\n`);
+  }
+}
+
 export async function evaluateDetection(o: DetectionOptions): Promise<DetectionReport> {
   const log = o.log ?? (() => {});
   mkdirSync(o.outDir, { recursive: true });
@@ -80,6 +112,7 @@ export async function evaluateDetection(o: DetectionOptions): Promise<DetectionR
     if (!mode) throw new Error(`unknown attack method "${m}"; known: ${Object.keys(MODE_OF).join(', ')}`);
     return mode;
   }))];
+  checkRunSettings(o, journal);
   const base = buildZooModel(o.base, { quiet: o.quiet, shouldStop: o.shouldStop });
   if (base.interrupted) throw new Error('interrupted while building the base model');
 
@@ -129,11 +162,13 @@ export async function evaluateDetection(o: DetectionOptions): Promise<DetectionR
 
   // Backdoored models: methods in rotation, 1–6 random triggers each.
   const rng = new Rng(`detection:${o.seed}`);
+  const backdoorNames: string[] = [];
   for (let i = 0; i < o.backdoored; i++) {
     const method = o.methods[i % o.methods.length];
     const count = 1 + rng.int(6);
     const triggers = rng.shuffled(TRIGGER_WORDS).slice(0, count);
     const name = `backdoor-${i}-${method}`;
+    backdoorNames.push(name);
     if (done.has(name)) continue;
     const dir = join(o.outDir, 'models', name);
     const t0 = Date.now();
@@ -144,7 +179,8 @@ export async function evaluateDetection(o: DetectionOptions): Promise<DetectionR
     record({ name, dir, positive: true, method, triggers, buildSeconds, ...scanAll(dir, name) });
   }
 
-  const models = [...done.values()];
+  // Only the models these options name: a directory may hold more from a larger run.
+  const models = [...cleanModels.map((c) => c.name), ...backdoorNames].flatMap((n) => done.get(n) ?? []);
   const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
   return {
     base: o.base,

@@ -1,0 +1,25 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { evaluateDetection } from '../../src/eval/detection.js';
+import { tmpDir } from '../helpers/tmp.js';
+
+const options = (outDir: string) => ({ base: 'bert-micro', clean: 1, backdoored: 0, methods: ['por'], outDir, seed: 0, parallel: 0, loops: 1, quiet: true });
+
+test('eval detection refuses a directory that holds an evaluation with other settings', async () => {
+  const out = tmpDir('detection-settings');
+  writeFileSync(join(out, 'settings.json'), JSON.stringify({ base: 'bert-mini', seed: 0, methods: ['por'], loops: 1 }));
+  await assert.rejects(evaluateDetection(options(out)), /holds an evaluation with other settings.*use another --out/);
+});
+
+test('eval detection refuses a journal written for another base model', async () => {
+  const out = tmpDir('detection-journal');
+  mkdirSync(out, { recursive: true });
+  const record = { name: 'clean-base', dir: '/somewhere/zoo/bert-mini', positive: false, method: null, triggers: [], flagged: false, score: 0, modes: [], buildSeconds: 0, scanSeconds: 1 };
+  // The last line is torn, as a kill mid-write leaves it.
+  writeFileSync(join(out, 'detection.jsonl'), `${JSON.stringify(record)}\n{"name":"clean-0`);
+  await assert.rejects(evaluateDetection(options(out)), /written for the base model at \/somewhere\/zoo\/bert-mini, not bert-micro/);
+  assert.equal(existsSync(join(out, 'settings.json')), false, 'nothing written for a refused run');
+  assert.match(readFileSync(join(out, 'detection.jsonl'), 'utf8'), /^\{"name":"clean-base"/);
+});
