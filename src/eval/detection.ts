@@ -9,6 +9,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { runAttack } from '../attacks/attack.js';
+import { Journal } from '../sanitizer/journal.js';
 import { runScan } from '../sanitizer/run.js';
 import type { TargetMode } from '../sanitizer/target.js';
 import { Rng } from '../text/random.js';
@@ -120,14 +121,17 @@ export async function evaluateDetection(o: DetectionOptions): Promise<DetectionR
     const res: ModelResult['modes'] = [];
     for (const mode of modes) {
       const outDir = join(o.outDir, 'scans', `${name}-${mode}`);
-      // A scan cut short by an interruption continues from its own journal.
-      const resume = existsSync(join(outDir, 'journal.jsonl'));
+      // A scan cut short by an interruption continues from its own journal;
+      // the time of its earlier loops still counts towards the model's.
+      const journalFile = join(outDir, 'journal.jsonl');
+      const resume = existsSync(journalFile);
+      const earlier = resume ? Journal.read(journalFile).entries.reduce((t, e) => t + (e.type === 'loop' ? e.seconds : 0), 0) : 0;
       const r = runScan({
         command: 'scan', modelDir: dir, outDir, mode, sentenceCount: 2000,
         loops: o.loops, patience: 200, seed: 0, parallel: o.parallel, resume, quiet: o.quiet, shouldStop: o.shouldStop,
       });
       if (r.driver.interrupted) throw new Error('interrupted');
-      res.push({ mode, verdict: r.verdict, score: r.driver.score, loops: r.driver.loops.length, seconds: r.seconds });
+      res.push({ mode, verdict: r.verdict, score: r.driver.score, loops: r.driver.loops.length, seconds: earlier + r.seconds });
       // One mode's PV settles the verdict; the defender would stop here too.
       if (r.verdict === 'backdoored') break;
     }
