@@ -15,7 +15,7 @@ export function register(program: Command): void {
     .option('--backdoored <n>', 'backdoored models', '10')
     .option('--methods <list>', 'attack methods in rotation', 'por,neuba,btop')
     .option('--out <dir>', 'working directory (models, scans, journal)', 'lmsanitator-eval')
-    .option('--seed <n>', 'seed of the trigger draws and attacks', '0')
+    .option('--seed <n>', 'seed of the trigger draws, the attacks and the clean variants\' training', '0')
     .option('--parallel <k>', 'fuzz loops per batch (0 = automatic)', '0')
     .option('--loops <n>', 'fuzz loops per scan', '30')
     .option('--json', 'print the report as JSON')

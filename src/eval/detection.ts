@@ -154,7 +154,8 @@ export async function evaluateDetection(o: DetectionOptions): Promise<DetectionR
   // The pretrained base is the first clean model; the clean set supplies the rest.
   const variants = [];
   if (o.clean > 1) {
-    const cleanSet = buildCleanSet({ base: o.base, count: o.clean - 1, quiet: o.quiet, shouldStop: o.shouldStop });
+    // Seed 0 keeps the clean set's own seeds (1, 2, …), so `zoo build clean-set` and this share models.
+    const cleanSet = buildCleanSet({ base: o.base, count: o.clean - 1, firstSeed: 1 + 100 * o.seed, quiet: o.quiet, shouldStop: o.shouldStop });
     if (cleanSet.interrupted || !cleanSet.manifest) throw new Error('interrupted while building the clean set');
     variants.push(...cleanSet.manifest.variants.map((v) => ({ name: `clean-${v.name}`, dir: v.dir, seconds: v.seconds })));
   }
