@@ -15,7 +15,7 @@ import { DEFAULT_MAX_SENTENCE_FILE_BYTES, readSentenceFile } from '../text/sente
 import { pretrain } from '../train/pretrain.js';
 import { familyConfig, familyTokenizer, ZOO } from '../zoo/configs.js';
 import { interruptFlag, intOption, numOption } from './signals.js';
-import { trainingSummary, type TrainingSummaryFields } from './zoo.js';
+import { trainingSummary } from './zoo.js';
 
 interface Opts {
   out: string;
@@ -133,7 +133,7 @@ export function register(program: Command): void {
         }
         if (o.json) return console.log(JSON.stringify(res.training, null, 2));
         console.log(`pretrained ${family} ${config.numHiddenLayers}×${config.hiddenSize} at ${o.out}`);
-        console.log(`  ${trainingSummary(res.training as unknown as TrainingSummaryFields)}`);
+        console.log(`  ${trainingSummary(res.training)}`);
       } finally {
         sig.dispose();
       }

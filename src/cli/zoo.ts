@@ -2,6 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import type { TrainingRecord } from '../train/pretrain.js';
 import { ZOO } from '../zoo/configs.js';
 import { buildCleanSet } from '../zoo/clean-set.js';
 import { buildZooModel, zooHome } from '../zoo/zoo.js';
@@ -101,15 +102,7 @@ function buildCleanSetCommand(o: BuildCliOptions): void {
   }
 }
 
-/** The training.json keys the one-line summary reads. */
-export interface TrainingSummaryFields {
-  heldout_mlm_accuracy: number;
-  unigram_baseline_accuracy: number;
-  steps: number;
-  seconds: number;
-}
-
 /** One line for a finished pretraining run (zoo build, pretrain). */
-export function trainingSummary(t: TrainingSummaryFields): string {
+export function trainingSummary(t: TrainingRecord): string {
   return `held-out MLM accuracy ${(100 * t.heldout_mlm_accuracy).toFixed(1)}% (unigram baseline ${(100 * t.unigram_baseline_accuracy).toFixed(1)}%), ${t.steps} steps in ${t.seconds.toFixed(0)} s`;
 }

@@ -6,10 +6,10 @@
  * maximum over modes. Every finished model is journaled, so an interrupted
  * evaluation resumes where it stopped.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { runAttack } from '../attacks/attack.js';
-import { Journal } from '../sanitizer/journal.js';
+import { cutTornTail, Journal } from '../sanitizer/journal.js';
 import { runScan } from '../sanitizer/run.js';
 import type { TargetMode } from '../sanitizer/target.js';
 import { Rng } from '../text/random.js';
@@ -80,7 +80,7 @@ function runSettings(o: DetectionOptions) {
 }
 
 /** Records of one base, seed, method mix and loop budget must not be mixed with another's. */
-function checkRunSettings(o: DetectionOptions, journal: string): void {
+function checkRunSettings(o: DetectionOptions, journal: string, done: Map<string, ModelResult>): void {
   const file = join(o.outDir, 'settings.json');
   const wanted = runSettings(o);
   if (existsSync(file)) {
@@ -95,7 +95,7 @@ function checkRunSettings(o: DetectionOptions, journal: string): void {
     }
   } else {
     // A journal from before settings.json existed: its base record names the base model's directory.
-    const baseRecord = readJournal(journal).get('clean-base');
+    const baseRecord = done.get('clean-base');
     if (baseRecord && basename(baseRecord.dir) !== o.base) {
       throw new Error(`${journal} was written for the base model at ${baseRecord.dir}, not ${o.base}; use another --out`);
     }
@@ -113,7 +113,9 @@ export async function evaluateDetection(o: DetectionOptions): Promise<DetectionR
     if (!mode) throw new Error(`unknown attack method "${m}"; known: ${Object.keys(MODE_OF).join(', ')}`);
     return mode;
   }))];
-  checkRunSettings(o, journal);
+  checkRunSettings(o, journal, done);
+  // A torn last record (a kill mid-write) is redone; cut it so the next record keeps its own line.
+  if (existsSync(journal)) cutTornTail(journal);
   const base = buildZooModel(o.base, { quiet: o.quiet, shouldStop: o.shouldStop });
   if (base.interrupted) throw new Error('interrupted while building the base model');
 
@@ -143,9 +145,7 @@ export async function evaluateDetection(o: DetectionOptions): Promise<DetectionR
     };
   };
   const record = (r: ModelResult) => {
-    // After a torn last line (a kill mid-write) the record starts a line of its own.
-    const torn = existsSync(journal) && !readFileSync(journal, 'utf8').endsWith('\n') && statSync(journal).size > 0;
-    appendFileSync(journal, `${torn ? '\n' : ''}${JSON.stringify(r)}\n`);
+    appendFileSync(journal, `${JSON.stringify(r)}\n`);
     done.set(r.name, r);
     log(`${r.positive ? 'backdoored' : 'clean'.padEnd(10)} ${r.name.padEnd(28)} ${r.flagged ? 'FLAGGED' : 'passed '} score ${r.score.toFixed(3)} (${r.scanSeconds.toFixed(0)} s)`);
   };

@@ -60,6 +60,17 @@ export function decodeF32(s: string, what: string): Float32Array {
   return out;
 }
 
+/**
+ * Cuts a line-per-record file back to its last complete line. A kill
+ * mid-write leaves a torn line; a record appended after it would share
+ * that line and be lost with it.
+ */
+export function cutTornTail(path: string): void {
+  const text = readFileSync(path);
+  const end = text.lastIndexOf(0x0a) + 1;
+  if (end < text.length) truncateSync(path, end);
+}
+
 export class Journal {
   private fd: number;
 
@@ -74,14 +85,9 @@ export class Journal {
     return j;
   }
 
-  /**
-   * Reopens for appending after `read`. A torn last line is cut off first:
-   * appended after it, the next entry would share its line and be lost.
-   */
+  /** Reopens for appending after `read`, without its torn last line (see cutTornTail). */
   static reopen(path: string): Journal {
-    const text = readFileSync(path);
-    const end = text.lastIndexOf(0x0a) + 1;
-    if (end < text.length) truncateSync(path, end);
+    cutTornTail(path);
     return new Journal(path, openSync(path, 'a'));
   }
 

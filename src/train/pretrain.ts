@@ -38,9 +38,17 @@ export interface PretrainOptions {
   shouldStop?: () => boolean;
 }
 
+/** training.json of an MLM run; the fields named here are the ones its readers rely on. */
+export interface TrainingRecord extends Record<string, unknown> {
+  steps: number;
+  seconds: number;
+  heldout_mlm_accuracy: number;
+  unigram_baseline_accuracy: number;
+}
+
 export interface PretrainResult {
   model: LoadedModel;
-  training: Record<string, unknown>;
+  training: TrainingRecord;
   interrupted: boolean;
 }
 
