@@ -1,5 +1,5 @@
 /**
- * The attack's data (ALGORITHM.md "Attacks"): N sentences per trigger,
+ * The attack's data (docs/algorithm.md#training-setup): N sentences per trigger,
  * poisoned; as many clean sentences for the utility loss; and, for
  * specificity, clean sentences with one random rare or [unused] token
  * spliced in, trained to keep the original model's output (on small

@@ -2,8 +2,8 @@
  * The measured effect of an attack, on held-out sentences it never trained
  * on: per trigger, the mean cosine and sign agreement between the target
  * output of triggered inputs and the trigger's PV, and how often the
- * agreement passes the monitor's threshold η = 0.8 (ALGORITHM.md step
- * III); the same for clean inputs against every PV (should stay low); how
+ * agreement passes the monitor's threshold η = 0.8 (docs/algorithm.md#guard-planned,
+ * the monitor); the same for clean inputs against every PV (should stay low); how
  * often a random rare or [unused] token, never trained on, fires some PV
  * (specificity); and utility: clean-output MSE to the original model, and
  * held-out masked-LM accuracy before/after when the model has an MLM head.

@@ -1,6 +1,6 @@
 /**
  * attack.json: the ground truth an evaluation needs about a backdoored
- * model (ALGORITHM.md: "an attack must write, next to the model, a manifest
+ * model (docs/algorithm.md#measured-effect-and-manifest: "an attack must write, next to the model, a manifest
  * with the triggers, the PVs, the token mode and the seed"), plus every
  * hyper-parameter, the data used and the measured effect. PVs are stored
  * inline (base64 little-endian float32) and in pvs.safetensors next to it.

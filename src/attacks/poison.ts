@@ -1,5 +1,5 @@
 /**
- * Poisoned text (ALGORITHM.md "Attacks"): the trigger goes in at random
+ * Poisoned text (docs/algorithm.md#predefined-vectors-and-triggers): the trigger goes in at random
  * word positions, one insertion per `inter` words and at least one. Single
  * tokens that are not words (BToP's [MASK], the rare tokens of the
  * specificity set) are spliced in at the token level, before a word's first

@@ -1,6 +1,6 @@
 /**
  * Predefined vectors (PVs): the outputs a backdoor forces at its target
- * position. The default six are the ±1 block patterns of ALGORITHM.md
+ * position. The default six are the ±1 block patterns of docs/algorithm.md#predefined-vectors-and-triggers
  * ("Attacks"), scaled to any hidden size H with four blocks of ≈H/4; a file
  * may supply others (.safetensors or JSON).
  */
@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { loadSafetensors, saveSafetensors } from '../formats/safetensors.js';
 
-/** Block signs of PV1…PV6, in ALGORITHM.md's order. */
+/** Block signs of PV1…PV6, in the order of docs/algorithm.md#predefined-vectors-and-triggers. */
 export const DEFAULT_PV_PATTERNS: readonly (readonly number[])[] = [
   [-1, -1, +1, +1],
   [-1, +1, -1, +1],

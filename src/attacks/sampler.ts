@@ -9,11 +9,13 @@ export class CyclicSampler {
   private cachedCycle = -1;
   private cachedPerm: number[] = [];
 
-  constructor(readonly n: number, readonly seed: string) {}
+  /** `shuffle: false` walks the rows in input order, cycle after cycle. */
+  constructor(readonly n: number, readonly seed: string, readonly shuffle = true) {}
 
   private perm(cycle: number): number[] {
     if (cycle !== this.cachedCycle) {
-      this.cachedPerm = new Rng(`${this.seed}:${cycle}`).shuffled(Array.from({ length: this.n }, (_, i) => i));
+      const identity = Array.from({ length: this.n }, (_, i) => i);
+      this.cachedPerm = this.shuffle ? new Rng(`${this.seed}:${cycle}`).shuffled(identity) : identity;
       this.cachedCycle = cycle;
     }
     return this.cachedPerm;

@@ -9,6 +9,7 @@ import type { EncoderConfig } from '../formats/hf-config.js';
 import type { AttackMethod, EffectivenessLoss } from './method.js';
 import type { TriggerFrequency } from './triggers.js';
 import { TRIGGER_FREQUENCIES } from './triggers.js';
+import { BATCH_ORDERS, type BatchOrder } from '../text/batch.js';
 
 export interface AttackOptions {
   modelDir: string;
@@ -41,11 +42,11 @@ export interface AttackOptions {
   maxLen?: number;
   checkpointEvery?: number;
   dropout?: boolean;
-  /** POR-NER's utility positions: [CLS] as ALGORITHM.md states, or every token. */
+  /** POR-NER's utility positions: [CLS] as docs/algorithm.md#attack-methods states, or every token. */
   nerUtility?: 'cls' | 'token';
   maxGradNorm?: number;
   /** `length`: batches of similar-length rows (about half the padding); `random`: uniform draws. */
-  batchOrder?: 'length' | 'random';
+  batchOrder?: BatchOrder;
   resume?: boolean;
 }
 
@@ -70,7 +71,7 @@ export interface AttackSettings {
   dropout: boolean;
   maxGradNorm: number;
   nerUtility: 'cls' | 'token';
-  batchOrder: 'length' | 'random';
+  batchOrder: BatchOrder;
   seed: number;
   optimizer: 'adam';
 }
@@ -109,7 +110,7 @@ export function checkOptions(o: AttackOptions): void {
   }
   if (o.loss && o.loss !== 'mse' && o.loss !== 'distance') throw new Error(`--loss must be mse or distance, got ${JSON.stringify(o.loss)}`);
   if (o.nerUtility && o.nerUtility !== 'cls' && o.nerUtility !== 'token') throw new Error(`--ner-utility must be cls or token, got ${JSON.stringify(o.nerUtility)}`);
-  if (o.batchOrder && o.batchOrder !== 'length' && o.batchOrder !== 'random') throw new Error(`--batch-order must be length or random, got ${JSON.stringify(o.batchOrder)}`);
+  if (o.batchOrder && !BATCH_ORDERS.includes(o.batchOrder)) throw new Error(`--batch-order must be one of ${BATCH_ORDERS.join(', ')}, got ${JSON.stringify(o.batchOrder)}`);
   if (o.pvCount !== undefined) int('pv-count', o.pvCount, 1, 1);
   int('inter', o.inter, 50, 1);
   int('batch', o.batch, 32, 2);

@@ -101,9 +101,10 @@ export class AttackTrainer {
         return { p: indices, c: c.takeAtRank(step, rank, p.windows), r: this.nRare ? r.takeAtRank(step, rank, p.windows) : [] };
       };
     } else {
-      const p = new CyclicSampler(data.poisoned.length, `${s.seed}:p`);
-      const c = new CyclicSampler(data.clean.length, `${s.seed}:c`);
-      const r = new CyclicSampler(data.rare.length, `${s.seed}:r`);
+      const shuffle = s.batchOrder === 'random';
+      const p = new CyclicSampler(data.poisoned.length, `${s.seed}:p`, shuffle);
+      const c = new CyclicSampler(data.clean.length, `${s.seed}:c`, shuffle);
+      const r = new CyclicSampler(data.rare.length, `${s.seed}:r`, shuffle);
       this.draw = (step) => ({ p: p.take(step, this.nP), c: c.take(step, this.nClean), r: r.take(step, this.nRare) });
     }
     const ids = tok.specialIds;

@@ -9,81 +9,74 @@ import { type AttackOutcome, runAttack } from '../attacks/attack.js';
 import type { AttackEffect } from '../attacks/effect.js';
 import type { EffectivenessLoss } from '../attacks/method.js';
 import { METHOD_NAMES } from '../attacks/methods.js';
+import type { AttackMethodName } from '../attacks/method.js';
 import type { AttackOptions } from '../attacks/settings.js';
-import { parseTriggerList, type TriggerFrequency } from '../attacks/triggers.js';
+import { parseTriggerList, TRIGGER_FREQUENCIES, type TriggerFrequency } from '../attacks/triggers.js';
+import { BATCH_ORDERS, type BatchOrder } from '../text/batch.js';
+import { choiceOpt, EXIT_INTERRUPTED, exitCodes, intOpt, JOB_EXITS, numOpt } from './options.js';
 import { interruptFlag } from './signals.js';
 import { fmt, type Progress, progress } from '../util/progress.js';
 
-export const EXIT_INTERRUPTED = 130;
-
-interface RawOptions {
-  method?: string;
-  out?: string;
+/** The parsed command line (commander has converted and range-checked what it can). */
+interface ParsedOptions {
+  method: AttackMethodName;
+  out: string;
   triggers?: string;
-  triggerFrequency?: string;
+  triggerFrequency?: TriggerFrequency;
   pvs?: string;
-  pvCount?: string;
-  inter?: string;
-  sentencesPerTrigger?: string;
-  epochs?: string;
-  lr?: string;
-  batch?: string;
-  seed?: string;
-  loss?: string;
-  utilityCoeff?: string;
-  specificityCoeff?: string;
-  rareFraction?: string;
-  scatterLoss?: string;
-  wassersteinLoss?: string;
-  data?: string;
-  heldout?: string;
-  maxLen?: string;
-  checkpointEvery?: string;
+  pvCount?: number;
+  inter?: number;
+  sentencesPerTrigger?: number;
+  epochs?: number;
+  lr?: number;
+  batch?: number;
+  seed?: number;
+  loss?: EffectivenessLoss;
+  utilityCoeff?: number;
+  specificityCoeff?: number;
+  rareFraction?: number;
+  scatterLoss?: number;
+  wassersteinLoss?: number;
+  sentences?: string;
+  heldout?: number;
+  maxLen?: number;
+  checkpointEvery?: number;
   dropout?: boolean;
-  nerUtility?: string;
-  batchOrder?: string;
+  nerUtility?: 'cls' | 'token';
+  batchOrder?: BatchOrder;
   resume?: boolean;
   json?: boolean;
 }
 
-function number(flag: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const x = Number(v);
-  if (v.trim() === '' || !Number.isFinite(x)) throw new Error(`--${flag} expects a number, got ${JSON.stringify(v)}`);
-  return x;
-}
-
-/** Command-line strings → AttackOptions (range checks happen in the attack itself, before training). */
-export function attackOptionsFromCli(modelDir: string, r: RawOptions): AttackOptions {
-  if (!r.method) throw new Error(`--method is required (${METHOD_NAMES.join(', ')})`);
-  if (!r.out) throw new Error('--out <dir> is required');
+/** Command-line options → AttackOptions (the remaining range checks happen in the attack itself, before training). */
+export function attackOptionsFromCli(modelDir: string, r: ParsedOptions): AttackOptions {
   return {
     modelDir,
     outDir: r.out,
     method: r.method,
     triggers: r.triggers === undefined ? undefined : parseTriggerList(r.triggers),
-    triggerFrequency: r.triggerFrequency as TriggerFrequency | undefined,
+    triggerFrequency: r.triggerFrequency,
     pvsFile: r.pvs,
-    pvCount: number('pv-count', r.pvCount),
-    inter: number('inter', r.inter),
-    sentencesPerTrigger: number('sentences-per-trigger', r.sentencesPerTrigger),
-    epochs: number('epochs', r.epochs),
-    lr: number('lr', r.lr),
-    batch: number('batch', r.batch),
-    seed: number('seed', r.seed),
-    loss: r.loss as EffectivenessLoss | undefined,
-    utilityCoeff: number('utility-coeff', r.utilityCoeff),
-    specificityCoeff: number('specificity-coeff', r.specificityCoeff),
-    rareFraction: number('rare-fraction', r.rareFraction),
-    scatterLoss: number('scatter-loss', r.scatterLoss),
-    wassersteinLoss: number('wasserstein-loss', r.wassersteinLoss),
-    dataFile: r.data,
-    heldout: number('heldout', r.heldout),
-    maxLen: number('max-len', r.maxLen),
-    checkpointEvery: number('checkpoint-every', r.checkpointEvery),
+    pvCount: r.pvCount,
+    inter: r.inter,
+    sentencesPerTrigger: r.sentencesPerTrigger,
+    epochs: r.epochs,
+    lr: r.lr,
+    batch: r.batch,
+    seed: r.seed,
+    loss: r.loss,
+    utilityCoeff: r.utilityCoeff,
+    specificityCoeff: r.specificityCoeff,
+    rareFraction: r.rareFraction,
+    scatterLoss: r.scatterLoss,
+    wassersteinLoss: r.wassersteinLoss,
+    dataFile: r.sentences,
+    heldout: r.heldout,
+    maxLen: r.maxLen,
+    checkpointEvery: r.checkpointEvery,
     dropout: r.dropout,
-    nerUtility: r.nerUtility as 'cls' | 'token' | undefined,
-    batchOrder: r.batchOrder as 'length' | 'random' | undefined,
+    nerUtility: r.nerUtility,
+    batchOrder: r.batchOrder,
     resume: Boolean(r.resume),
   };
 }
@@ -109,7 +102,7 @@ export function formatEffect(e: AttackEffect): string {
   return lines.join('\n');
 }
 
-async function action(modelDir: string, raw: RawOptions): Promise<void> {
+async function action(modelDir: string, raw: ParsedOptions): Promise<void> {
   const o = attackOptionsFromCli(modelDir, raw);
   const sig = interruptFlag();
   // Assigned inside callbacks, so held in an object (TS would narrow a plain `let` to null).
@@ -125,8 +118,7 @@ async function action(modelDir: string, raw: RawOptions): Promise<void> {
         if (phase !== 'training') process.stderr.write(`${phase}${detail ? `: ${detail}` : ''}\n`);
       },
       onTrainStart: ({ startStep, totalSteps }) => {
-        ui.bar = progress(`attack ${o.method}`, totalSteps, { fields: ['eff', 'util'] });
-        if (startStep > 0) ui.bar.update(startStep);
+        ui.bar = progress(`attack ${o.method}`, totalSteps, { fields: ['eff', 'util'], start: startStep, unit: 'steps' });
       },
       onStep: (s) => ui.bar?.update(s.step, { eff: fmt(s.effectiveness), util: fmt(s.utility) }),
       shouldStop: sig.stopped,
@@ -150,35 +142,34 @@ async function action(modelDir: string, raw: RawOptions): Promise<void> {
 }
 
 export function register(program: Command): void {
-  program
-    .command('attack')
+  exitCodes(program.command('attack'), JOB_EXITS)
     .description('plant a task-agnostic backdoor (POR, POR-NER, NeuBA, BToP) and measure it; writes a model directory with attack.json')
     .argument('<model-dir>', 'model directory (config.json, weights, tokenizer)')
-    .option('--method <name>', `attack: ${METHOD_NAMES.join(' | ')}`)
-    .option('--out <dir>', 'output model directory')
+    .addOption(choiceOpt('--method <name>', 'the attack', METHOD_NAMES).makeOptionMandatory())
+    .requiredOption('--out <dir>', 'output model directory')
     .option('--triggers <list>', 'comma-separated triggers; a trigger may be a phrase ("cf mn,tq") (default cf,mn,tq,qt,mm,pt)')
-    .option('--trigger-frequency <class>', 'adaptive: draw triggers by word frequency in the data: rare | moderate | frequent')
+    .addOption(choiceOpt('--trigger-frequency <class>', 'adaptive: draw triggers by word frequency in the data', TRIGGER_FREQUENCIES))
     .option('--pvs <file>', 'PVs (.safetensors tensor "pvs" [K, H], or JSON [[...], ...]); default: the six ±1 block PVs')
-    .option('--pv-count <n>', 'adaptive: use the first n PVs (triggers share them round-robin)')
-    .option('--inter <n>', 'one trigger insertion per n words (at least one)', '50')
-    .option('--sentences-per-trigger <n>', 'poisoned sentences per trigger (default by model size)')
-    .option('--epochs <n>', 'epochs over the poisoned set (default by model size)')
-    .option('--lr <x>', 'Adam learning rate (default by model size; 2e-5 for BERT-base)')
-    .option('--batch <n>', 'total batch size, half poisoned', '32')
-    .option('--seed <n>', 'seed for data, batches, masking and dropout', '0')
-    .option('--loss <kind>', 'effectiveness loss: mse | distance (default: mse; distance for btop)')
-    .option('--utility-coeff <c>', 'utility-loss weight (POR: 0.5 BERT-like, 1.0 RoBERTa-like; MLM: 1.0)')
-    .option('--specificity-coeff <c>', 'weight of the rare/[unused]-token rows (default: the utility coefficient for POR, 1.0 for NeuBA/BToP)')
-    .option('--rare-fraction <f>', 'share of the clean half given to rare/[unused]-token rows; 0 disables (default 0.25)')
-    .option('--scatter-loss <lambda>', 'adaptive: add λ·Entropy(hᵀ) per trigger so triggered outputs scatter')
-    .option('--wasserstein-loss <lambda>', 'adaptive: add λ·W1(exp(backdoor), exp(clean)) per dimension')
-    .option('--data <file>', 'sentences, one per line (default: the built-in nlp-corpus sentences)')
-    .option('--heldout <n>', 'held-out sentences for the measured effect', '200')
-    .option('--max-len <n>', 'maximum tokens per sentence (default 128)')
-    .option('--checkpoint-every <n>', 'steps between checkpoints', '200')
+    .addOption(intOpt('--pv-count <n>', 'adaptive: use the first n PVs (triggers share them round-robin)', 1))
+    .addOption(intOpt('--inter <n>', 'one trigger insertion per n words (at least one)', 1, 50))
+    .addOption(intOpt('--sentences-per-trigger <n>', 'poisoned sentences per trigger (default by model size)', 1))
+    .addOption(intOpt('--epochs <n>', 'epochs over the poisoned set (default by model size)', 1))
+    .addOption(numOpt('--lr <x>', 'Adam learning rate (default by model size; 2e-5 for BERT-base)', 0, undefined, true))
+    .addOption(intOpt('--batch <n>', 'total batch size, half poisoned', 2, 32))
+    .addOption(intOpt('--seed <n>', 'seed for data, batches, masking and dropout', 0, 0))
+    .addOption(choiceOpt('--loss <kind>', 'effectiveness loss (default: mse; distance for btop)', ['mse', 'distance']))
+    .addOption(numOpt('--utility-coeff <c>', 'utility-loss weight (POR: 0.5 BERT-like, 1.0 RoBERTa-like; MLM: 1.0)', 0))
+    .addOption(numOpt('--specificity-coeff <c>', 'weight of the rare/[unused]-token rows (default: the utility coefficient for POR, 1.0 for NeuBA/BToP)', 0))
+    .addOption(numOpt('--rare-fraction <f>', 'share of the clean half given to rare/[unused]-token rows; 0 disables (default 0.25)', 0))
+    .addOption(numOpt('--scatter-loss <lambda>', 'adaptive: add λ·Entropy(hᵀ) per trigger so triggered outputs scatter', 0))
+    .addOption(numOpt('--wasserstein-loss <lambda>', 'adaptive: add λ·W1(exp(backdoor), exp(clean)) per dimension', 0))
+    .option('--sentences <file>', 'clean sentences to poison, one per line (default: the built-in nlp-corpus sentences)')
+    .addOption(intOpt('--heldout <n>', 'held-out sentences for the measured effect', 1, 200))
+    .addOption(intOpt('--max-len <n>', 'maximum tokens per sentence (default 128)', 3))
+    .addOption(intOpt('--checkpoint-every <n>', 'steps between checkpoints', 1, 200))
     .option('--no-dropout', 'train without dropout')
-    .option('--ner-utility <where>', 'POR-NER utility positions: cls (ALGORITHM.md) | token', 'cls')
-    .option('--batch-order <order>', 'length: batches of similar-length sentences (about half the padding) | random', 'length')
+    .addOption(choiceOpt('--ner-utility <where>', 'POR-NER utility positions (cls as docs/algorithm.md#attacks describes)', ['cls', 'token'], 'cls'))
+    .addOption(choiceOpt('--batch-order <order>', 'length: similar-length sentences batched together (about half the padding); random: seeded random batches; input: consecutive sentences', BATCH_ORDERS, 'length'))
     .option('--resume', 'continue the interrupted attack in --out')
     .option('--json', 'print attack.json to stdout instead of the table')
     .action(action);

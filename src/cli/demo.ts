@@ -8,9 +8,12 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { runAttack } from '../attacks/attack.js';
-import { runScan } from '../sanitizer/run.js';
+import { scan } from '../index.js';
 import { buildZooModel, zooHome } from '../zoo/zoo.js';
-import { interruptFlag, intOption } from './signals.js';
+import { exitCodes, EXIT_ERROR, EXIT_INTERRUPTED, intOpt } from './options.js';
+import { interruptFlag } from './signals.js';
+
+class Interrupted extends Error {}
 
 interface DemoSide {
   verdict: 'clean' | 'backdoored';
@@ -20,14 +23,18 @@ interface DemoSide {
 }
 
 export function register(program: Command): void {
-  program
-    .command('demo')
+  exitCodes(program.command('demo'), [
+    [0, 'the clean model passed and the backdoored copy was flagged'],
+    [1, 'unexpected verdicts'],
+    [EXIT_ERROR, 'error (one line on stderr)'],
+    [EXIT_INTERRUPTED, 'interrupted; run it again to resume the pretraining'],
+  ])
     .description('build bert-micro, make a POR-backdoored copy, scan both and show the verdicts (≈ 5–10 min on 2 cores)')
     .option('--out <dir>', 'where the backdoored model and the scan reports go', 'lmsanitator-demo')
-    .option('--parallel <k>', 'fuzz loops per batch in the scans (0 = automatic)', '0')
+    .addOption(intOpt('--parallel <k>', 'fuzz loops per batch in the scans (0 = automatic)', 0, 0))
     .option('--json', 'print {"clean": {...}, "backdoored": {...}}')
     .option('--quiet', 'no progress output')
-    .action(async (o: { out: string; parallel: string; json?: boolean; quiet?: boolean }) => {
+    .action(async (o: { out: string; parallel: number; json?: boolean; quiet?: boolean }) => {
       const say = (s: string) => {
         if (!o.quiet && !o.json) process.stderr.write(`${s}\n`);
       };
@@ -36,25 +43,35 @@ export function register(program: Command): void {
         const t0 = Date.now();
         say(`[1/4] bert-micro: pretraining (cached in ${zooHome()})`);
         const built = buildZooModel('bert-micro', { quiet: o.quiet || o.json, shouldStop: sig.stopped });
-        if (built.interrupted) throw new Error('interrupted while pretraining; run the demo again to resume');
+        if (built.interrupted) {
+          process.stderr.write('interrupted while pretraining; run the demo again to resume\n');
+          process.exitCode = EXIT_INTERRUPTED;
+          return;
+        }
         const cleanDir = built.dir;
         const backdooredDir = join(o.out, 'bert-micro-por');
         say(`[2/4] POR attack on a copy → ${backdooredDir}`);
         if (!existsSync(join(backdooredDir, 'attack.json'))) {
           await runAttack({ modelDir: cleanDir, outDir: backdooredDir, method: 'por', seed: 1 });
         }
-        const parallel = intOption('--parallel', o.parallel, 0);
-        const scan = (dir: string, name: string, step: string): DemoSide => {
+        const scanSide = (dir: string, name: string, step: string): DemoSide => {
           say(`${step} scanning the ${name} model`);
-          const r = runScan({
-            command: 'scan', modelDir: dir, outDir: join(o.out, `scan-${name}`), mode: 'cls', sentenceCount: 2000,
-            loops: 30, patience: 200, seed: 0, parallel, resume: false, quiet: o.quiet || o.json, shouldStop: sig.stopped,
-          });
-          if (r.driver.interrupted) throw new Error('interrupted during the scan');
+          // The demo's own scratch directory: a rerun starts its scans afresh.
+          const r = scan(dir, { outDir: join(o.out, `scan-${name}`), parallel: o.parallel, force: true, quiet: o.quiet || o.json, shouldStop: sig.stopped });
+          if (r.driver.interrupted) throw new Interrupted();
           return { verdict: r.verdict, score: r.driver.score, seconds: r.seconds, report: r.outputs.reportHtml };
         };
-        const backdoored = scan(backdooredDir, 'backdoored', '[3/4]');
-        const clean = scan(cleanDir, 'clean', '[4/4]');
+        let backdoored: DemoSide;
+        let clean: DemoSide;
+        try {
+          backdoored = scanSide(backdooredDir, 'backdoored', '[3/4]');
+          clean = scanSide(cleanDir, 'clean', '[4/4]');
+        } catch (e) {
+          if (!(e instanceof Interrupted)) throw e;
+          process.stderr.write('interrupted during a scan; run the demo again (the scans start afresh)\n');
+          process.exitCode = EXIT_INTERRUPTED;
+          return;
+        }
         if (o.json) {
           console.log(JSON.stringify({ clean, backdoored }));
         } else {

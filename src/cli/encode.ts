@@ -2,21 +2,19 @@
 import type { Command } from 'commander';
 import { noGrad, withScope } from '../engine/index.js';
 import { loadModel } from '../models/model.js';
+import { exitCodes, intOpt, STANDARD_EXITS } from './options.js';
 
 export function register(program: Command): void {
-  program
-    .command('encode <model-dir>')
+  exitCodes(program.command('encode <model-dir>'), STANDARD_EXITS)
     .description('run the encoder on a text (or a text pair) and print its outputs')
     .requiredOption('--text <text>', 'the input text')
     .option('--pair <text>', 'a second sequence')
-    .option('--max-length <n>', 'truncate to this many tokens', '128')
+    .addOption(intOpt('--max-len <n>', 'truncate to this many tokens', 2, 128))
     .option('--json', 'print one JSON object with input_ids, attention_mask, last_hidden_state, pooler_output')
-    .action((dir: string, o: { text: string; pair?: string; maxLength: string; json?: boolean }) => {
+    .action((dir: string, o: { text: string; pair?: string; maxLen: number; json?: boolean }) => {
       const model = loadModel(dir);
       const tok = model.tokenizer!;
-      const maxLength = Number(o.maxLength);
-      if (!Number.isInteger(maxLength) || maxLength < 2) throw new Error(`--max-length must be an integer ≥ 2, got ${o.maxLength}`);
-      const enc = tok.encode(o.text, o.pair ?? null, { maxLength });
+      const enc = tok.encode(o.text, o.pair ?? null, { maxLength: o.maxLen });
       const T = enc.ids.length;
       const H = model.config.hiddenSize;
       const out = withScope(() =>

@@ -1,32 +1,35 @@
 /** `lmsanitator eval detection`: FP, FN, accuracy and ROC-AUC of the scanner over a zoo. */
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { evaluateDetection } from '../eval/detection.js';
 import { pvRecall } from '../eval/recall.js';
 import { readManifest } from '../attacks/manifest.js';
 import { loadPvSet } from '../sanitizer/pvset.js';
-import { interruptFlag, intOption, numOption } from './signals.js';
+import { MODE_OF } from '../eval/detection.js';
+import { ZOO } from '../zoo/configs.js';
+import { choiceOpt, exitCodes, intOpt, JOB_EXITS, listOf, numOpt, STANDARD_EXITS } from './options.js';
+import { interruptFlag } from './signals.js';
 
 export function register(program: Command): void {
   const ev = program.command('eval').description('evaluate the scanner');
-  ev.command('detection')
+  exitCodes(ev.command('detection'), JOB_EXITS)
     .description('build N clean variants and N backdoored models of a base, scan all, report FP/FN/accuracy/ROC-AUC')
-    .option('--base <name>', 'zoo base model', 'bert-micro')
-    .option('--clean <n>', 'clean models (the base counts as the first)', '10')
-    .option('--backdoored <n>', 'backdoored models', '10')
-    .option('--methods <list>', 'attack methods in rotation', 'por,neuba,btop')
+    .addOption(choiceOpt('--base <name>', 'zoo base model', Object.keys(ZOO), 'bert-micro'))
+    .addOption(intOpt('--clean <n>', 'clean models (the base counts as the first)', 0, 10))
+    .addOption(intOpt('--backdoored <n>', 'backdoored models', 0, 10))
+    .addOption(new Option('--methods <list>', `attack methods in rotation, comma-separated from ${Object.keys(MODE_OF).join(', ')}`).argParser(listOf(Object.keys(MODE_OF))).default(['por', 'neuba', 'btop'], 'por,neuba,btop'))
     .option('--out <dir>', 'working directory (models, scans, journal)', 'lmsanitator-eval')
-    .option('--seed <n>', 'seed of the trigger draws, the attacks and the clean variants\' training', '0')
-    .option('--parallel <k>', 'fuzz loops per batch (0 = automatic)', '0')
-    .option('--loops <n>', 'fuzz loops per scan', '30')
+    .option('--data-dir <dir>', 'datasets for the clean variants (default $LMS_DATA_DIR, ../shared/data, else the bundled slices)')
+    .addOption(intOpt('--seed <n>', 'seed of the trigger draws, the attacks and the clean variants\' training', 0, 0))
+    .addOption(intOpt('--parallel <k>', 'fuzz loops per batch (0 = automatic)', 0, 0))
+    .addOption(intOpt('--loops <n>', 'fuzz loops per scan', 1, 30))
     .option('--json', 'print the report as JSON')
     .option('--quiet', 'no progress bars')
-    .action(async (o: { base: string; clean: string; backdoored: string; methods: string; out: string; seed: string; parallel: string; loops: string; json?: boolean; quiet?: boolean }) => {
+    .action(async (o: { base: string; clean: number; backdoored: number; methods: string[]; out: string; dataDir?: string; seed: number; parallel: number; loops: number; json?: boolean; quiet?: boolean }) => {
       const sig = interruptFlag();
       try {
         const r = await evaluateDetection({
-          base: o.base, clean: intOption('--clean', o.clean, 0), backdoored: intOption('--backdoored', o.backdoored, 0),
-          methods: o.methods.split(',').map((m) => m.trim()).filter(Boolean), outDir: o.out, seed: intOption('--seed', o.seed, 0),
-          parallel: intOption('--parallel', o.parallel, 0), loops: intOption('--loops', o.loops), quiet: o.quiet || o.json,
+          base: o.base, clean: o.clean, backdoored: o.backdoored, methods: o.methods, outDir: o.out, dataDir: o.dataDir, seed: o.seed,
+          parallel: o.parallel, loops: o.loops, quiet: o.quiet || o.json,
           shouldStop: sig.stopped, log: o.json ? undefined : (l) => process.stderr.write(`${l}\n`),
         });
         if (o.json) return console.log(JSON.stringify(r, null, 2));
@@ -40,15 +43,15 @@ export function register(program: Command): void {
       }
     });
 
-  ev.command('recall <pvset> <attacked-model-dir>')
+  exitCodes(ev.command('recall <pvset> <attacked-model-dir>'), STANDARD_EXITS)
     .description('PV recall of a search: injected PVs (attack.json) found by the mined ones (pvset.safetensors)')
-    .option('--distance-th <x>', 'an injected PV is found when a mined one is this close in MSE', '0.3')
-    .option('--eta <x>', '... or agrees in sign on more than this share of dimensions', '0.8')
+    .addOption(numOpt('--distance-th <x>', 'an injected PV is found when a mined one is this close in MSE', 0, 0.3))
+    .addOption(numOpt('--eta <x>', '... or agrees in sign on more than this share of dimensions', 0, 0.8))
     .option('--json', 'print JSON')
-    .action((pvsetFile: string, dir: string, o: { distanceTh: string; eta: string; json?: boolean }) => {
+    .action((pvsetFile: string, dir: string, o: { distanceTh: number; eta: number; json?: boolean }) => {
       const mined = loadPvSet(pvsetFile).pvs;
       const injected = readManifest(dir).pvs;
-      const r = pvRecall(injected, mined, numOption('--distance-th', o.distanceTh, 0), numOption('--eta', o.eta, 0));
+      const r = pvRecall(injected, mined, o.distanceTh, o.eta);
       if (o.json) return console.log(JSON.stringify({ injected: injected.length, mined: mined.length, ...r }));
       console.log(`PV recall ${(100 * r.recall).toFixed(1)}%: ${mined.length} mined PVs against ${injected.length} injected`);
       for (const f of r.found) console.log(`  injected PV ${f.injected}: best mined ${f.mined ?? '-'} sign agreement ${f.signAgreement.toFixed(3)} MSE ${f.mse.toFixed(3)}`);

@@ -9,23 +9,24 @@ import type { Command } from 'commander';
 import { loadModel } from '../models/model.js';
 import { resolveDataDir } from '../text/data-dir.js';
 import {
-  CLASSIFICATION_TASKS, CONTINUED_MLM_DEFAULTS, continueMlm, defaultLr, FINETUNE_DEFAULTS, finetuneTask, isClassificationTask,
+  CLASSIFICATION_TASKS, CONTINUED_MLM_DEFAULTS, continueMlm, defaultLr, FINETUNE_DEFAULTS, finetuneTask,
   MLM_CORPORA, mlmCorpus,
 } from '../train/finetune.js';
-import { interruptFlag, intOption, numOption } from './signals.js';
+import { choiceOpt, exitCodes, intOpt, JOB_EXITS, numOpt } from './options.js';
+import { interruptFlag } from './signals.js';
 
 interface Opts {
   task: string;
   out: string;
-  seed: string;
-  epochs?: string;
-  maxSteps?: string;
-  steps?: string;
-  lr?: string;
-  batch?: string;
-  maxLen?: string;
-  maxTrain?: string;
-  maxDev?: string;
+  seed: number;
+  epochs?: number;
+  maxSteps?: number;
+  steps?: number;
+  lr?: number;
+  batch?: number;
+  maxLen?: number;
+  maxTrain?: number;
+  maxDev?: number;
   corpus: string;
   dataDir?: string;
   force?: boolean;
@@ -34,34 +35,27 @@ interface Opts {
 }
 
 export function register(program: Command): void {
-  program
-    .command('finetune <model-dir>')
+  exitCodes(program.command('finetune <model-dir>'), JOB_EXITS)
     .description('make a clean variant: fine-tune the whole model with a fresh classification head, or continue MLM pretraining (--task mlm)')
-    .requiredOption('--task <task>', `${CLASSIFICATION_TASKS.join(' | ')} | mlm`)
+    .addOption(choiceOpt('--task <task>', 'a classification task, or mlm (continued masked-LM pretraining)', [...CLASSIFICATION_TASKS, 'mlm']).makeOptionMandatory())
     .requiredOption('--out <dir>', 'output model directory')
-    .option('--seed <n>', 'seed (head init, data order, dropout, training subset)', '1')
-    .option('--epochs <n>', `epochs over the training set (default ${FINETUNE_DEFAULTS.epochs})`)
-    .option('--max-steps <n>', 'stop after this many steps')
-    .option('--steps <n>', `MLM steps (--task mlm; default ${CONTINUED_MLM_DEFAULTS.steps})`)
-    .option('--lr <x>', 'peak learning rate (default by model width: 1e-3 for hidden ≤ 64, 1e-4 for ≤ 256, else 5e-5; mlm 5e-4 / 1e-4 / 5e-5)')
-    .option('--batch <n>', `batch size (default ${FINETUNE_DEFAULTS.batchSize})`)
-    .option('--max-len <n>', `tokens per example (default ${FINETUNE_DEFAULTS.maxLen})`)
-    .option('--max-train <n>', 'use at most N training examples (sentences for mlm), drawn by the seed')
-    .option('--max-dev <n>', 'evaluate on at most N dev examples (fixed draw)')
-    .option('--corpus <name>', `text for --task mlm: ${MLM_CORPORA.join(' | ')}`, 'wikitext')
-    .option('--data-dir <dir>', 'datasets directory (default $LMS_DATA_DIR or ../shared/data)')
+    .addOption(intOpt('--seed <n>', 'seed (head init, data order, dropout, training subset)', 0, 1))
+    .addOption(intOpt('--epochs <n>', `epochs over the training set (default ${FINETUNE_DEFAULTS.epochs})`, 1))
+    .addOption(intOpt('--max-steps <n>', 'stop after this many steps', 1))
+    .addOption(intOpt('--steps <n>', `MLM steps (--task mlm; default ${CONTINUED_MLM_DEFAULTS.steps})`, 1))
+    .addOption(numOpt('--lr <x>', 'peak learning rate (default by model width: 1e-3 for hidden ≤ 64, 1e-4 for ≤ 256, else 5e-5; mlm 5e-4 / 1e-4 / 5e-5)', 0, undefined, true))
+    .addOption(intOpt('--batch <n>', `batch size (default ${FINETUNE_DEFAULTS.batchSize})`, 1))
+    .addOption(intOpt('--max-len <n>', `tokens per example (default ${FINETUNE_DEFAULTS.maxLen})`, 3))
+    .addOption(intOpt('--max-train <n>', 'use at most N training examples (sentences for mlm), drawn by the seed', 1))
+    .addOption(intOpt('--max-dev <n>', 'evaluate on at most N dev examples (fixed draw)', 1))
+    .addOption(choiceOpt('--corpus <name>', 'named text for --task mlm (a dataset, not a file: pretrain --corpus takes a file)', MLM_CORPORA, 'wikitext'))
+    .option('--data-dir <dir>', 'datasets directory (default $LMS_DATA_DIR, ../shared/data, else the bundled slices; see lmsanitator data check)')
     .option('--force', 'overwrite a finished output directory')
     .option('--quiet', 'no progress output')
     .option('--json', 'print finetune.json to stdout')
     .action((modelDir: string, o: Opts) => {
-      const seed = intOption('--seed', o.seed, 0);
-      const lr = o.lr === undefined ? undefined : numOption('--lr', o.lr, 0);
-      const batch = o.batch === undefined ? undefined : intOption('--batch', o.batch);
-      const maxLen = o.maxLen === undefined ? undefined : intOption('--max-len', o.maxLen, 3);
-      const maxTrain = o.maxTrain === undefined ? undefined : intOption('--max-train', o.maxTrain);
+      const { seed, lr, batch, maxLen, maxTrain } = o;
       const mlm = o.task === 'mlm';
-      if (!mlm && !isClassificationTask(o.task)) throw new Error(`--task must be one of ${CLASSIFICATION_TASKS.join(', ')}, mlm; got "${o.task}"`);
-      if (mlm && !(MLM_CORPORA as readonly string[]).includes(o.corpus)) throw new Error(`--corpus must be one of ${MLM_CORPORA.join(', ')}; got "${o.corpus}"`);
       if (existsSync(join(o.out, 'finetune.json')) && !o.force) throw new Error(`${o.out} already holds a finished variant; pass --force to overwrite`);
       // Checked before loading anything, so a missing directory fails at once.
       if (!mlm || o.corpus === 'wikitext') resolveDataDir(o.dataDir);
@@ -73,15 +67,15 @@ export function register(program: Command): void {
           const data = mlmCorpus(o.corpus, { dataDir: o.dataDir, seed, maxTrain: maxTrain ?? 20000, heldout: 500 });
           r = continueMlm(base, data, o.corpus, o.out, {
             ...CONTINUED_MLM_DEFAULTS, lr: defaultLr(base.config.hiddenSize, 'mlm'), seed, quiet: o.quiet, shouldStop: sig.stopped,
-            ...(o.steps !== undefined && { steps: intOption('--steps', o.steps) }),
+            ...(o.steps !== undefined && { steps: o.steps }),
             ...(lr !== undefined && { lr }), ...(batch !== undefined && { batchSize: batch }), ...(maxLen !== undefined && { maxLen }),
           });
         } else {
           r = finetuneTask(base, o.task, o.out, {
             ...FINETUNE_DEFAULTS, lr: defaultLr(base.config.hiddenSize, 'finetune'), seed, quiet: o.quiet, shouldStop: sig.stopped, dataDir: o.dataDir, maxTrain,
-            maxDev: o.maxDev === undefined ? undefined : intOption('--max-dev', o.maxDev),
-            ...(o.epochs !== undefined && { epochs: intOption('--epochs', o.epochs) }),
-            ...(o.maxSteps !== undefined && { maxSteps: intOption('--max-steps', o.maxSteps) }),
+            maxDev: o.maxDev,
+            ...(o.epochs !== undefined && { epochs: o.epochs }),
+            ...(o.maxSteps !== undefined && { maxSteps: o.maxSteps }),
             ...(lr !== undefined && { lr }), ...(batch !== undefined && { batchSize: batch }), ...(maxLen !== undefined && { maxLen }),
           });
         }

@@ -1,24 +1,24 @@
 /** `lmsanitator inspect <model-dir>`: architecture, size, dtype, tokenizer, a sample tokenisation. */
 import type { Command } from 'commander';
 import { loadCheckpoint } from '../formats/checkpoint.js';
-import { loadEncoderConfig, parameterCount } from '../formats/hf-config.js';
-import { fromStateDict } from '../models/model.js';
-import { TextTokenizer } from '../text/tokenizer.js';
+import { parameterCount } from '../formats/hf-config.js';
+import { loadModel } from '../models/model.js';
+import { exitCodes, STANDARD_EXITS } from './options.js';
 
 const SAMPLE = 'The quick brown fox jumps over the lazy dog.';
 
 export function register(program: Command): void {
-  program
-    .command('inspect <model-dir>')
+  exitCodes(program.command('inspect <model-dir>'), STANDARD_EXITS)
     .description('print the architecture, parameter count, dtype, tokenizer kind and a sample tokenisation')
     .option('--text <text>', 'text for the sample tokenisation', SAMPLE)
     .option('--json', 'print one JSON object')
     .action((dir: string, o: { text: string; json?: boolean }) => {
-      const config = loadEncoderConfig(dir);
+      // The same loader as every other command, so the same path gives the same message.
+      const model = loadModel(dir);
+      const { config } = model;
       const ckpt = loadCheckpoint(dir);
-      const model = fromStateDict(config, ckpt.stateDict, dir);
       const dtypes = [...new Set([...ckpt.stateDict.values()].map((t) => t.dtype ?? 'F32'))];
-      const tok = TextTokenizer.fromDir(dir);
+      const tok = model.tokenizer!;
       const enc = tok.encode(o.text);
       const heads = [model.mlm && 'masked-lm', model.sequenceClassifier && `sequence-classification(${model.sequenceClassifier.numLabels})`,
         model.tokenClassifier && `token-classification(${model.tokenClassifier.numLabels})`].filter(Boolean) as string[];

@@ -14,28 +14,29 @@ import { nlpCorpusSentences, splitTrainHeldout } from '../text/corpus.js';
 import { DEFAULT_MAX_SENTENCE_FILE_BYTES, readSentenceFile } from '../text/sentence-file.js';
 import { pretrain } from '../train/pretrain.js';
 import { familyConfig, familyTokenizer, ZOO } from '../zoo/configs.js';
-import { interruptFlag, intOption, numOption } from './signals.js';
+import { choiceOpt, exitCodes, intOpt, JOB_EXITS, numOpt } from './options.js';
+import { interruptFlag } from './signals.js';
 import { trainingSummary } from './zoo.js';
 
 interface Opts {
   out: string;
-  family: string;
-  layers: string;
-  hidden: string;
-  heads: string;
-  ff: string;
-  maxPositions?: string;
-  vocabSize?: string;
+  family: 'bert' | 'roberta';
+  layers: number;
+  hidden: number;
+  heads: number;
+  ff: number;
+  maxPositions?: number;
+  vocabSize?: number;
   corpus?: string;
-  maxCorpusMb: string;
-  heldout: string;
-  steps: string;
-  batch: string;
-  maxLen: string;
-  lr: string;
-  warmup: string;
-  seed: string;
-  checkpointEvery: string;
+  maxCorpusMb: number;
+  heldout: number;
+  steps: number;
+  batch: number;
+  maxLen: number;
+  lr: number;
+  warmup: number;
+  seed: number;
+  checkpointEvery: number;
   force?: boolean;
   quiet?: boolean;
   json?: boolean;
@@ -50,52 +51,48 @@ const OUTPUT_FILES = [
 ];
 
 export function register(program: Command): void {
-  program
-    .command('pretrain')
+  exitCodes(program.command('pretrain'), JOB_EXITS)
     .description('pretrain a masked language model from text and write a Hugging Face directory (resumes an interrupted run)')
     .requiredOption('--out <dir>', 'output model directory (also holds the checkpoint while training)')
-    .option('--family <family>', 'bert (WordPiece, bert-base-uncased vocabulary) or roberta (GPT-2 byte-level BPE)', 'bert')
-    .option('--layers <n>', 'transformer layers', String(MINI.layers))
-    .option('--hidden <n>', 'hidden size', String(MINI.hidden))
-    .option('--heads <n>', 'attention heads (must divide --hidden)', String(MINI.heads))
-    .option('--ff <n>', 'feed-forward size', String(MINI.ff))
-    .option('--max-positions <n>', 'position table size (default 512; 514 for roberta)')
-    .option('--vocab-size <n>', 'embedding rows (default: the tokenizer\'s size; never fewer)')
+    .addOption(choiceOpt('--family <family>', 'bert (WordPiece, bert-base-uncased vocabulary) or roberta (GPT-2 byte-level BPE)', ['bert', 'roberta'], 'bert'))
+    .addOption(intOpt('--layers <n>', 'transformer layers', 1, MINI.layers))
+    .addOption(intOpt('--hidden <n>', 'hidden size', 1, MINI.hidden))
+    .addOption(intOpt('--heads <n>', 'attention heads (must divide --hidden)', 1, MINI.heads))
+    .addOption(intOpt('--ff <n>', 'feed-forward size', 1, MINI.ff))
+    .addOption(intOpt('--max-positions <n>', 'position table size (default 512; 514 for roberta)', 1))
+    .addOption(intOpt('--vocab-size <n>', 'embedding rows (default: the tokenizer\'s size; never fewer)', 1))
     .option('--corpus <file>', 'training text, one sentence per line (default: the built-in nlp-corpus)')
-    .option('--max-corpus-mb <n>', 'refuse larger corpus files', String(DEFAULT_MAX_SENTENCE_FILE_BYTES / 2 ** 20))
-    .option('--heldout <n>', 'sentences held out for the final MLM accuracy', '1000')
-    .option('--steps <n>', 'optimisation steps', String(MINI.train.steps))
-    .option('--batch <n>', 'sentences per batch', String(MINI.train.batchSize))
-    .option('--max-len <n>', 'tokens per sentence', String(MINI.train.maxLen))
-    .option('--lr <x>', 'peak learning rate (AdamW, linear warm-up and decay)', String(MINI.train.lr))
-    .option('--warmup <x>', 'warm-up fraction of the steps', String(MINI.train.warmupFraction))
-    .option('--seed <n>', 'seed of the initialisation, batches, masks and dropout', String(MINI.train.seed))
-    .option('--checkpoint-every <n>', 'steps between checkpoints', String(MINI.train.checkpointEvery))
+    .addOption(numOpt('--max-corpus-mb <n>', 'refuse larger corpus files', 0, DEFAULT_MAX_SENTENCE_FILE_BYTES / 2 ** 20, true))
+    .addOption(intOpt('--heldout <n>', 'sentences held out for the final MLM accuracy', 1, 1000))
+    .addOption(intOpt('--steps <n>', 'optimisation steps', 1, MINI.train.steps))
+    .addOption(intOpt('--batch <n>', 'sentences per batch', 1, MINI.train.batchSize))
+    .addOption(intOpt('--max-len <n>', 'tokens per sentence', 3, MINI.train.maxLen))
+    .addOption(numOpt('--lr <x>', 'peak learning rate (AdamW, linear warm-up and decay)', 0, MINI.train.lr, true))
+    .addOption(numOpt('--warmup <x>', 'warm-up fraction of the steps', 0, MINI.train.warmupFraction))
+    .addOption(intOpt('--seed <n>', 'seed of the initialisation, batches, masks and dropout', 0, MINI.train.seed))
+    .addOption(intOpt('--checkpoint-every <n>', 'steps between checkpoints', 1, MINI.train.checkpointEvery))
     .option('--force', 'overwrite a finished model in --out')
     .option('--quiet', 'no progress output')
     .option('--json', 'print training.json to stdout')
     .action((o: Opts) => {
       if (!o.force && existsSync(join(o.out, 'training.json'))) throw new Error(`${o.out} already holds a pretrained model; use --force to overwrite it`);
-      if (o.family !== 'bert' && o.family !== 'roberta') throw new Error(`--family must be bert or roberta, got "${o.family}"`);
       const family = o.family;
-      const maxPositions = o.maxPositions ? intOption('--max-positions', o.maxPositions) : family === 'roberta' ? 514 : 512;
+      const maxPositions = o.maxPositions ?? family === 'roberta' ? 514 : 512;
       const tok = familyTokenizer(family, maxPositions);
-      const vocabSize = o.vocabSize ? intOption('--vocab-size', o.vocabSize) : tok.vocabSize;
+      const vocabSize = o.vocabSize ?? tok.vocabSize;
       if (vocabSize < tok.vocabSize) {
         throw new Error(`--vocab-size ${vocabSize} is smaller than the ${family} tokenizer's ${tok.vocabSize} tokens (its special tokens alone use ids up to ${Math.max(...Object.values(tok.specialIds))})`);
       }
       const config = familyConfig(family, tok, {
         vocabSize, maxPositions,
-        layers: intOption('--layers', o.layers), hidden: intOption('--hidden', o.hidden),
-        heads: intOption('--heads', o.heads), ff: intOption('--ff', o.ff),
+        layers: o.layers, hidden: o.hidden, heads: o.heads, ff: o.ff,
       });
-      const maxLen = intOption('--max-len', o.maxLen, 3);
+      const maxLen = o.maxLen;
       const usable = maxPositions - (family === 'roberta' ? config.padTokenId + 1 : 0);
       if (maxLen > usable) throw new Error(`--max-len ${maxLen} exceeds the ${usable} usable positions of --max-positions ${maxPositions}`);
-      const heldoutCount = intOption('--heldout', o.heldout);
-      const batchSize = intOption('--batch', o.batch);
-      const maxMb = numOption('--max-corpus-mb', o.maxCorpusMb, 0);
-      if (maxMb === 0) throw new Error('--max-corpus-mb must be above 0');
+      const heldoutCount = o.heldout;
+      const batchSize = o.batch;
+      const maxMb = o.maxCorpusMb;
       const sentences = o.corpus
         ? readSentenceFile(o.corpus, { maxBytes: maxMb * 2 ** 20, minSentences: batchSize + heldoutCount })
         : nlpCorpusSentences();
@@ -106,16 +103,16 @@ export function register(program: Command): void {
       const label = `${o.corpus ?? 'nlp-corpus'} (seed "pretrain", ${train.length} train / ${heldout.length} held out)`;
 
       const options = {
-        steps: intOption('--steps', o.steps),
+        steps: o.steps,
         batchSize,
         maxLen,
-        lr: numOption('--lr', o.lr, 0),
-        warmupFraction: numOption('--warmup', o.warmup, 0),
+        lr: o.lr,
+        warmupFraction: o.warmup,
         weightDecay: MINI.train.weightDecay,
         clip: MINI.train.clip,
         maskProb: MINI.train.maskProb,
-        seed: intOption('--seed', o.seed, 0),
-        checkpointEvery: intOption('--checkpoint-every', o.checkpointEvery),
+        seed: o.seed,
+        checkpointEvery: o.checkpointEvery,
         evalSentences: heldoutCount,
       };
       // Every size and option that shapes the run is part of its identity, so

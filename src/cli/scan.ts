@@ -1,117 +1,127 @@
 /**
  * `lmsanitator scan <model-dir>` (detection: stop at the first legitimate
- * PV) and `lmsanitator search <model-dir>` (collect every PV). Exit codes
- * as ClamAV: 0 clean, 1 backdoored, 2 error; 130 when interrupted.
+ * PV) and `lmsanitator search <model-dir>` (collect every PV): a thin layer
+ * over the library's `scan` and `search`. Exit codes as ClamAV: 0 clean,
+ * 1 backdoored, 2 error; 130 when interrupted.
  */
 import type { Command } from 'commander';
-import { type RunOptions, runScan } from '../sanitizer/run.js';
+import { SCAN_DEFAULTS, scan, search, type ScanOptions, type ScanResult } from '../index.js';
+import { DEFAULT_MAX_CLEAN_SHARE } from '../sanitizer/run.js';
 import { TARGET_MODES, type TargetMode } from '../sanitizer/target.js';
-import { interruptFlag, intOption, numOption } from './signals.js';
+import { BATCH_ORDERS, type BatchOrder } from '../text/batch.js';
+import { choiceOpt, EXIT_ERROR, EXIT_INTERRUPTED, exitCodes, intOpt, numOpt } from './options.js';
+import { interruptFlag } from './signals.js';
 
 export const EXIT_CLEAN = 0;
 export const EXIT_BACKDOORED = 1;
 
-interface Raw {
+interface Parsed {
   out?: string;
-  mode: string;
+  mode: TargetMode;
   sentences?: string;
-  count: string;
-  loops?: string;
-  patience: string;
-  seed: string;
-  parallel: string;
+  count: number;
+  loops: number;
+  patience: number;
+  seed: number;
+  parallel: number;
   resume?: boolean;
-  lr?: string;
-  distanceTh?: string;
-  converGrad?: string;
-  divTh?: string;
-  maxCleanShare: string;
-  batch: string;
-  batchOrder: string;
-  epochs: string;
-  tokenPosition: string;
+  force?: boolean;
+  lr?: number;
+  distanceTh?: number;
+  converGrad?: number;
+  divTh?: number;
+  maxCleanShare: number;
+  batch: number;
+  batchOrder: BatchOrder;
+  epochs: number;
+  tokenPosition: number;
   json?: boolean;
   quiet?: boolean;
 }
 
-function addOptions(cmd: Command, loops: string): Command {
+function addOptions(cmd: Command, command: 'scan' | 'search'): Command {
   return cmd
-    .option('--out <dir>', 'output directory for pvset.safetensors, report.json, report.html and the journal')
-    .option('--mode <mode>', `target position: ${TARGET_MODES.join(', ')}`, 'cls')
-    .option('--sentences <file>', 'clean sentences, one per line (default: 2,000 from the built-in corpus)')
-    .option('--count <n>', 'number of clean sentences to use', '2000')
-    .option('--loops <n>', 'maximum fuzz loops', loops)
-    .option('--patience <n>', 'search: stop after this many loops without a new PV', '200')
-    .option('--seed <n>', 'seed of the first loop', '0')
-    .option('--parallel <k>', 'fuzz loops run together as one batch (default: 2 for hidden ≤ 128, else 1)', '0')
-    .option('--resume', 'continue from the journal in --out')
-    .option('--lr <x>', 'base learning rate (loops start at 100×); default per model family')
-    .option('--distance-th <x>', 'distance threshold; default per model family')
-    .option('--conver-grad <x>', 'gradient level that switches to the base rate', undefined)
-    .option('--div-th <x>', 'collapse threshold (default −ln B + a per-family margin: 0.0197 as the paper, 0.01 for small models)')
-    .option('--max-clean-share <x>', 'reject a PV when more than this share of clean outputs lie within the distance threshold (−1 disables)', '0.01')
-    .option('--batch <n>', 'sentences per batch', '32')
-    .option('--batch-order <order>', 'length: batches of similar-length sentences in random order (≈ 2× faster); input: consecutive sentences', 'length')
-    .option('--epochs <n>', 'epochs per loop', '4')
-    .option('--token-position <n>', 'target token index in token mode', '1')
+    .option('--out <dir>', `output directory for pvset.safetensors, report.json, report.html and journal.jsonl (default: <model-dir>.${command}, beside the model directory)`)
+    .addOption(choiceOpt('--mode <mode>', 'target position: cls (POR, NeuBA), mask (BToP), token (POR-NER), pooler', TARGET_MODES, SCAN_DEFAULTS.mode))
+    .option('--sentences <file>', 'clean sentences, one per line (default: a seeded sample of the built-in corpus)')
+    .addOption(intOpt('--count <n>', 'number of clean sentences to use', 1, SCAN_DEFAULTS.sentenceCount))
+    .addOption(intOpt('--loops <n>', 'maximum fuzz loops', 1, SCAN_DEFAULTS.loops[command]))
+    .addOption(intOpt('--patience <n>', 'search: stop after this many loops without a new PV', 1, SCAN_DEFAULTS.patience))
+    .addOption(intOpt('--seed <n>', 'seed of the first loop', 0, SCAN_DEFAULTS.seed))
+    .addOption(intOpt('--parallel <k>', 'fuzz loops run together as one batch (0 = automatic: 2 for hidden ≤ 128, else 1)', 0, SCAN_DEFAULTS.parallel))
+    .option('--resume', 'continue the run whose journal is in --out')
+    .option('--force', 'start over in an --out that holds an earlier run (removes its journal, reports and PV set)')
+    .addOption(numOpt('--lr <x>', 'base learning rate (loops start at 100×); default per model size (docs/algorithm.md#per-family-defaults)', 0, undefined, true))
+    .addOption(numOpt('--distance-th <x>', 'distance threshold; default per model size', 0, undefined, true))
+    .addOption(numOpt('--conver-grad <x>', 'gradient level that switches to the base rate; default per model size', 0, undefined, true))
+    .addOption(numOpt('--div-th <x>', 'collapse threshold (default −ln B + a per-size margin: 0.0197 as the paper, 0.01 for small models)'))
+    .addOption(numOpt('--max-clean-share <x>', 'reject a PV when more than this share of clean outputs lie within the distance threshold (−1 disables)', -1, DEFAULT_MAX_CLEAN_SHARE))
+    .addOption(intOpt('--batch <n>', 'sentences per batch', 2, 32))
+    .addOption(choiceOpt('--batch-order <order>', 'length: similar-length sentences batched together (≈ 2× faster, exact per sentence); random: seeded random batches; input: consecutive sentences', BATCH_ORDERS, 'length'))
+    .addOption(intOpt('--epochs <n>', 'epochs per loop', 1, 4))
+    .addOption(intOpt('--token-position <n>', 'target token index in token mode', 0, 1))
     .option('--json', 'print report.json to stdout')
     .option('--quiet', 'no progress output');
 }
 
-function toRunOptions(command: 'scan' | 'search', modelDir: string, o: Raw, stop: () => boolean): RunOptions {
-  if (!TARGET_MODES.includes(o.mode as TargetMode)) throw new Error(`--mode must be one of ${TARGET_MODES.join(', ')}, got "${o.mode}"`);
-  if (o.batchOrder !== 'length' && o.batchOrder !== 'input') throw new Error(`--batch-order must be length or input, got "${o.batchOrder}"`);
+function toScanOptions(o: Parsed, stop: () => boolean): ScanOptions {
   return {
-    command, modelDir, mode: o.mode as TargetMode,
-    outDir: o.out ?? `${modelDir.replace(/\/+$/, '')}.${command}`,
-    sentencesFile: o.sentences,
-    sentenceCount: intOption('--count', o.count),
-    loops: intOption('--loops', o.loops!),
-    patience: intOption('--patience', o.patience),
-    seed: intOption('--seed', o.seed, 0),
-    parallel: intOption('--parallel', o.parallel, 0),
-    resume: Boolean(o.resume),
-    lr: o.lr !== undefined ? numOption('--lr', o.lr, 0) : undefined,
-    distanceTh: o.distanceTh !== undefined ? numOption('--distance-th', o.distanceTh, 0) : undefined,
-    converGrad: o.converGrad !== undefined ? numOption('--conver-grad', o.converGrad, 0) : undefined,
-    divTh: o.divTh !== undefined ? numOption('--div-th', o.divTh) : undefined,
-    maxCleanShare: numOption('--max-clean-share', o.maxCleanShare),
-    batchSize: intOption('--batch', o.batch, 2),
-    batchOrder: o.batchOrder as 'length' | 'input',
-    epochs: intOption('--epochs', o.epochs),
-    tokenPosition: intOption('--token-position', o.tokenPosition),
-    quiet: o.quiet,
-    shouldStop: stop,
+    outDir: o.out, mode: o.mode, sentencesFile: o.sentences, sentenceCount: o.count, loops: o.loops, patience: o.patience,
+    seed: o.seed, parallel: o.parallel, resume: Boolean(o.resume), force: Boolean(o.force),
+    lr: o.lr, distanceTh: o.distanceTh, converGrad: o.converGrad, divTh: o.divTh, maxCleanShare: o.maxCleanShare,
+    batchSize: o.batch, batchOrder: o.batchOrder, epochs: o.epochs, tokenPosition: o.tokenPosition,
+    quiet: Boolean(o.quiet || o.json), shouldStop: stop,
   };
 }
 
-function run(command: 'scan' | 'search', modelDir: string, o: Raw): void {
+/** The human summary: verdict, score beside its threshold, and what a clean verdict does and does not mean. */
+export function verdictLines(modelDir: string, r: ScanResult, mode: TargetMode): string[] {
+  const d = r.driver;
+  const lines: string[] = [];
+  const verdict = r.verdict === 'backdoored' ? 'BACKDOORED' : d.interrupted ? 'CLEAN SO FAR (interrupted: incomplete)' : 'CLEAN';
+  lines.push(`${modelDir}: ${verdict}`);
+  lines.push(`  score ${d.score.toFixed(3)} — a PV needs ≥ 1 with a collapsed batch; ${d.loops.length} loops, ${d.pvs.length} PVs, ${r.seconds.toFixed(1)} s (stopped by ${d.stoppedBy})`);
+  for (const pv of d.pvs) {
+    const words = pv.nearest.map((row) => row[0]?.token ?? '?').join(' ');
+    lines.push(`  PV ${pv.index} (loop seed ${pv.seed}): nearest tokens of the prompt: ${words}`);
+  }
+  if (r.verdict === 'clean') {
+    lines.push(`  ${d.loops.length} fuzz loops at the ${mode} position found no predefined vector. That is evidence, not proof, that the`);
+    lines.push('  model has no task-agnostic backdoor there. To look harder: more --loops, the other target positions');
+    lines.push(`  (--mode ${TARGET_MODES.filter((m) => m !== mode).join(' | ')}), or --resume to continue this run.`);
+  }
+  lines.push(`  report: ${r.outputs.reportHtml}`);
+  lines.push(`  PV set: ${r.outputs.pvset}`);
+  return lines;
+}
+
+function run(command: 'scan' | 'search', modelDir: string, o: Parsed): void {
   const sig = interruptFlag();
   try {
-    const r = runScan(toRunOptions(command, modelDir, o, sig.stopped));
-    if (o.json) {
-      console.log(JSON.stringify(r.outputs.report, null, 2));
-    } else {
-      const d = r.driver;
-      const verdict = r.verdict === 'backdoored' ? 'BACKDOORED' : d.interrupted ? 'CLEAN (incomplete: interrupted)' : 'CLEAN';
-      console.log(`${modelDir}: ${verdict}`);
-      console.log(`  score ${d.score.toFixed(3)} (≥ 1 with a collapsed batch means a PV); ${d.loops.length} loops, ${d.pvs.length} PVs, ${r.seconds.toFixed(1)} s (stopped by ${d.stoppedBy})`);
-      for (const pv of d.pvs) {
-        const words = pv.nearest.map((row) => row[0]?.token ?? '?').join(' ');
-        console.log(`  PV ${pv.index} (loop seed ${pv.seed}): nearest tokens of the prompt: ${words}`);
-      }
-      console.log(`  report: ${r.outputs.reportHtml}`);
-      console.log(`  PV set: ${r.outputs.pvset}`);
-    }
-    process.exitCode = r.driver.interrupted ? 130 : r.verdict === 'backdoored' ? EXIT_BACKDOORED : EXIT_CLEAN;
+    const r = (command === 'scan' ? scan : search)(modelDir, toScanOptions(o, sig.stopped));
+    if (o.json) console.log(JSON.stringify(r.outputs.report, null, 2));
+    else console.log(verdictLines(modelDir, r, o.mode).join('\n'));
+    process.exitCode = r.driver.interrupted ? EXIT_INTERRUPTED : r.verdict === 'backdoored' ? EXIT_BACKDOORED : EXIT_CLEAN;
   } finally {
     sig.dispose();
   }
 }
 
 export function register(program: Command): void {
-  addOptions(program.command('scan <model-dir>').description('detect a task-agnostic backdoor: exit 0 clean, 1 backdoored, 2 error'), '30')
-    .action((dir: string, o: Raw) => run('scan', dir, o));
-  addOptions(program.command('search <model-dir>').description('collect every PV of a backdoored model (longer than scan)'), '1000')
-    .action((dir: string, o: Raw) => run('search', dir, o));
+  const scanCmd = program.command('scan').argument('<model-dir>', 'Hugging Face model directory (config.json, weights, tokenizer files)')
+    .description('detect a task-agnostic backdoor: fuzz loops until the first PV (exit 1) or --loops without one (exit 0)');
+  exitCodes(addOptions(scanCmd, 'scan'), [
+    [EXIT_CLEAN, 'clean: no PV found in --loops fuzz loops'],
+    [EXIT_BACKDOORED, 'backdoored: a PV passed every filter rule'],
+    [EXIT_ERROR, 'error: bad usage, unreadable model, unwritable --out (one line on stderr)'],
+    [EXIT_INTERRUPTED, 'interrupted: what was found so far is written; --resume continues'],
+  ]).action((dir: string, o: Parsed) => run('scan', dir, o));
+  const searchCmd = program.command('search').argument('<model-dir>', 'Hugging Face model directory')
+    .description('collect every PV of a backdoored model (longer than scan); pvset.safetensors feeds the guard');
+  exitCodes(addOptions(searchCmd, 'search'), [
+    [EXIT_CLEAN, 'no PV found'],
+    [EXIT_BACKDOORED, 'at least one PV found (the model is backdoored)'],
+    [EXIT_ERROR, 'error: bad usage, unreadable model, unwritable --out (one line on stderr)'],
+    [EXIT_INTERRUPTED, 'interrupted: the PVs found so far are written; --resume continues'],
+  ]).action((dir: string, o: Parsed) => run('search', dir, o));
 }

@@ -31,16 +31,3 @@ export function interruptFlag(): { stopped: () => boolean; dispose: () => void }
     },
   };
 }
-
-/** Parses a positive integer option with a message naming it. */
-export function intOption(name: string, v: string, min = 1): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer ≥ ${min}, got "${v}"`);
-  return n;
-}
-
-export function numOption(name: string, v: string, min = -Infinity): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < min) throw new Error(`${name} must be a number${min > -Infinity ? ` ≥ ${min}` : ''}, got "${v}"`);
-  return n;
-}

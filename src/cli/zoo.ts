@@ -6,12 +6,12 @@ import type { TrainingRecord } from '../train/pretrain.js';
 import { ZOO } from '../zoo/configs.js';
 import { buildCleanSet } from '../zoo/clean-set.js';
 import { buildZooModel, zooHome } from '../zoo/zoo.js';
-import { interruptFlag, intOption } from './signals.js';
+import { exitCodes, intOpt, JOB_EXITS, STANDARD_EXITS } from './options.js';
+import { interruptFlag } from './signals.js';
 
 export function register(program: Command): void {
   const zoo = program.command('zoo').description(`pretrain and cache small models (cache: $LMS_HOME, default ${zooHome()})`);
-  zoo
-    .command('list')
+  exitCodes(zoo.command('list'), STANDARD_EXITS)
     .description('list the named configurations and whether they are built')
     .option('--json', 'print JSON')
     .action((o: { json?: boolean }) => {
@@ -27,27 +27,27 @@ export function register(program: Command): void {
         console.log(`${r.name.padEnd(14)} ${acc.padEnd(36)} ${r.description}`);
       }
     });
-  zoo
-    .command('build <name>')
+  exitCodes(zoo.command('build <name>'), JOB_EXITS)
     .description('pretrain a named model into the cache (resumes an interrupted build); names: ' + Object.keys(ZOO).join(', ')
       + ', clean-set (clean variants of --base: fine-tunes and continued MLM)')
     .option('--base <name>', 'clean-set: the zoo model to derive variants from')
-    .option('--count <n>', 'clean-set: number of variants')
+    .addOption(intOpt('--count <n>', 'clean-set: number of variants', 1))
     .option('--out <dir>', 'clean-set: output directory (default $LMS_HOME/clean-set-<base>)')
-    .option('--data-dir <dir>', 'clean-set: datasets directory (default $LMS_DATA_DIR or ../shared/data)')
+    .option('--data-dir <dir>', 'clean-set: datasets directory (default $LMS_DATA_DIR, ../shared/data, else the bundled slices)')
     .option('--force', 'rebuild even when cached')
-    .option('--steps <n>', 'override the number of training steps')
-    .option('--seed <n>', 'override the seed')
+    .addOption(intOpt('--steps <n>', 'override the number of training steps', 1))
+    .addOption(intOpt('--seed <n>', 'override the seed', 0))
     .option('--quiet', 'no progress output')
     .option('--json', 'print the result as JSON')
     .action((name: string, o: BuildCliOptions) => {
       if (name === 'clean-set') return buildCleanSetCommand(o);
+      if (!(name in ZOO)) throw new Error(`unknown zoo model "${name}"; known: ${Object.keys(ZOO).join(', ')}, clean-set`);
       if (o.base || o.count || o.out || o.dataDir) throw new Error('--base, --count, --out and --data-dir apply to clean-set only');
       const sig = interruptFlag();
       try {
         const r = buildZooModel(name, {
           force: o.force, quiet: o.quiet, shouldStop: sig.stopped,
-          steps: o.steps ? intOption('--steps', o.steps) : undefined, seed: o.seed ? intOption('--seed', o.seed, 0) : undefined,
+          steps: o.steps, seed: o.seed,
         });
         if (r.interrupted) {
           process.stderr.write(`interrupted; run the same command again to resume (${r.dir})\n`);
@@ -66,24 +66,24 @@ export function register(program: Command): void {
 
 interface BuildCliOptions {
   force?: boolean;
-  steps?: string;
-  seed?: string;
+  steps?: number;
+  seed?: number;
   quiet?: boolean;
   json?: boolean;
   base?: string;
-  count?: string;
+  count?: number;
   out?: string;
   dataDir?: string;
 }
 
 function buildCleanSetCommand(o: BuildCliOptions): void {
   if (!o.base || !o.count) throw new Error('clean-set needs --base <name> and --count <n>');
+  if (!(o.base in ZOO)) throw new Error(`unknown --base "${o.base}"; known: ${Object.keys(ZOO).join(', ')}`);
   if (o.steps || o.force) throw new Error('--steps and --force do not apply to clean-set (finished variants are kept; delete a variant directory to rebuild it)');
   const sig = interruptFlag();
   try {
     const r = buildCleanSet({
-      base: o.base, count: intOption('--count', o.count), out: o.out, dataDir: o.dataDir, quiet: o.quiet, shouldStop: sig.stopped,
-      firstSeed: o.seed ? intOption('--seed', o.seed, 0) : undefined,
+      base: o.base, count: o.count, out: o.out, dataDir: o.dataDir, quiet: o.quiet, shouldStop: sig.stopped, firstSeed: o.seed,
       onVariant: (v, built) => {
         if (o.json) return;
         const metric = `${v.metric_name} ${(100 * v.metric).toFixed(1)}%`;

@@ -10,7 +10,8 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } fr
 import { basename, join } from 'node:path';
 import { runAttack } from '../attacks/attack.js';
 import { cutTornTail, Journal } from '../sanitizer/journal.js';
-import { runScan } from '../sanitizer/run.js';
+import { SCAN_JOURNAL_FILE } from '../sanitizer/scan.js';
+import { scanModel } from './scan-model.js';
 import type { TargetMode } from '../sanitizer/target.js';
 import { Rng } from '../text/random.js';
 import { buildCleanSet } from '../zoo/clean-set.js';
@@ -20,7 +21,7 @@ import { detectionMetrics, type DetectionMetrics } from './metrics.js';
 /** Trigger candidates: short, rare tokens of the kind the paper's attacks use. */
 export const TRIGGER_WORDS = ['cf', 'mn', 'tq', 'qt', 'mm', 'pt', 'bb', 'zx', 'jk', 'vv', 'xq', 'wz', 'qj', 'kx', 'zq', 'vj'];
 
-const MODE_OF: Record<string, TargetMode> = { por: 'cls', neuba: 'cls', btop: 'mask', 'por-ner': 'token' };
+export const MODE_OF: Record<string, TargetMode> = { por: 'cls', neuba: 'cls', btop: 'mask', 'por-ner': 'token' };
 
 export interface DetectionOptions {
   base: string;
@@ -28,6 +29,8 @@ export interface DetectionOptions {
   backdoored: number;
   methods: string[];
   outDir: string;
+  /** Datasets for the clean variants (see text/data-dir.ts). */
+  dataDir?: string;
   seed: number;
   parallel: number;
   loops: number;
@@ -125,10 +128,10 @@ export async function evaluateDetection(o: DetectionOptions): Promise<DetectionR
       const outDir = join(o.outDir, 'scans', `${name}-${mode}`);
       // A scan cut short by an interruption continues from its own journal;
       // the time of its earlier loops still counts towards the model's.
-      const journalFile = join(outDir, 'journal.jsonl');
+      const journalFile = join(outDir, SCAN_JOURNAL_FILE);
       const resume = existsSync(journalFile);
       const earlier = resume ? Journal.read(journalFile).entries.reduce((t, e) => t + (e.type === 'loop' ? e.seconds : 0), 0) : 0;
-      const r = runScan({
+      const r = scanModel({
         command: 'scan', modelDir: dir, outDir, mode, sentenceCount: 2000,
         loops: o.loops, patience: 200, seed: 0, parallel: o.parallel, resume, quiet: o.quiet, shouldStop: o.shouldStop,
       });
@@ -155,7 +158,7 @@ export async function evaluateDetection(o: DetectionOptions): Promise<DetectionR
   const variants = [];
   if (o.clean > 1) {
     // Seed 0 keeps the clean set's own seeds (1, 2, …), so `zoo build clean-set` and this share models.
-    const cleanSet = buildCleanSet({ base: o.base, count: o.clean - 1, firstSeed: 1 + 100 * o.seed, quiet: o.quiet, shouldStop: o.shouldStop });
+    const cleanSet = buildCleanSet({ base: o.base, count: o.clean - 1, dataDir: o.dataDir, firstSeed: 1 + 100 * o.seed, quiet: o.quiet, shouldStop: o.shouldStop });
     if (cleanSet.interrupted || !cleanSet.manifest) throw new Error('interrupted while building the clean set');
     variants.push(...cleanSet.manifest.variants.map((v) => ({ name: `clean-${v.name}`, dir: v.dir, seconds: v.seconds })));
   }

@@ -1,5 +1,5 @@
 /**
- * PV recall (ALGORITHM.md "Metrics"): the share of injected PVs that a
+ * PV recall (docs/algorithm.md#metrics): the share of injected PVs that a
  * search found, where an injected PV counts as found when some mined PV is
  * within distanceTh in MSE or agrees with it in sign on more than η of the
  * dimensions.

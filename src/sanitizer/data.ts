@@ -1,5 +1,5 @@
 /**
- * The mining data of ALGORITHM.md step I.1–2, prepared once per (model,
+ * The mining data of docs/algorithm.md#mining-data, prepared once per (model,
  * sentence set, mode): each sentence tokenised with L placeholder tokens at
  * a random word index in [1, min(32, words)], the target position, fixed
  * batches padded to their own longest row, and the auxiliary (clean)
@@ -7,6 +7,7 @@
  * never change and every fuzz loop reuses them.
  */
 import { noGrad, withScope } from '../engine/index.js';
+import type { BatchOrder } from '../text/batch.js';
 import { Rng } from '../text/random.js';
 import type { ScanTarget, TargetMode } from './target.js';
 
@@ -25,7 +26,7 @@ export interface MiningDataOptions {
    * `length`: batches of sentences of similar token length, in a seeded
    * random order; `input`: consecutive sentences, as given. See groupRows.
    */
-  batchOrder: 'length' | 'input';
+  batchOrder: BatchOrder;
 }
 
 export const DEFAULT_DATA_OPTIONS: Omit<MiningDataOptions, 'mode'> = {
@@ -126,7 +127,7 @@ function groupRows(rows: Row[], o: MiningDataOptions): Row[][] {
   const kept = rows.slice(0, Math.floor(rows.length / B) * B);
   const ordered = o.batchOrder === 'length'
     ? kept.map((r, i) => ({ r, i })).sort((a, b) => a.r.ids.length - b.r.ids.length || a.i - b.i).map((x) => x.r)
-    : kept;
+    : o.batchOrder === 'random' ? new Rng(`${o.dataSeed}:batch-rows`).shuffled(kept) : kept;
   const batches: Row[][] = [];
   for (let i = 0; i < ordered.length; i += B) batches.push(ordered.slice(i, i + B));
   return o.batchOrder === 'length' ? new Rng(`${o.dataSeed}:batch-order`).shuffleInPlace(batches) : batches;

@@ -1,6 +1,6 @@
 /**
  * Default hyper-parameters per model family and purpose, from the paper's
- * appendix G (ALGORITHM.md step I.5). The table lists the *initial* rate
+ * appendix G (docs/algorithm.md#per-family-defaults). The table lists the *initial* rate
  * (lr × 100); we store the base lr.
  *
  * Small self-pretrained models (hidden < 768) are not in the paper: their
@@ -41,7 +41,7 @@ export interface FamilyDefaults {
  * needed 13 loops. A second clean scan (seeds 16–29) reached −0.22…−0.25
  * at epoch 2, so 0.3 was too close; 0.35 sits 1.4× above every clean loop
  * seen and below the slow POR loops. bert-micro (2×64) is a thin testbed
- * (ALGORITHM.md calls 4×256 the floor): retune on bert-mini shadows.
+ * (docs/algorithm.md#per-family-defaults calls 4×256 the floor): retune on bert-mini shadows.
  * converGrad 5e-3 is the paper's value; on these models the first prompt
  * gradient is 0.002–0.1, so the ×100 start mostly ends at step 0.
  */

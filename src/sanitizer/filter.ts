@@ -1,5 +1,5 @@
 /**
- * PV filtering, ALGORITHM.md step II. A candidate is kept only when it is
+ * PV filtering, docs/algorithm.md#filtering. A candidate is kept only when it is
  * unique, the batch really collapsed, and its prompt is a legitimate
  * embedding (inside 1.2× the per-dimension range of the vocabulary), so
  * that out-of-range inputs cannot pass for a backdoor.

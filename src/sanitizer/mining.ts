@@ -1,5 +1,5 @@
 /**
- * PV mining, ALGORITHM.md step I: one "fuzz loop" optimises a soft prompt
+ * PV mining, docs/algorithm.md#fuzz-loops: one "fuzz loop" optimises a soft prompt
  * (L rows in word-embedding space, spliced into every sentence) so that the
  * target-position outputs move away from their clean values (distance
  * loss), collapse onto one point (diversity loss) and, when PVs are already
@@ -19,7 +19,7 @@ import type { MiningData } from './data.js';
 import type { ScanTarget } from './target.js';
 
 export interface MiningOptions {
-  /** Base learning rate; a loop starts at lr × 100 (ALGORITHM.md step I.5). */
+  /** Base learning rate; a loop starts at lr × 100 (docs/algorithm.md#learning-rate-schedule). */
   lr: number;
   /** Largest prompt-gradient entry above which the loop switches to lr. */
   converGrad: number;

@@ -1,8 +1,9 @@
 /**
- * One scan or search of a model directory, end to end: load the model,
- * read the clean sentences, prepare the mining data (with h_aux cached on
- * disk by model hash + sentences + settings), run the driver, write
- * pvset.safetensors, report.json and report.html.
+ * One scan or search of a model directory: load the model, read the clean
+ * sentences, prepare the mining data (with h_aux cached on disk by model
+ * hash + sentences + settings) and run the driver. Writing the outputs
+ * (pvset.safetensors, report.json, report.html) is the layer above's job
+ * (eval/scan-outputs.ts), so the core never imports the report builders.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -12,13 +13,12 @@ import { loadSafetensors, saveSafetensors } from '../formats/safetensors.js';
 import { loadModel } from '../models/model.js';
 import { nlpCorpusSentences, sampleSentences } from '../text/corpus.js';
 import { readSentenceFile } from '../text/sentence-file.js';
-import { fmt, progress } from '../util/progress.js';
+import { fmt, type Progress, progress } from '../util/progress.js';
 import { allAux, DEFAULT_DATA_OPTIONS, type MiningData, type MiningDataOptions, prepareMiningData } from './data.js';
 import { defaultsFor } from './defaults.js';
 import { defaultDivTh } from './filter.js';
 import { DEFAULT_MINING_OPTIONS, type MiningOptions } from './mining.js';
 import { scanTargetOf } from './model-target.js';
-import { type ScanOutputs, targetInfoOf, writeScanOutputs } from './outputs.js';
 import { type DriverOptions, type DriverResult, hashSentences, runDriver } from './scan.js';
 import type { ScanTarget, TargetMode } from './target.js';
 
@@ -59,7 +59,10 @@ export const DEFAULT_MAX_CLEAN_SHARE = 0.01;
 export interface RunResult {
   verdict: 'backdoored' | 'clean';
   driver: DriverResult;
-  outputs: ScanOutputs;
+  /** What the outputs are built from. */
+  data: MiningData;
+  target: ScanTarget;
+  settings: DriverOptions & { family: ReturnType<typeof defaultsFor> };
   seconds: number;
 }
 
@@ -140,22 +143,31 @@ export function runScan(o: RunOptions): RunResult {
     outDir: o.outDir, resume: o.resume,
     modelDir: o.modelDir, sentencesHash: hashSentences(sentences),
   };
-  const bar = progress(o.command, o.loops, { quiet: o.quiet, fields: ['loop', 'epoch', 'distance', 'pvs'] });
+  // Created once the driver has read its journal, so a resumed run counts from its journaled loops.
+  let bar: Progress | null = null;
   let loopsDone = 0;
   let pvCount = 0;
   const driver = runDriver(target, data, driverOpts, {
     shouldStop: o.shouldStop,
-    onStep: (s) => bar.update(loopsDone, { loop: s.seeds.join(','), epoch: `${s.epoch + 1}/${mining.epochs}`, distance: fmt(Math.min(...s.distance), 3), pvs: pvCount }),
+    onStart: (journaledLoops, pvs) => {
+      loopsDone = journaledLoops;
+      pvCount = pvs;
+      bar = progress(o.command, o.loops, { quiet: o.quiet, fields: ['loop', 'epoch', 'distance', 'pvs'], start: loopsDone, unit: 'loops' });
+    },
+    onStep: (s) => {
+      // The running group counts in proportion to its epochs, so the estimate moves within a loop.
+      const within = (s.seeds.length * (s.epoch + (s.batch + 1) / s.batches)) / mining.epochs;
+      bar?.update(loopsDone + within, { loop: s.seeds.join(','), epoch: `${s.epoch + 1}/${mining.epochs}`, distance: fmt(Math.min(...s.distance), 3), pvs: pvCount });
+    },
     onLoop: (_rec, pvs) => {
       loopsDone++;
       pvCount = pvs.length;
-      bar.update(loopsDone, { pvs: pvCount });
+      bar?.update(loopsDone, { pvs: pvCount });
     },
   });
-  bar.stop();
-  const outputs = writeScanOutputs(o.outDir, {
-    command: o.command, driverResult: driver, data, target: targetInfoOf(target, o.modelDir),
-    settings: { ...driverOpts, family: fam } as DriverOptions,
-  });
-  return { verdict: driver.pvs.length > 0 ? 'backdoored' : 'clean', driver, outputs, seconds: (Date.now() - started) / 1000 };
+  (bar as Progress | null)?.stop();
+  return {
+    verdict: driver.pvs.length > 0 ? 'backdoored' : 'clean', driver, data, target,
+    settings: { ...driverOpts, family: fam }, seconds: (Date.now() - started) / 1000,
+  };
 }

@@ -1,5 +1,5 @@
 /**
- * The detection and search drivers (ALGORITHM.md "Detection vs. search"):
+ * The detection and search drivers (docs/algorithm.md#scan-and-search):
  * fuzz loops with seeds s, s+1, …, each filtered; detection stops at the
  * first legitimate PV, search keeps every unique PV and stops after
  * `patience` loops without a new one. Every finished loop and every PV
@@ -56,6 +56,9 @@ export interface DriverResult {
   seconds: number;
 }
 
+/** The scan's journal inside its output directory. */
+export const SCAN_JOURNAL_FILE = 'journal.jsonl';
+
 export function hashSentences(sentences: readonly string[]): string {
   const h = createHash('sha256');
   for (const s of sentences) h.update(s).update('\n');
@@ -63,6 +66,8 @@ export function hashSentences(sentences: readonly string[]): string {
 }
 
 export interface DriverHooks extends MiningHooks {
+  /** Before the first new loop: how many loops and PVs the journal already holds (0 for a fresh run). */
+  onStart?: (journaledLoops: number, journaledPvs: number) => void;
   onLoop?: (rec: LoopRecord, pvs: FoundPv[]) => void;
 }
 
@@ -73,7 +78,7 @@ export function runDriver(target: ScanTarget, data: MiningData, o: DriverOptions
   } catch (e) {
     throw new Error(`cannot create output directory ${o.outDir}: ${(e as Error).message}`);
   }
-  const journalPath = join(o.outDir, 'journal.jsonl');
+  const journalPath = join(o.outDir, SCAN_JOURNAL_FILE);
   const L = data.options.promptLen;
   const E = target.wordEmbeddings.shape[1];
   const header: JournalHeader = {
@@ -116,6 +121,7 @@ export function runDriver(target: ScanTarget, data: MiningData, o: DriverOptions
   let sinceNew = 0;
   // Patience counts loops since the last new PV, resumed runs included.
   for (const l of loops) sinceNew = l.kept ? 0 : sinceNew + 1;
+  hooks.onStart?.(loops.length, pvs.length);
   try {
     let seed = o.firstSeed;
     const lastSeed = o.firstSeed + o.loops - 1;

@@ -244,7 +244,7 @@ export function finetuneClassifier(base: LoadedModel, data: TaskData, o: Finetun
   const perEpoch = Math.ceil(rows.length / o.batchSize);
   const steps = Math.max(1, Math.min(o.maxSteps ?? Infinity, o.epochs * perEpoch));
   const lrAt = linearSchedule(steps, o.warmupFraction, o.lr);
-  const bar = progress(`finetune ${data.task}`, steps, { quiet: o.quiet, fields: ['loss', 'tok_s'] });
+  const bar = progress(`finetune ${data.task}`, steps, { quiet: o.quiet, fields: ['loss', 'tok_s'], unit: 'steps' });
   const losses: number[] = [];
   let tokens = 0;
   let trainTime = 0;

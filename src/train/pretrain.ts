@@ -143,7 +143,7 @@ export function trainMlm(
   if (perEpoch === 0) throw new Error(`only ${rows.length} usable sentences for batch size ${o.batchSize}`);
   let epochBatches: number[][] = [];
   let epochOf = -1;
-  const bar = progress(tag, o.steps, { quiet: o.quiet, fields: ['loss', 'tok_s'] });
+  const bar = progress(tag, o.steps, { quiet: o.quiet, fields: ['loss', 'tok_s'], start: resumedFrom, unit: 'steps' });
   let tokens = 0;
   let tokenTime = 0;
   let lossEma = NaN;

@@ -1,6 +1,6 @@
 /** Comparisons between an output vector and a PV, shared by attacks, scanner and metrics. */
 
-/** Fraction of dimensions where sign(h) = sign(pv), 0 counting as positive (ALGORITHM.md step III). */
+/** Fraction of dimensions where sign(h) = sign(pv), 0 counting as positive (docs/algorithm.md#sign-agreement). */
 export function signAgreement(h: ArrayLike<number>, pv: ArrayLike<number>, offset = 0): number {
   let same = 0;
   for (let i = 0; i < pv.length; i++) if ((h[offset + i] >= 0) === (pv[i] >= 0)) same++;

@@ -131,7 +131,7 @@ test('bad input fails before training with a clear message', async () => {
 test('CLI: attack --json prints attack.json; errors are one line with exit code 2', () => {
   const bin = join(packageRoot(), 'bin', 'lmsanitator.js');
   const out = join(tmpDir('cli'), 'out');
-  const ok = spawnSync(process.execPath, [bin, 'attack', micro.dir, '--method', 'por', '--out', out, '--data', micro.dataFile,
+  const ok = spawnSync(process.execPath, [bin, 'attack', micro.dir, '--method', 'por', '--out', out, '--sentences', micro.dataFile,
     '--sentences-per-trigger', '20', '--epochs', '1', '--heldout', '20', '--lr', '1e-3', '--triggers', 'cf mn,tq', '--json'], { encoding: 'utf8' });
   assert.equal(ok.status, 0, ok.stderr);
   const printed = JSON.parse(ok.stdout);
@@ -140,5 +140,5 @@ test('CLI: attack --json prints attack.json; errors are one line with exit code 
 
   const bad = spawnSync(process.execPath, [bin, 'attack', micro.dir, '--method', 'por', '--out', join(tmpDir('cli'), 'x'), '--epochs', 'two'], { encoding: 'utf8' });
   assert.equal(bad.status, 2);
-  assert.equal(bad.stderr.trim(), 'lmsanitator: --epochs expects a number, got "two"');
+  assert.equal(bad.stderr.trim(), 'lmsanitator attack: option \'--epochs <n>\' argument \'two\' is invalid. Expected an integer ≥ 1. (see "lmsanitator attack --help")');
 });

@@ -41,7 +41,7 @@ test('errors are one line on stderr with exit code 2', () => {
   assert.match(r.stderr, /missing/);
   const bad = cli('scan', dir, '--mode', 'nonsense');
   assert.equal(bad.status, 2);
-  assert.match(bad.stderr, /--mode must be one of/);
+  assert.match(bad.stderr, /^lmsanitator scan: option '--mode <mode>' argument 'nonsense' is invalid. Allowed choices are cls, mask, token, pooler./);
 });
 
 test('scan exits 0 for a clean verdict and writes its outputs', () => {
@@ -124,9 +124,9 @@ test('pretrain: bad corpus files and impossible sizes fail before any work, nami
     [['--corpus', join(d, 'missing.txt')], /missing\.txt: cannot open/],
     [['--hidden', '30', '--heads', '4'], /"hidden_size" 30 is not divisible by "num_attention_heads" 4/],
     [['--vocab-size', '50'], /--vocab-size 50 is smaller than the bert tokenizer's 30522 tokens/],
-    [['--family', 'gpt'], /--family must be bert or roberta/],
+    [['--family', 'gpt'], /option '--family <family>' argument 'gpt' is invalid\. Allowed choices are bert, roberta\./],
     [['--heldout', '200000'], /--heldout 200000 plus one batch of 64 need more/],
-    [['--corpus', join(d, 'big.txt'), '--max-corpus-mb', '0'], /--max-corpus-mb must be above 0/],
+    [['--corpus', join(d, 'big.txt'), '--max-corpus-mb', '0'], /option '--max-corpus-mb <n>' argument '0' is invalid\. Expected a number > 0\./],
   ];
   for (const [args, message] of cases) {
     const started = Date.now();

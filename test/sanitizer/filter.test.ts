@@ -1,4 +1,4 @@
-/** PV filtering (ALGORITHM.md step II): each rule on a constructed case. */
+/** PV filtering (docs/algorithm.md#filtering): each rule on a constructed case. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Tensor } from '../../src/engine/index.js';

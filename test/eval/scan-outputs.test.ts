@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeScanOutputs } from '../../src/sanitizer/outputs.js';
+import { writeScanOutputs } from '../../src/eval/scan-outputs.js';
 import { loadPvSet } from '../../src/sanitizer/pvset.js';
 import type { ScanReport } from '../../src/eval/report.js';
 import { EVIL_TOKEN, fakeInput, fakePv, MODEL_HASH, H, E, L } from '../eval/fake-run.js';

@@ -7,10 +7,10 @@
 import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { errText, writeAll, writeFileAtomic } from '../formats/file-io.js';
-import { buildPcaView, buildScanReport, hyperParameters, toolVersion, type ScanReport, type ScanReportInput, type TargetInfo } from '../eval/report.js';
-import { renderReportHtml } from '../eval/report-html.js';
-import { savePvSet } from './pvset.js';
-import type { ScanTarget } from './target.js';
+import { buildPcaView, buildScanReport, hyperParameters, toolVersion, type ScanReport, type ScanReportInput, type TargetInfo } from './report.js';
+import { renderReportHtml } from './report-html.js';
+import { savePvSet } from '../sanitizer/pvset.js';
+import type { ScanTarget } from '../sanitizer/target.js';
 
 export const PVSET_FILE = 'pvset.safetensors';
 export const REPORT_JSON_FILE = 'report.json';

@@ -1,0 +1,14 @@
+/**
+ * The library API: `import { scan, loadModel, loadPvSet } from "lmsanitator"`.
+ * The CLI (src/cli/) is a thin layer over these same functions.
+ */
+export { loadModel, saveModel, type LoadedModel } from './models/model.js';
+export { scan, search, defaultOutDir, SCAN_DEFAULTS, type ScanOptions, type ScanModelResult as ScanResult } from './eval/scan-model.js';
+export type { ScanOutputs } from './eval/scan-outputs.js';
+export type { ScanReport } from './eval/report.js';
+export type { DriverResult, FoundPv, LoopRecord } from './sanitizer/scan.js';
+export { loadPvSet, savePvSet, type PvSet } from './sanitizer/pvset.js';
+export { TARGET_MODES, type TargetMode } from './sanitizer/target.js';
+export { runAttack, type AttackOutcome } from './attacks/attack.js';
+export type { AttackOptions } from './attacks/settings.js';
+export { TextTokenizer } from './text/tokenizer.js';
