@@ -1,6 +1,7 @@
 /** The command registry: add a command by adding its register function here. */
 import type { Command } from 'commander';
 import { register as attack } from './attack.js';
+import { register as data } from './data.js';
 import { register as demo } from './demo.js';
 import { register as encode } from './encode.js';
 import { register as evaluate } from './eval.js';
@@ -12,4 +13,4 @@ import { register as zoo } from './zoo.js';
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [demo, evaluate, inspect, encode, zoo, pretrain, finetune, scan, attack];
+export const commands: Register[] = [demo, evaluate, inspect, encode, zoo, pretrain, finetune, scan, attack, data];

@@ -1,7 +1,8 @@
-// Where the shared datasets live. The project is developed next to a shared/
-// folder (../shared/data), but a user who clones it alone has none, so every
-// reader takes an explicit directory and falls back to LMS_DATA_DIR, then to
-// ../shared/data beside the package, and otherwise says how to fix it.
+// Where the datasets live (layout: docs/data.md). Every reader takes an
+// explicit directory and falls back to LMS_DATA_DIR, then to ../shared/data
+// beside the package (where the project is developed), then to the small
+// slices committed in data/slices, so that a fresh clone can fine-tune and
+// evaluate at a small scale with no download.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -30,22 +31,34 @@ export function packageRoot(): string {
 
 const isDir = (p: string) => fs.existsSync(p) && fs.statSync(p).isDirectory();
 
+/** The committed slices (data/slices; scripts/make-data-slices rebuilds them). */
+export function bundledDataDir(): string {
+  return path.join(packageRoot(), 'data', 'slices');
+}
+
+export type DataDirSource = '--data-dir' | 'LMS_DATA_DIR' | '../shared/data' | 'bundled slices';
+
+/** The data directory and where it came from, or undefined when none is configured or found. */
+export function locateDataDir(dataDir?: string): { dir: string; source: DataDirSource } | undefined {
+  if (dataDir !== undefined) return { dir: path.resolve(dataDir), source: '--data-dir' };
+  const env = process.env.LMS_DATA_DIR;
+  if (env) return { dir: path.resolve(env), source: 'LMS_DATA_DIR' };
+  const beside = path.resolve(packageRoot(), '..', 'shared', 'data');
+  if (isDir(beside)) return { dir: beside, source: '../shared/data' };
+  const bundled = bundledDataDir();
+  return isDir(bundled) ? { dir: bundled, source: 'bundled slices' } : undefined;
+}
+
 /** The data directory, or undefined when none is configured or found. */
 export function findDataDir(dataDir?: string): string | undefined {
-  if (dataDir !== undefined) return path.resolve(dataDir);
-  const env = process.env.LMS_DATA_DIR;
-  if (env) return path.resolve(env);
-  const beside = path.resolve(packageRoot(), '..', 'shared', 'data');
-  return isDir(beside) ? beside : undefined;
+  return locateDataDir(dataDir)?.dir;
 }
 
 export function resolveDataDir(dataDir?: string): string {
-  const dir = findDataDir(dataDir);
-  if (dir === undefined) {
-    throw new Error(
-      `no data directory: pass --data-dir DIR or set LMS_DATA_DIR (looked for ${path.resolve(packageRoot(), '..', 'shared', 'data')})`,
-    );
+  const found = locateDataDir(dataDir);
+  if (found === undefined) {
+    throw new Error(`no data directory: pass --data-dir DIR or set LMS_DATA_DIR (see docs/data.md; the bundled ${bundledDataDir()} is missing too)`);
   }
-  if (!isDir(dir)) throw new Error(`data directory ${dir} does not exist (from ${dataDir !== undefined ? '--data-dir' : 'LMS_DATA_DIR'})`);
-  return dir;
+  if (!isDir(found.dir)) throw new Error(`data directory ${found.dir} does not exist (from ${found.source})`);
+  return found.dir;
 }

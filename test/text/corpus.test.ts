@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
+import * as fs from 'node:fs';
 import {
   datasetSentences, nlpCorpusSentences, sampleSentences, shuffleSentences, splitTrainHeldout, wikitextSentences, wikitextSentencesFrom,
 } from '../../src/text/corpus.js';
-import { findDataDir, packageRoot, resolveDataDir } from '../../src/text/data-dir.js';
+import { bundledDataDir, findDataDir, locateDataDir, packageRoot, resolveDataDir } from '../../src/text/data-dir.js';
 import { DATA_DIR, NO_DATA, readFixture } from './helpers.js';
 
 test('nlp-corpus gives tens of thousands of clean sentences', () => {
@@ -47,7 +48,7 @@ test('seeded shuffle, sampling and train/held-out split', () => {
   assert.throws(() => splitTrainHeldout(xs, { seed: 9, heldoutFraction: 1.5 }), RangeError);
 });
 
-test('data directory resolution: argument, LMS_DATA_DIR, ../shared/data, else a clear error', () => {
+test('data directory resolution: argument, LMS_DATA_DIR, ../shared/data, else the bundled slices', () => {
   assert.equal(findDataDir('/some/where'), '/some/where');
   assert.throws(() => resolveDataDir('/definitely/not/here'), /does not exist/);
   const saved = process.env.LMS_DATA_DIR;
@@ -56,8 +57,9 @@ test('data directory resolution: argument, LMS_DATA_DIR, ../shared/data, else a 
     assert.equal(findDataDir(), '/from/env');
     delete process.env.LMS_DATA_DIR;
     const beside = path.resolve(packageRoot(), '..', 'shared', 'data');
-    if (DATA_DIR === beside) assert.equal(resolveDataDir(), beside);
-    else assert.throws(() => resolveDataDir(), /--data-dir/);
+    if (fs.existsSync(beside)) assert.deepEqual(locateDataDir(), { dir: beside, source: '../shared/data' });
+    else assert.deepEqual(locateDataDir(), { dir: bundledDataDir(), source: 'bundled slices' });
+    assert.equal(resolveDataDir(), locateDataDir()!.dir);
   } finally {
     if (saved === undefined) delete process.env.LMS_DATA_DIR;
     else process.env.LMS_DATA_DIR = saved;
