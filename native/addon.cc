@@ -656,7 +656,9 @@ Napi::Value Hash32(const Napi::CallbackInfo& info) {
 // Ctrl-C during a long synchronous job (a scan, pretraining): the JS event
 // loop is busy, so a process.on('SIGINT') handler would never run and the
 // key would do nothing. A C handler sets a flag the job polls between steps;
-// a second signal exits at once.
+// a second signal exits at once. The notice is printed by the JS side when
+// it first sees the flag: a write from here would land inside a live
+// progress bar, which redraws over it.
 volatile sig_atomic_t g_interrupts = 0;
 struct sigaction g_prev_int, g_prev_term;
 bool g_installed = false;
@@ -664,9 +666,6 @@ bool g_installed = false;
 void on_interrupt(int) {
   g_interrupts = g_interrupts + 1;
   if (g_interrupts >= 2) _exit(130);
-  static const char msg[] = "\nlmsanitator: interrupted; saving progress (Ctrl-C again to quit at once)\n";
-  ssize_t ignored = write(2, msg, sizeof msg - 1);
-  (void)ignored;
 }
 
 // installInterruptHandler(): SIGINT and SIGTERM set the flag from now on.

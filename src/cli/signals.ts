@@ -8,18 +8,30 @@
  * fallback (it takes effect where a job yields to the event loop).
  */
 import { nativeAddon } from '../engine/kernels/native.js';
+import { announce } from '../util/progress.js';
+
+const NOTICE = 'lmsanitator: interrupted; saving progress (Ctrl-C again to quit at once)';
 
 export function interruptFlag(): { stopped: () => boolean; dispose: () => void } {
   const addon = nativeAddon;
   if (addon && typeof addon.installInterruptHandler === 'function') {
     addon.installInterruptHandler();
-    return { stopped: () => addon.interrupted(), dispose: () => addon.removeInterruptHandler() };
+    let announced = false;
+    const stopped = () => {
+      const s = addon.interrupted();
+      if (s && !announced) {
+        announced = true;
+        announce(NOTICE);
+      }
+      return s;
+    };
+    return { stopped, dispose: () => addon.removeInterruptHandler() };
   }
   let stop = false;
   const onSig = () => {
     if (stop) process.exit(130);
     stop = true;
-    process.stderr.write('\nlmsanitator: interrupted; saving progress (Ctrl-C again to quit at once)\n');
+    announce(NOTICE);
   };
   process.on('SIGINT', onSig);
   process.on('SIGTERM', onSig);

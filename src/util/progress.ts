@@ -42,6 +42,20 @@ export function secondsLeft(done: number, total: number, start: number, elapsedS
   return (Math.max(0, total - done) * elapsedSeconds) / doneHere;
 }
 
+/** The live terminal bar, if any: one at a time, so notices can be printed around it. */
+let liveBar: { pause(): void; resume(): void } | null = null;
+
+/**
+ * Prints one line on stderr without tearing a live bar: the bar is cleared,
+ * the line printed, the bar redrawn below it. (cli-progress restores the
+ * cursor to where the bar started, so a bare write would be overdrawn.)
+ */
+export function announce(line: string): void {
+  liveBar?.pause();
+  process.stderr.write(`${line}\n`);
+  liveBar?.resume();
+}
+
 export function progress(label: string, total: number, opts: ProgressOptions = {}): Progress {
   if (opts.quiet) return { update() {}, stop() {} };
   const start = Math.min(opts.start ?? 0, total);
@@ -71,6 +85,8 @@ export function progress(label: string, total: number, opts: ProgressOptions = {
     }, cliProgress.Presets.shades_classic);
     const payload = () => ({ count: count(), elapsed: duration(elapsed()), etaText: eta(), fieldText: fieldText() });
     bar.start(total, start, payload());
+    const live = { pause: () => bar.stop(), resume: () => bar.start(total, done, payload()) };
+    liveBar = live;
     return {
       update(d, f) {
         done = Math.min(d, total);
@@ -79,6 +95,7 @@ export function progress(label: string, total: number, opts: ProgressOptions = {
       },
       stop() {
         bar.stop();
+        if (liveBar === live) liveBar = null;
         closing();
       },
     };
