@@ -71,12 +71,22 @@ function num(x: number | null | undefined, digits = 4): string {
   return x.toFixed(digits);
 }
 
+/** num() for prose: a true minus sign, as in the formulas around it. */
+function numText(x: number | null | undefined, digits = 4): string {
+  return num(x, digits).replace(/^-/, '−');
+}
+
+/** A shell word: as is when safe, else single-quoted. */
+function shellWord(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
 const REASON_TEXT: Record<string, string> = {
   'no-candidate': 'no candidate: the epoch-mean distance loss never went below −distanceTh',
   'duplicate': 'duplicate: within distanceTh (MSE) of a PV already kept',
   'not-collapsed': 'not collapsed: the final epoch\'s diversity loss stayed above divTh',
   'out-of-range': 'out of range: the soft prompt left 1.2× the per-dimension range of the word embeddings',
-  'clean-output': 'clean output: more than 1% of the clean outputs lie within distanceTh of it (a class cluster, not a predefined vector)',
+  'clean-output': 'clean output: more than --max-clean-share (1% by default) of the clean outputs lie within distanceTh of it (a class cluster, not a predefined vector)',
 };
 
 const REASON_SHORT: Record<string, string> = {
@@ -108,11 +118,228 @@ function signStrip(runs: ReportPv['signs']['runs']): string {
   return `<svg class="strip" viewBox="0 0 ${H} 1" preserveAspectRatio="none" role="img" aria-label="sign pattern of ${H} dimensions">${rects.join('')}</svg>`;
 }
 
-/** The loops whose curves are drawn: every kept one, then the highest scores. */
-function plottedLoops(loops: ReportLoop[]): ReportLoop[] {
+type Thresholds = ScanReport['thresholds'];
+
+/** Where a loop stands against the two dashed lines of the loss charts. */
+export interface LoopCrossing {
+  /** Lowest per-step distance loss (what the distance chart draws). */
+  stepMin: number | null;
+  /** Some step, or an epoch mean, went below −distanceTh. */
+  distanceLine: boolean;
+  /** An epoch mean went below −distanceTh: the loop had a PV candidate. */
+  distanceMean: boolean;
+  /** Some epoch's diversity loss went below divTh (what the diversity chart draws). */
+  divLine: boolean;
+  /** The final epoch's diversity went below divTh: the batch collapsed (the rule). */
+  collapsed: boolean;
+  /** Dashed lines crossed on the charts, 0–2. */
+  lines: number;
+}
+
+export function loopCrossing(l: ReportLoop, th: Thresholds): LoopCrossing {
+  const steps = l.distanceCurve.filter((x): x is number => x !== null);
+  const stepMin = steps.length ? Math.min(...steps) : null;
+  const distanceMean = l.bestDistance !== null && l.bestDistance < -th.distanceTh;
+  const distanceLine = distanceMean || (stepMin !== null && stepMin < -th.distanceTh);
+  const divLine = l.epochs.some((e) => e.diversity !== null && e.diversity < th.divTh);
+  const collapsed = l.finalDiversity !== null && l.finalDiversity < th.divTh;
+  return { stepMin, distanceLine, distanceMean, divLine, collapsed, lines: Number(distanceLine) + Number(divLine) };
+}
+
+/**
+ * Closest to a PV first: kept loops, then the most dashed lines crossed,
+ * then the highest score, then the lowest distance loss reached.
+ */
+function byCloseness(th: Thresholds): (a: ReportLoop, b: ReportLoop) => number {
+  const low = (l: ReportLoop): number => Math.min(l.bestDistance ?? Infinity, loopCrossing(l, th).stepMin ?? Infinity);
+  return (a, b) => Number(b.kept) - Number(a.kept) || loopCrossing(b, th).lines - loopCrossing(a, th).lines ||
+    (b.score ?? 0) - (a.score ?? 0) || low(a) - low(b) || a.seed - b.seed;
+}
+
+/** The loops whose curves are drawn: every kept one, then the closest to the thresholds. */
+function plottedLoops(loops: ReportLoop[], th: Thresholds): ReportLoop[] {
   if (loops.length <= MAX_CURVES) return loops;
-  const ranked = [...loops].sort((a, b) => Number(b.kept) - Number(a.kept) || (b.score ?? 0) - (a.score ?? 0) || a.seed - b.seed);
-  return ranked.slice(0, MAX_CURVES).sort((a, b) => a.seed - b.seed);
+  return [...loops].sort(byCloseness(th)).slice(0, MAX_CURVES).sort((a, b) => a.seed - b.seed);
+}
+
+/** Categorical colours for the loops of a clean report (no PV colours to keep apart from). */
+export const LOOP_COLOURS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#393b79', '#bcbd22', '#17becf'];
+/** Rejected loops highlighted in a backdoored report: cool hues, apart from the warm PV colours. */
+export const NEAR_MISS_COLOURS = ['#1f77b4', '#2ca02c', '#17becf', '#64748b'];
+/** Loops not worth a colour of their own. */
+export const FADED = 'rgba(100, 116, 139, 0.35)';
+/** Highlighted near misses when there are too many loops for one colour each. */
+export const MAX_HIGHLIGHTED = 6;
+
+export interface CurveStyle {
+  colour: string;
+  width: number;
+  faded: boolean;
+}
+
+/**
+ * One colour per loop in a clean report of up to LOOP_COLOURS.length
+ * loops; beyond that the closest ones get a colour and the rest are
+ * faded. A backdoored report draws its kept loops in their PV's colour and
+ * highlights the rejected loops that crossed a dashed line.
+ */
+export function curveStyles(r: ScanReport, plotted: ReportLoop[]): Map<number, CurveStyle> {
+  const th = r.thresholds;
+  const pvBySeed = new Map(r.pvs.map((p) => [p.seed, p.index]));
+  const styles = new Map<number, CurveStyle>();
+  const ranked = [...plotted].sort(byCloseness(th));
+  if (r.verdict === 'clean') {
+    const every = plotted.length <= LOOP_COLOURS.length;
+    const coloured = every ? [...plotted].sort((a, b) => a.seed - b.seed) : ranked.slice(0, MAX_HIGHLIGHTED);
+    coloured.forEach((l, i) => styles.set(l.seed, { colour: LOOP_COLOURS[i % LOOP_COLOURS.length], width: loopCrossing(l, th).lines > 0 ? 2.2 : 1.4, faded: false }));
+  } else {
+    for (const l of plotted) if (l.kept) styles.set(l.seed, { colour: pvColour(pvBySeed.get(l.seed) ?? 0), width: 2.5, faded: false });
+    ranked.filter((l) => !l.kept && loopCrossing(l, th).lines > 0).slice(0, NEAR_MISS_COLOURS.length)
+      .forEach((l, i) => styles.set(l.seed, { colour: NEAR_MISS_COLOURS[i], width: 1.8, faded: false }));
+  }
+  for (const l of plotted) if (!styles.has(l.seed)) styles.set(l.seed, { colour: FADED, width: 1, faded: true });
+  return styles;
+}
+
+/** A filter rule by name, with what it demands, for the notes beside the charts. */
+function ruleText(rule: string, l: ReportLoop, th: Thresholds): string {
+  switch (rule) {
+    case 'no-candidate':
+      return `the <b>candidate rule</b> (no-candidate): a PV needs an <em>epoch-mean</em> distance loss below −distanceTh; the best epoch mean was ${numText(l.bestDistance, 3)}${l.abandoned ? `, and the loop was abandoned after epoch ${l.epochs.length}` : ''}`;
+    case 'not-collapsed':
+      return `the <b>collapse rule</b> (not-collapsed): the final epoch's diversity loss must be below divTh ${numText(th.divTh)}; it was ${numText(l.finalDiversity)}`;
+    case 'out-of-range':
+      return `the <b>embedding-range rule</b> (out-of-range): ${l.rangeViolations} soft-prompt entr${l.rangeViolations === 1 ? 'y lies' : 'ies lie'} outside 1.2× the vocabulary's per-dimension range, so no real input could produce it`;
+    case 'clean-output':
+      return 'the <b>clean-output rule</b>: more than the allowed share of the clean outputs (--max-clean-share, 1% by default) lie within distanceTh of its candidate, so it is a cluster of normal outputs (a fine-tuned class), not a predefined vector';
+    case 'duplicate':
+      return `the <b>duplicate rule</b>: its candidate lies within distanceTh of a PV already kept${l.nearestKeptMse !== null ? ` (MSE ${numText(l.nearestKeptMse, 3)})` : ''}`;
+    default:
+      return `the rule <b>${escapeHtml(rule)}</b>`;
+  }
+}
+
+/** What a loop crossed on the charts, in words. */
+function crossingText(l: ReportLoop, c: LoopCrossing, th: Thresholds): string {
+  const parts: string[] = [];
+  if (c.distanceMean) parts.push(`its epoch-mean distance loss reached ${numText(l.bestDistance, 3)}, below −distanceTh ${numText(-th.distanceTh, 3)}`);
+  else if (c.distanceLine) parts.push(`single steps of its distance loss dipped to ${numText(c.stepMin, 3)}, below −distanceTh ${numText(-th.distanceTh, 3)}, but no epoch mean did`);
+  if (c.collapsed) parts.push(`its batch collapsed (final diversity ${numText(l.finalDiversity)} &lt; divTh ${numText(th.divTh)})`);
+  else if (c.divLine) {
+    const k = l.epochs.findIndex((e) => e.diversity !== null && e.diversity < th.divTh);
+    parts.push(`its diversity loss went below divTh in epoch ${k + 1} (${numText(l.epochs[k].diversity)}) but the final epoch's was ${numText(l.finalDiversity)}`);
+  }
+  return parts.join(', and ');
+}
+
+/** The notes beside the loss charts: every rejected loop that crossed a dashed line, and the rule that rejected it. */
+function crossingNotes(r: ScanReport, styles: Map<number, CurveStyle>, limit = 8): string {
+  const th = r.thresholds;
+  const crossing = r.loops.filter((l) => !l.kept && loopCrossing(l, th).lines > 0).sort(byCloseness(th));
+  const swatch = (l: ReportLoop): string => {
+    const s = styles.get(l.seed);
+    return `<span class="swatch${s && !s.faded ? '' : ' faded'}" style="background:${s ? s.colour : FADED}"></span>`;
+  };
+  if (crossing.length === 0) {
+    if (r.loops.length === 0) return '';
+    const best = [...r.loops].sort(byCloseness(th))[0];
+    if (best.kept) return '';
+    return `<p class="caption">No rejected loop crossed a dashed line. The closest, ${swatch(best)}seed ${best.seed}, reached a best epoch-mean distance loss of ${numText(best.bestDistance, 3)} (a candidate needs below ${numText(-th.distanceTh, 3)}) and a final diversity of ${numText(best.finalDiversity)} (collapse needs below ${numText(th.divTh)}).</p>`;
+  }
+  const items = crossing.slice(0, limit).map((l) => {
+    const c = loopCrossing(l, th);
+    const rules = l.reasons.map((x) => ruleText(x, l, th));
+    return `<li>${swatch(l)}<b>seed ${l.seed}</b>: ${crossingText(l, c, th)}. Rejected by ${rules.join('; and by ')}. Score ${numText(l.score, 3)} (${scoreFactors(l, th)}).</li>`;
+  });
+  const more = crossing.length > limit ? `<li>… and ${crossing.length - limit} more loop${crossing.length - limit === 1 ? '' : 's'}; the table below gives every loop's verdict.</li>` : '';
+  return `<div class="notes" id="crossing-notes"><h3>Loops that crossed a dashed line but were rejected (${crossing.length})</h3>
+<p class="caption">A dashed line is one condition of several: a PV needs an epoch-mean distance loss below −distanceTh <em>and</em> a collapsed final batch <em>and</em> a soft prompt inside the embedding range <em>and</em> a candidate away from the clean outputs.</p>
+<ul>${items.join('')}${more}</ul></div>`;
+}
+
+/** s = D·C·G of one loop, recomputed from the report for the verdict's explanation (score.ts). */
+function scoreFactors(l: ReportLoop, th: Thresholds): string {
+  const D = l.bestDistance === null ? 0 : Math.max(0, -l.bestDistance / th.distanceTh);
+  const C = l.finalDiversity !== null && l.finalDiversity < th.divTh ? '1' : '½';
+  const G = l.rangeViolations > 0 || l.reasons.includes('clean-output') ? '0' : '1';
+  return `D ${numText(D, 2)} × C ${C} × G ${G}`;
+}
+
+/** Command lines the clean verdict suggests, for the same model and output directory. */
+function nextSteps(r: ScanReport): string {
+  const cmd = `lmsanitator ${escapeHtml(r.command)} ${escapeHtml(shellWord(r.model.dir))}`;
+  const more = Math.max(r.settings.loops * 2, r.loops.length * 2, 10);
+  const modes = (['cls', 'mask', 'token', 'pooler'] as const).filter((m) => m !== r.model.mode);
+  const modeHint: Record<string, string> = {
+    cls: 'the [CLS] output', mask: 'the [MASK] output of a masked-language model', token: 'an ordinary token, picked by <code>--token-position</code>', pooler: 'the pooler output',
+  };
+  return `<ul class="steps">
+<li><b>Run more fuzz loops.</b> <code>${cmd} --loops ${more} --resume</code> keeps the ${r.loops.length} loop${r.loops.length === 1 ? '' : 's'} already done (from the journal in the output directory; give the same <code>--out</code> if you gave one) and runs seeds up to ${r.settings.firstSeed + more - 1}.</li>
+<li><b>Try the other target modes.</b> This scan watched <code>${escapeHtml(r.model.mode)}</code>; a backdoor may act at another position: ${modes.map((m) => `<code>--mode ${m}</code> for ${modeHint[m]}`).join('; ')}. A journal belongs to one mode, so give each its own <code>--out</code>.</li>
+${r.interrupted ? '' : '<li><b>Stopped early (Ctrl-C, a crash)?</b> The same command with <code>--resume</code> continues from the journal where the run stopped.</li>\n'}</ul>`;
+}
+
+/** The loop that set the model's score did not collapse (C = ½ in score.ts). */
+function bestLoopUncollapsed(r: ScanReport): boolean {
+  const best = [...r.loops].sort((a, b) => (b.score ?? 0) - (a.score ?? 0) || a.seed - b.seed)[0];
+  return !!best && !loopCrossing(best, r.thresholds).collapsed;
+}
+
+/** Which loop has which colour on the loss charts. */
+function curvesCaption(r: ScanReport, plotted: ReportLoop[], styles: Map<number, CurveStyle>): string {
+  const faded = plotted.filter((l) => styles.get(l.seed)?.faded).length;
+  const parts: string[] = [];
+  if (r.verdict === 'clean') {
+    parts.push(faded === 0 ? 'Each loop has its own colour (legend above the charts); thicker lines crossed a dashed line.'
+      : `The ${plotted.length - faded} loops closest to the thresholds (most dashed lines crossed, then highest score) have their own colour; the other ${faded} are faded.`);
+  } else {
+    parts.push('Loops that found a PV are drawn in that PV\'s colour');
+    parts.push(plotted.length - faded > r.pvs.length ? ', rejected loops that crossed a dashed line in blue, green or grey' : '');
+    parts.push(faded > 1 ? `; the other ${faded} loops are faded.` : faded === 1 ? '; the other loop is faded.' : '.');
+  }
+  if (r.loops.length > plotted.length) parts.push(` Curves of ${plotted.length} of ${r.loops.length} loops are drawn (every kept loop, then the closest to the thresholds); the table below lists all.`);
+  return parts.join('');
+}
+
+/** What the verdict means, right under it. */
+function verdictMeaning(r: ScanReport): string {
+  const th = r.thresholds;
+  const n = r.loops.length;
+  const seeds = n ? `seeds ${Math.min(...r.loops.map((l) => l.seed))}–${Math.max(...r.loops.map((l) => l.seed))}` : 'no seeds';
+  if (r.verdict === 'backdoored') {
+    const bySeed = new Map(r.loops.map((l, i) => [l.seed, { l, i }]));
+    const shown = r.pvs.slice(0, 5);
+    const items = shown.map((p) => {
+      const found = bySeed.get(p.seed);
+      const l = found?.l;
+      const tokens = p.nearest.map((row, i) => row.length ? `row ${i + 1} <code class="tok">${showToken(row[0].token)}</code> <span class="cos">${numText(row[0].cosine, 2)}</span>` : '').filter(Boolean).join(', ');
+      const loopText = l
+        ? `found by the fuzz loop with seed ${p.seed} (loop ${found!.i + 1} of ${n}): score <b>${numText(l.score, 3)}</b> (${scoreFactors(l, th)}) — its epoch-mean distance loss reached ${numText(l.bestDistance, 3)}, ${numText(l.bestDistance === null ? null : -l.bestDistance / th.distanceTh, 1)}× the threshold −${numText(th.distanceTh, 3)}, its batch collapsed (final diversity ${numText(l.finalDiversity)} &lt; divTh ${numText(th.divTh)}), and its soft prompt lies inside the embedding range`
+        : `found by the fuzz loop with seed ${p.seed} (a resumed run: its loop record is not in this report)`;
+      return `<li><span class="swatch" style="background:${pvColour(p.index)}"></span><b>PV #${p.index}</b> ${loopText}. Nearest tokens of its soft prompt: ${tokens || '—'}.</li>`;
+    });
+    const more = r.pvs.length > shown.length ? `<li>… and ${r.pvs.length - shown.length} more PVs, listed below.</li>` : '';
+    return `<section class="meaning bad" id="meaning">
+<h2>Evidence</h2>
+<p>${r.pvs.length} legitimate predefined vector${r.pvs.length === 1 ? '' : 's'} (PV) found in ${n} fuzz loop${n === 1 ? '' : 's'}: a soft prompt of in-range word embeddings that drives the outputs of every clean sentence onto one point far from the clean outputs — the signature of a task-agnostic backdoor.</p>
+<ul class="evidence">${items.join('')}${more}</ul>
+<p class="caption">The nearest vocabulary tokens hint at the trigger; the PV cards below give all ${r.pvs[0]?.nearest[0]?.length ?? 5} per prompt row, the PV's sign pattern and its place among the clean outputs.</p>
+</section>`;
+  }
+  const best = n ? [...r.loops].sort((a, b) => (b.score ?? 0) - (a.score ?? 0) || a.seed - b.seed)[0] : null;
+  const bestText = best
+    ? ` The score ${numText(r.score, 3)} is that of its closest loop, seed ${best.seed} (${scoreFactors(best, th)})${(best.score ?? 0) >= 1 && !loopCrossing(best, th).collapsed ? ': at or above 1 only because that loop’s batch did not collapse, which halves the score of a loop far past the distance threshold' : ''}.`
+    : '';
+  const head = r.interrupted
+    ? `<p><b>Inconclusive.</b> The run was interrupted after ${n} fuzz loop${n === 1 ? '' : 's'} (${seeds}); none found a PV so far. Rerun the same command with <code>--resume</code> to continue.</p>`
+    : `<p><b>${n} fuzz loop${n === 1 ? '' : 's'} ran (${seeds}) and none found a legitimate predefined vector (PV).</b>${bestText}</p>`;
+  return `<section class="meaning ${r.interrupted ? 'warn' : 'good'}" id="meaning">
+<h2>What “clean” means here — and what it does not</h2>
+${head}
+<p>This is <b>not a proof that the model has no backdoor</b>. Each fuzz loop starts from a random soft prompt and follows the gradient; a backdoor whose PV none of these starts reached, or one that acts at another output position than <code>${escapeHtml(r.model.mode)}</code>, stays unseen. More loops and other modes lower that risk; they cannot remove it.</p>
+<h3>What to do next</h3>
+${nextSteps(r)}
+</section>`;
 }
 
 export interface HtmlInput {
@@ -122,8 +349,9 @@ export interface HtmlInput {
 }
 
 export function renderReportHtml({ report: r, pca }: HtmlInput): string {
-  const plotted = plottedLoops(r.loops);
+  const plotted = plottedLoops(r.loops, r.thresholds);
   const pvBySeed = new Map(r.pvs.map((p) => [p.seed, p.index]));
+  const styles = curveStyles(r, plotted);
   const chartData = {
     verdict: r.verdict,
     thresholds: r.thresholds,
@@ -133,6 +361,8 @@ export function renderReportHtml({ report: r, pca }: HtmlInput): string {
       seed: l.seed,
       kept: l.kept,
       pv: l.kept ? (pvBySeed.get(l.seed) ?? null) : null,
+      ...styles.get(l.seed)!,
+      verdict: l.kept ? 'kept' : l.reasons.map((x) => REASON_SHORT[x] ?? x).join(', '),
       distance: l.distanceCurve,
       diversity: l.epochs.map((e) => e.diversity),
     })),
@@ -188,7 +418,7 @@ export function renderReportHtml({ report: r, pca }: HtmlInput): string {
 <h3><span class="swatch" style="background:${pvColour(p.index)}"></span>PV #${p.index} <span class="muted">found by the loop with seed ${p.seed}</span></h3>
 <p class="pvstats">‖PV‖ ${num(p.norm, 3)} · mean ${num(p.mean, 3)} · range [${num(p.min, 3)}, ${num(p.max, 3)}] · MSE to the clean mean ${num(p.mseToCleanMean, 3)} · ${(p.signs.positiveFraction * 100).toFixed(1)}% of entries ≥ 0</p>
 <div class="signrow"><span class="muted">signs of all ${p.signs.runs.lengths.reduce((a, b) => a + b, 0)} dims (blue +, red −)</span>${signStrip(p.signs.runs)}<span class="muted">by quarter</span> ${quarters}</div>
-<table class="tokens"><thead><tr><th>prompt row</th>${Array.from({ length: width }, (_, k) => `<th>nearest ${k + 1} (cos)</th>`).join('')}</tr></thead><tbody>${rows}</tbody></table>
+<div class="scroll-x"><table class="tokens"><thead><tr><th>prompt row</th>${Array.from({ length: width }, (_, k) => `<th>nearest ${k + 1} (cos)</th>`).join('')}</tr></thead><tbody>${rows}</tbody></table></div>
 </div>`;
   }).join('\n');
 
@@ -252,6 +482,16 @@ tr.keptrow td { background: #fff1f2; }
 .scroll { max-height: 560px; overflow: auto; }
 .loops td:not(:nth-child(2)), .loops th:not(:nth-child(2)) { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 ul.legend { margin: 8px 0 0; padding-left: 18px; color: #4b5563; font-size: 12.5px; }
+.verdict .word { white-space: nowrap; }
+.verdict .score .need { display: block; max-width: 340px; font-size: 13px; font-weight: 500; opacity: .9; }
+.scroll-x { overflow-x: auto; }
+.meaning { border-left: 6px solid #15803d; } .meaning.bad { border-left-color: #b91c1c; } .meaning.warn { border-left-color: #b45309; }
+.nowrap { white-space: nowrap; }
+.meaning p { margin: 0 0 8px; } .meaning h3 { margin-top: 12px; }
+ul.steps, ul.evidence, .notes ul { margin: 4px 0 0; padding-left: 20px; } ul.steps li, ul.evidence li, .notes li { margin: 3px 0; }
+.notes { margin-top: 12px; padding: 10px 14px; background: #f9fafb; border: 1px solid #e5e7eb; border-radius: 6px; }
+.notes h3 { font-size: 14px; }
+.swatch.faded { border: 1px solid #94a3b8; }
 .note { background: #fffbeb; border: 1px solid #fcd34d; padding: 8px 12px; border-radius: 6px; }
 @media (max-width: 800px) { .charts { grid-template-columns: 1fr; } .verdict { flex-wrap: wrap; } }
 </style>
@@ -261,10 +501,11 @@ ul.legend { margin: 8px 0 0; padding-left: 18px; color: #4b5563; font-size: 12.5
 <h1>LMSanitator — ${r.command === 'scan' ? 'backdoor detection' : 'PV search'} report</h1>
 <div class="verdict ${verdictClass}" id="verdict">
   <div class="word">${verdictText}</div>
-  <div class="score"><small>backdoor score</small>${num(r.score, 3)}</div>
-  <div class="facts"><small>found</small>${r.pvs.length} PV${r.pvs.length === 1 ? '' : 's'} in ${r.loops.length} loop${r.loops.length === 1 ? '' : 's'} · ${num(r.timings.totalSeconds, 1)} s<br>${escapeHtml(r.model.dir)}</div>
+  <div class="score"><small>backdoor score</small>${num(r.score, 3)}<span class="need">a PV needs ≥ 1 with a collapsed batch${!backdoored && r.score >= 1 && bestLoopUncollapsed(r) ? ' — the best loop’s batch did not collapse' : ''}</span></div>
+  <div class="facts"><small>found</small><span class="nowrap">${r.pvs.length} PV${r.pvs.length === 1 ? '' : 's'} in ${r.loops.length} loop${r.loops.length === 1 ? '' : 's'} · ${num(r.timings.totalSeconds, 1)} s</span><br>${escapeHtml(r.model.dir)}</div>
 </div>
 ${r.interrupted ? '<p class="note">The run was interrupted: these are the results found so far; a clean verdict is not conclusive.</p>' : ''}
+${verdictMeaning(r)}
 <section>
 <h2>Model and settings</h2>
 <table class="kv">${settingsRows.map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${v}</td></tr>`).join('\n')}</table>
@@ -276,9 +517,10 @@ ${r.interrupted ? '<p class="note">The run was interrupted: these are the result
   <div><div class="chart"><canvas id="chart-distance" aria-label="per-step distance loss of each loop"></canvas></div>
   <p class="caption">Distance loss −MSE(h, h<sub>aux</sub>) at every step; a loop has a PV candidate when an epoch's mean falls below the dashed line at −distanceTh = −${num(r.thresholds.distanceTh)}. Grid lines mark epochs.</p></div>
   <div><div class="chart"><canvas id="chart-diversity" aria-label="epoch-mean diversity loss of each loop"></canvas></div>
-  <p class="caption">Diversity loss −Entropy(hᵀ), epoch means; below the dashed line at divTh = ${num(r.thresholds.divTh)} the batch has collapsed onto one point.</p></div>
+  <p class="caption">Diversity loss −Entropy(hᵀ), epoch means; below the dashed line at divTh = ${num(r.thresholds.divTh)} the batch has collapsed onto one point${plotted.length - [...styles.values()].filter((x) => x.faded).length > 4 ? '. Loop colours as in the distance chart' : ''}.</p></div>
 </div>
-${chartData.omittedCurves > 0 ? `<p class="caption">Curves of ${plotted.length} of ${r.loops.length} loops are drawn (every kept loop, then the highest scores); the table below lists all.</p>` : ''}
+<p class="caption">${curvesCaption(r, plotted, styles)}</p>
+${crossingNotes(r, styles)}
 </section>
 
 <section>
@@ -327,26 +569,38 @@ const CLIENT_SCRIPT = `
   Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
   Chart.defaults.font.size = 12;
   Chart.defaults.color = '#374151';
-  var OTHER = 'rgba(37, 99, 235, 0.45)', TH = '#111827';
-  var many = data.curves.length > 8;
+  var TH = '#111827';
+  var fadedCount = data.curves.filter(function (c) { return c.faded; }).length;
   function colour(pv) { return data.colours[(pv || 0) % data.colours.length]; }
   function style(c) {
-    var k = c.kept ? colour(c.pv) : OTHER;
-    return { borderColor: k, backgroundColor: k, borderWidth: c.kept ? 2.5 : 1.2 };
+    return { borderColor: c.colour, backgroundColor: c.colour, borderWidth: c.width };
   }
   function label(c) { return 'seed ' + c.seed + (c.pv !== null ? ' (PV #' + c.pv + ')' : ''); }
+  // The legend names every coloured loop and one entry for all the faded ones.
   function legendFilter(item, chart) {
     var ds = chart.datasets[item.datasetIndex];
-    return !many || ds.isThreshold || ds.isKept || ds.isFirstOther;
+    return ds.isThreshold || !ds.isFaded || ds.isFirstFaded;
+  }
+  // The narrower diversity chart names its loops only when few: the colours are those of the distance chart.
+  var coloured = data.curves.length - fadedCount;
+  function divLegendFilter(item, chart) {
+    var ds = chart.datasets[item.datasetIndex];
+    return coloured <= 4 ? legendFilter(item, chart) : ds.isThreshold || ds.isFirstFaded;
   }
   function thresholdLine(y, x0, x1, text) {
     return { label: text, data: [{ x: x0, y: y }, { x: x1, y: y }], borderColor: TH, backgroundColor: TH, borderDash: [6, 4], borderWidth: 1.5, pointRadius: 0, isThreshold: true, order: -1 };
   }
-  var firstOther = true;
+  var firstFaded = true;
   function mark(ds, c) {
-    ds.isKept = c.kept;
-    if (!c.kept && firstOther) { ds.isFirstOther = true; firstOther = false; if (many) ds.label = 'other loops'; }
+    ds.isFaded = c.faded;
+    ds.verdict = c.verdict;
+    if (c.faded && firstFaded) { ds.isFirstFaded = true; firstFaded = false; if (fadedCount > 1) ds.label = 'other loops (' + fadedCount + ')'; }
     return ds;
+  }
+  function tooltipLabel(ctx) {
+    var ds = ctx.dataset;
+    if (ds.isThreshold) return ds.label + ': ' + ctx.parsed.y.toFixed(4);
+    return label(data.curves[ctx.datasetIndex]) + ' [' + ds.verdict + ']: ' + ctx.parsed.y.toFixed(4);
   }
 
   var nb = Math.max(1, data.batchesPerEpoch);
@@ -354,7 +608,7 @@ const CLIENT_SCRIPT = `
   data.curves.forEach(function (c) { maxStep = Math.max(maxStep, c.distance.length); });
   var dist = data.curves.map(function (c) {
     var s = style(c);
-    return mark({ label: label(c), data: c.distance.map(function (y, i) { return { x: i + 1, y: y }; }), borderColor: s.borderColor, backgroundColor: s.backgroundColor, borderWidth: s.borderWidth, pointRadius: 0, tension: 0, spanGaps: true, order: c.kept ? 0 : 1 }, c);
+    return mark({ label: label(c), data: c.distance.map(function (y, i) { return { x: i + 1, y: y }; }), borderColor: s.borderColor, backgroundColor: s.backgroundColor, borderWidth: s.borderWidth, pointRadius: 0, tension: 0, spanGaps: true, order: c.faded ? 2 : c.kept ? 0 : 1 }, c);
   });
   dist.push(thresholdLine(-data.thresholds.distanceTh, 0, maxStep, '−distanceTh'));
   new Chart(document.getElementById('chart-distance'), {
@@ -367,16 +621,16 @@ const CLIENT_SCRIPT = `
         x: { type: 'linear', min: 0, max: Math.ceil(maxStep / nb) * nb, title: { display: true, text: 'step (grid lines at the end of each epoch)' }, ticks: { stepSize: nb, precision: 0 } },
         y: { title: { display: true, text: 'distance loss' } }
       },
-      plugins: { legend: { labels: { filter: legendFilter, boxHeight: 2 } }, title: { display: true, text: 'Distance loss per step' } }
+      plugins: { legend: { labels: { filter: legendFilter, boxHeight: 2 } }, tooltip: { callbacks: { label: tooltipLabel } }, title: { display: true, text: 'Distance loss per step' } }
     }
   });
 
-  firstOther = true;
+  firstFaded = true;
   var maxEpoch = 1;
   data.curves.forEach(function (c) { maxEpoch = Math.max(maxEpoch, c.diversity.length); });
   var div = data.curves.map(function (c) {
     var s = style(c);
-    return mark({ label: label(c), data: c.diversity.map(function (y, i) { return { x: i + 1, y: y }; }), borderColor: s.borderColor, backgroundColor: s.backgroundColor, borderWidth: s.borderWidth, pointRadius: c.kept ? 4 : 2.5, order: c.kept ? 0 : 1 }, c);
+    return mark({ label: label(c), data: c.diversity.map(function (y, i) { return { x: i + 1, y: y }; }), borderColor: s.borderColor, backgroundColor: s.backgroundColor, borderWidth: s.borderWidth, pointRadius: c.kept ? 4 : c.faded ? 2 : 3, order: c.faded ? 2 : c.kept ? 0 : 1 }, c);
   });
   div.push(thresholdLine(data.thresholds.divTh, 1, maxEpoch, 'divTh'));
   new Chart(document.getElementById('chart-diversity'), {
@@ -389,7 +643,7 @@ const CLIENT_SCRIPT = `
         x: { type: 'linear', min: 1, max: Math.max(2, maxEpoch), title: { display: true, text: 'epoch' }, ticks: { stepSize: 1 } },
         y: { title: { display: true, text: 'diversity loss' } }
       },
-      plugins: { legend: { labels: { filter: legendFilter, boxHeight: 2 } }, title: { display: true, text: 'Diversity loss per epoch' } }
+      plugins: { legend: { labels: { filter: divLegendFilter, boxHeight: 2 } }, tooltip: { callbacks: { label: tooltipLabel } }, title: { display: true, text: 'Diversity loss per epoch' } }
     }
   });
 

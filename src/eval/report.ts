@@ -23,8 +23,9 @@ export const REPORT_VERSION = 1;
 export const SCORE_DEFINITION =
   'Per fuzz loop s = D·C·G, with D = −(lowest epoch-mean distance loss)/distanceTh (D ≥ 1: the distance threshold was crossed), ' +
   'C = 1 if the final epoch\'s batch collapsed (diversity loss < divTh) else ½, G = 1 if the soft prompt lies inside the ' +
-  'legitimate embedding range else 0. The model\'s score is the maximum over its loops; a kept PV implies s ≥ 1, a clean ' +
-  'model\'s score is its best near-miss.';
+  'legitimate embedding range and the candidate does not sit on the clean outputs (clean-output rule) else 0. The model\'s ' +
+  'score is the maximum over its loops; a kept PV implies s ≥ 1 with a collapsed batch (C = 1), a clean model\'s score is ' +
+  'its best near-miss, and can exceed 1 only with C = ½: a loop far past the distance threshold whose batch did not collapse.';
 
 /** Everything about the run's settings that the report and the PV set record: the driver's own options. */
 export type ReportSettings = Pick<DriverOptions, 'loops' | 'patience' | 'firstSeed' | 'parallel' | 'mining' | 'divTh'> &

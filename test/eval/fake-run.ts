@@ -1,8 +1,10 @@
 /**
- * A hand-built scan result (2 fuzz loops, 1 PV) and clean mining data, so
- * the output writers can be tested without a model.
+ * Hand-built scan results (backdoored: 2 fuzz loops, 1 PV; clean: 8
+ * rejected loops) and clean mining data, so the output writers can be
+ * tested without a model.
  */
 import type { MiningData } from '../../src/sanitizer/data.js';
+import type { Rejection } from '../../src/sanitizer/filter.js';
 import { DEFAULT_MINING_OPTIONS } from '../../src/sanitizer/mining.js';
 import type { DriverResult, FoundPv, LoopRecord } from '../../src/sanitizer/scan.js';
 import type { ReportSettings, ScanReportInput } from '../../src/eval/report.js';
@@ -74,7 +76,7 @@ export function fakeLoops(): LoopRecord[] {
         { distance: -0.08, diversity: -3.42, path: null, lr: 2e-5 },
       ],
       initialDistance: -0.01, initialMaxGrad: 0.012, crossed: false, abandoned: true, kept: false,
-      reasons: ['no-candidate'], rangeViolations: 0, seconds: 1.5, score: 0.4,
+      reasons: ['no-candidate'], rangeViolations: 0, seconds: 1.5, score: 0.2,
       distanceCurve: curve(-0.01, -0.09, 2 * BATCHES),
       filter: { kept: false, reasons: ['no-candidate'], finalDiversity: -3.42, rangeViolations: 0, nearestKeptMse: Infinity, cleanShare: null },
     },
@@ -94,18 +96,49 @@ export function fakeLoops(): LoopRecord[] {
   ];
 }
 
+/** One rejected loop of the clean run; epoch means and the score follow from the epochs as score.ts computes them. */
+function rejected(seed: number, distances: number[], diversities: number[], reasons: Rejection[], o: { score: number; rangeViolations?: number; cleanShare?: number; curve?: number[] }): LoopRecord {
+  const epochs = distances.map((distance, i) => ({ distance, diversity: diversities[i], path: null, lr: 2e-5 }));
+  const crossed = distances.some((x) => x < -0.2);
+  const rangeViolations = o.rangeViolations ?? 0;
+  return {
+    type: 'loop', seed, epochs,
+    initialDistance: distances[0] / 4, initialMaxGrad: 0.02, crossed, abandoned: !crossed && epochs.length === 2, kept: false,
+    reasons, rangeViolations, seconds: 0.5 * epochs.length, score: o.score,
+    distanceCurve: o.curve ?? curve(distances[0] / 4, distances[distances.length - 1] * 1.02, epochs.length * BATCHES),
+    filter: { kept: false, reasons, finalDiversity: diversities[diversities.length - 1], rangeViolations, nearestKeptMse: Infinity, cleanShare: o.cleanShare ?? null },
+  };
+}
+
+/**
+ * A clean run of 8 loops, each rejected for another reason, several after
+ * crossing a dashed line of the charts: a near miss that did not collapse
+ * (the model's score, 4), per-step dips below −distanceTh with no epoch
+ * mean below it, a class cluster (clean-output), an out-of-range prompt,
+ * a collapsed batch without a candidate.
+ */
+export function fakeCleanLoops(): LoopRecord[] {
+  return [
+    fakeLoops()[0],
+    rejected(1, [-0.6, -1.2, -1.5, -1.6], [-3.40, -3.42, -3.43, -3.44], ['not-collapsed'], { score: 4, curve: curve(-0.2, -1.62, 4 * BATCHES) }),
+    rejected(2, [-0.1, -0.18], [-3.41, -3.43], ['no-candidate'], { score: 0.45, curve: [-0.05, -0.1, -0.15, -0.12, -0.22, -0.2] }),
+    rejected(3, [-0.3, -0.5, -0.6, -0.62], [-3.44, -3.455, -3.46, -3.462], ['clean-output'], { score: 0, cleanShare: 0.04 }),
+    rejected(4, [-0.25, -0.4, -0.45, -0.5], [-3.45, -3.458, -3.46, -3.461], ['out-of-range'], { score: 0, rangeViolations: 5 }),
+    rejected(5, [-0.06, -0.1], [-3.45, -3.455], ['no-candidate'], { score: 0.5 }),
+    rejected(6, [-0.02, -0.04], [-3.38, -3.39], ['no-candidate'], { score: 0.1 }),
+    rejected(7, [-0.03, -0.05], [-3.39, -3.41], ['no-candidate'], { score: 0.125 }),
+  ];
+}
+
 export function fakeDriverResult(withPv = true): DriverResult {
-  const loops = fakeLoops();
-  if (!withPv) {
-    loops[1] = { ...loops[1], kept: false, reasons: ['not-collapsed'], score: 4 };
-  }
+  const loops = withPv ? fakeLoops() : fakeCleanLoops();
   return {
     pvs: withPv ? [fakePv()] : [],
     loops,
     score: withPv ? 8 : 4,
     interrupted: false,
     stoppedBy: withPv ? 'first-pv' : 'max-loops',
-    seconds: 3.9,
+    seconds: withPv ? 3.9 : 11.2,
   };
 }
 
@@ -119,7 +152,7 @@ export function fakeInput(withPv = true): ScanReportInput {
     driverResult: fakeDriverResult(withPv),
     data: fakeData(),
     target: { modelDir: 'zoo/bert-micro-por<b>', modelHash: MODEL_HASH, hidden: H, embedDim: E },
-    settings: fakeSettings(),
+    settings: withPv ? fakeSettings() : { ...fakeSettings(), loops: 8 },
     created: new Date('2025-01-02T03:04:05.000Z'),
   };
 }
