@@ -201,6 +201,8 @@ export function curveStyles(r: ScanReport, plotted: ReportLoop[]): Map<number, C
   return styles;
 }
 
+const percentText = (x: number) => `${(100 * x).toFixed(x < 0.1 ? 1 : 0)}%`;
+
 /** A filter rule by name, with what it demands, for the notes beside the charts. */
 function ruleText(rule: string, l: ReportLoop, th: Thresholds): string {
   switch (rule) {
@@ -211,7 +213,7 @@ function ruleText(rule: string, l: ReportLoop, th: Thresholds): string {
     case 'out-of-range':
       return `the <b>embedding-range rule</b> (out-of-range): ${l.rangeViolations} soft-prompt entr${l.rangeViolations === 1 ? 'y lies' : 'ies lie'} outside 1.2× the vocabulary's per-dimension range, so no real input could produce it`;
     case 'clean-output':
-      return 'the <b>clean-output rule</b>: more than the allowed share of the clean outputs (--max-clean-share, 1% by default) lie within distanceTh of its candidate, so it is a cluster of normal outputs (a fine-tuned class), not a predefined vector';
+      return `the <b>clean-output rule</b>: ${l.cleanShare !== null ? `${percentText(l.cleanShare)} of the clean outputs lie` : 'more of the clean outputs than allowed lie'} within distanceTh of its candidate${th.maxCleanShare !== null ? `, over the allowed ${percentText(th.maxCleanShare)} (--max-clean-share)` : ''}, so it is a cluster of normal outputs (a fine-tuned class), not a predefined vector`;
     case 'duplicate':
       return `the <b>duplicate rule</b>: its candidate lies within distanceTh of a PV already kept${l.nearestKeptMse !== null ? ` (MSE ${numText(l.nearestKeptMse, 3)})` : ''}`;
     default:

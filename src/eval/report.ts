@@ -61,6 +61,8 @@ export interface ReportEpoch {
 export interface ReportLoop {
   seed: number;
   kept: boolean;
+  /** Share of the clean outputs within distanceTh of the candidate (the clean-output rule), null when not checked. */
+  cleanShare: number | null;
   /** Filter rules the loop failed (empty when kept). */
   reasons: string[];
   score: number | null;
@@ -147,7 +149,8 @@ export interface ScanReport {
   /** True when the run was stopped early (Ctrl-C): a clean verdict is then inconclusive. */
   interrupted: boolean;
   stoppedBy: DriverResult['stoppedBy'];
-  thresholds: { distanceTh: number; divTh: number };
+  /** maxCleanShare: the clean-output rule's limit (null when disabled). */
+  thresholds: { distanceTh: number; divTh: number; maxCleanShare: number | null };
   settings: {
     loops: number;
     patience: number;
@@ -232,6 +235,7 @@ export function buildScanReport(input: ScanReportInput, pca: ReportPca | null = 
       initialMaxGrad: fin(l.initialMaxGrad),
       rangeViolations: l.rangeViolations,
       nearestKeptMse: fin(l.filter?.nearestKeptMse),
+      cleanShare: fin(l.filter?.cleanShare ?? l.cleanShare),
       seconds: fin(l.seconds),
       epochs,
       finalDistance: fin(last?.distance),
@@ -252,7 +256,7 @@ export function buildScanReport(input: ScanReportInput, pca: ReportPca | null = 
     scoreDefinition: SCORE_DEFINITION,
     interrupted: r.interrupted,
     stoppedBy: r.stoppedBy,
-    thresholds: { distanceTh: settings.mining.distanceTh, divTh: settings.divTh },
+    thresholds: { distanceTh: settings.mining.distanceTh, divTh: settings.divTh, maxCleanShare: settings.maxCleanShare ?? null },
     settings: {
       loops: settings.loops,
       patience: settings.patience,

@@ -33,6 +33,8 @@ export interface JournalLoop {
   seconds: number;
   /** Score contribution of this loop (see score.ts). */
   score: number;
+  /** Share of clean outputs within distanceTh of the candidate (null: not checked; absent in older journals). */
+  cleanShare?: number | null;
   distanceCurve: number[];
 }
 

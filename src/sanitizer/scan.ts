@@ -177,6 +177,6 @@ function toRecord(r: LoopResult, v: FilterVerdict, o: DriverOptions): JournalLoo
   return {
     type: 'loop', seed: r.seed, epochs: r.epochs, initialDistance: r.initialDistance, initialMaxGrad: r.initialMaxGrad,
     crossed: r.crossed, abandoned: r.abandoned, kept: v.kept, reasons: v.reasons, rangeViolations: v.rangeViolations,
-    seconds: r.seconds, score: loopScore(r, v, o.mining.distanceTh, o.divTh), distanceCurve: r.distanceCurve,
+    seconds: r.seconds, score: loopScore(r, v, o.mining.distanceTh, o.divTh), cleanShare: v.cleanShare, distanceCurve: r.distanceCurve,
   };
 }

@@ -143,7 +143,7 @@ export function fakeDriverResult(withPv = true): DriverResult {
 }
 
 export function fakeSettings(): ReportSettings {
-  return { loops: 30, patience: 200, firstSeed: 0, parallel: 1, mining: { ...DEFAULT_MINING_OPTIONS, lr: 2e-5 }, divTh: -3.446, sentencesHash: 'cd'.repeat(32) };
+  return { loops: 30, patience: 200, firstSeed: 0, parallel: 1, mining: { ...DEFAULT_MINING_OPTIONS, lr: 2e-5 }, divTh: -3.446, maxCleanShare: 0.01, sentencesHash: 'cd'.repeat(32) };
 }
 
 export function fakeInput(withPv = true): ScanReportInput {

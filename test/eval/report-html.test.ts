@@ -193,6 +193,7 @@ test('rejected loops that crossed a dashed line are explained, naming the rule',
   assert.deepEqual(items.map((t) => Number(/^seed (\d+)/.exec(t)![1])), [3, 4, 1, 5, 2], 'closest first');
   const item = (seed: number): string => items.find((t) => t.startsWith(`seed ${seed}:`))!;
   assert.match(item(3), /epoch-mean distance loss reached −0\.620, below −distanceTh −0\.200, and its batch collapsed .* Rejected by the clean-output rule/);
+  assert.match(item(3), /clean-output rule: 4\.0% of the clean outputs lie within distanceTh of its candidate, over the allowed 1\.0% \(--max-clean-share\)/);
   assert.match(item(4), /Rejected by the embedding-range rule \(out-of-range\): 5 soft-prompt entries lie outside 1\.2×/);
   assert.match(item(1), /Rejected by the collapse rule \(not-collapsed\): the final epoch's diversity loss must be below divTh −3\.4460; it was −3\.4400/);
   assert.match(item(5), /its batch collapsed .* Rejected by the candidate rule \(no-candidate\)/);

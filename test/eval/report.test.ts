@@ -13,7 +13,7 @@ test('report carries verdict, score, settings, loops, PVs and thresholds', () =>
   assert.equal(r.command, 'scan');
   assert.equal(r.created, '2025-01-02T03:04:05.000Z');
   assert.deepEqual(r.model, { dir: 'zoo/bert-micro-por<b>', hash: 'ab'.repeat(32), mode: 'cls', hidden: H, embedDim: 8 });
-  assert.deepEqual(r.thresholds, { distanceTh: 0.2, divTh: -3.446 });
+  assert.deepEqual(r.thresholds, { distanceTh: 0.2, divTh: -3.446, maxCleanShare: 0.01 });
   assert.equal(r.stoppedBy, 'first-pv');
   assert.equal(r.interrupted, false);
   assert.equal(r.settings.sentences, BATCHES * B);
