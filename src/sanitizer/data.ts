@@ -171,7 +171,7 @@ export function prepareMiningData(
       aux.set(cachedAux.subarray(bi * o.batchSize * H, (bi + 1) * o.batchSize * H));
     } else withScope(() =>
       noGrad(() => {
-        const out = target.forwardIds(auxIn.ids, auxIn.mask, B, Ta, Int32Array.from(part, (r) => r.auxTarget), o.mode === 'pooler');
+        const out = target.forward({ batch: B, seqLen: Ta, ids: auxIn.ids, mask: auxIn.mask, positions: Int32Array.from(part, (r) => r.auxTarget), pooler: o.mode === 'pooler' });
         const h = o.mode === 'pooler' ? out.pooler! : out.hidden;
         aux.set(h.data);
       }),

@@ -202,7 +202,7 @@ function stepLoops(
 
     const words = noGrad(() => target.embedIds(ids, k * B, T));
     const embeds = reshape(spliceRows(reshape(words, [k * B * T, E]), dst, prompts, src), [k * B, T, E]);
-    const out = target.forwardEmbeds(embeds, ids, mask, k * B, T, positions, mode === 'pooler');
+    const out = target.forward({ batch: k * B, seqLen: T, ids, mask, embeds, positions, pooler: mode === 'pooler' });
     const h = mode === 'pooler' ? out.pooler! : out.hidden;
     const aux = Tensor.from(batch.aux, [B, H]);
 

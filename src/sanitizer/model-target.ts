@@ -1,5 +1,6 @@
 /** Adapts a loaded Hugging Face model to the scanner's small ScanTarget interface. */
-import { noGrad, reshape } from '../engine/index.js';
+import { noGrad } from '../engine/index.js';
+import { backboneOf } from '../models/backbone.js';
 import type { LoadedModel } from '../models/model.js';
 import { countWords } from '../text/words.js';
 import type { ScanTarget } from './target.js';
@@ -15,6 +16,7 @@ export function scanTargetOf(model: LoadedModel): ScanTarget {
   }
   // The encoder runs frozen: no parameter may ask for gradients here.
   enc.setTrainable(false);
+  const backbone = backboneOf(enc);
   return {
     modelHash: model.hash,
     hidden: enc.hidden,
@@ -35,14 +37,7 @@ export function scanTargetOf(model: LoadedModel): ScanTarget {
       });
       return { ids: e.ids, placeholderPositions: e.placeholderPositions, wordStarts };
     },
-    embedIds: (tokenIds, batch, seqLen) => noGrad(() => enc.embedIds(tokenIds, batch, seqLen)),
-    forwardEmbeds(embeds, tokenIds, mask, batch, seqLen, positions, pooler) {
-      const out = enc.forward({ batch, seqLen, inputsEmbeds: embeds, inputIds: tokenIds, attentionMask: mask, withPooler: pooler, outputPositions: positions });
-      return { hidden: reshape(out.lastHiddenState, [batch, enc.hidden]), pooler: out.poolerOutput };
-    },
-    forwardIds(tokenIds, mask, batch, seqLen, positions, pooler) {
-      const out = enc.forward({ batch, seqLen, inputIds: tokenIds, attentionMask: mask, withPooler: pooler, outputPositions: positions });
-      return { hidden: reshape(out.lastHiddenState, [batch, enc.hidden]), pooler: out.poolerOutput };
-    },
+    embedIds: (tokenIds, batch, seqLen) => noGrad(() => backbone.embedIds(tokenIds, batch, seqLen)),
+    forward: backbone.forward,
   };
 }

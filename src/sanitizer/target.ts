@@ -1,9 +1,10 @@
 /**
  * The small interface through which the sanitizer sees a model: embed
- * tokens, run the encoder on embeddings with a mask, read positions. The
- * scanner knows nothing else about BERT or RoBERTa.
+ * tokens, run the backbone (models/backbone.ts) on embeddings with a mask,
+ * read positions. The scanner knows nothing else about BERT or RoBERTa.
  */
 import type { Tensor } from '../engine/index.js';
+import type { Backbone } from '../models/backbone.js';
 
 export type TargetMode = 'cls' | 'mask' | 'token' | 'pooler';
 export const TARGET_MODES: readonly TargetMode[] = ['cls', 'mask', 'token', 'pooler'];
@@ -16,7 +17,7 @@ export interface PlaceholderEncoding {
   wordStarts: number[];
 }
 
-export interface ScanTarget {
+export interface ScanTarget extends Backbone {
   /** Identifies the weights (sha256 of the weight files); caches are keyed on it. */
   modelHash: string;
   hidden: number;
@@ -30,14 +31,4 @@ export interface ScanTarget {
   /** Tokenises text with `count` placeholder tokens before word `insertAtWord`, within maxLen tokens. */
   encodeWithPlaceholders(text: string, insertAtWord: number, count: number, maxLen: number): PlaceholderEncoding;
   wordCount(text: string): number;
-  /** Word-embedding lookup [B, T, E]. */
-  embedIds(ids: Int32Array, batch: number, seqLen: number): Tensor;
-  /**
-   * Encoder on ready embeddings; returns the last hidden state at one
-   * position per row, `positions[b]` ([B, H]), and, when asked, the pooler
-   * output [B, H] (positions are then all 0).
-   */
-  forwardEmbeds(embeds: Tensor, ids: Int32Array, mask: Float32Array, batch: number, seqLen: number, positions: Int32Array, pooler: boolean): { hidden: Tensor; pooler: Tensor | null };
-  /** Encoder on token ids (auxiliary clean outputs), read the same way. */
-  forwardIds(ids: Int32Array, mask: Float32Array, batch: number, seqLen: number, positions: Int32Array, pooler: boolean): { hidden: Tensor; pooler: Tensor | null };
 }
