@@ -7,76 +7,41 @@
 import type { Command } from 'commander';
 import { type AttackOutcome, runAttack } from '../attacks/attack.js';
 import type { AttackEffect } from '../attacks/effect.js';
-import type { EffectivenessLoss } from '../attacks/method.js';
 import { METHOD_NAMES } from '../attacks/methods.js';
 import type { AttackMethodName } from '../attacks/method.js';
 import type { AttackOptions } from '../attacks/settings.js';
-import { parseTriggerList, TRIGGER_FREQUENCIES, type TriggerFrequency } from '../attacks/triggers.js';
-import { BATCH_ORDERS, type BatchOrder } from '../text/batch.js';
+import { parseTriggerList, TRIGGER_FREQUENCIES } from '../attacks/triggers.js';
+import { BATCH_ORDERS } from '../text/batch.js';
 import { choiceOpt, EXIT_INTERRUPTED, exitCodes, intOpt, JOB_EXITS, numOpt } from './options.js';
 import { interruptFlag } from './signals.js';
 import { fmt, type Progress, progress } from '../util/progress.js';
 
-/** The parsed command line (commander has converted and range-checked what it can). */
-interface ParsedOptions {
+/** Options whose CLI name and meaning are the library's own (commander has parsed and range-checked them). */
+type Shared = Omit<AttackOptions, 'modelDir' | 'outDir' | 'method' | 'triggers' | 'pvsFile' | 'dataFile' | 'sentences' | 'maxGradNorm'>;
+
+/** The parsed command line. */
+interface ParsedOptions extends Shared {
   method: AttackMethodName;
   out: string;
+  /** Comma-separated; parsed by parseTriggerList. */
   triggers?: string;
-  triggerFrequency?: TriggerFrequency;
   pvs?: string;
-  pvCount?: number;
-  inter?: number;
-  sentencesPerTrigger?: number;
-  epochs?: number;
-  lr?: number;
-  batch?: number;
-  seed?: number;
-  loss?: EffectivenessLoss;
-  utilityCoeff?: number;
-  specificityCoeff?: number;
-  rareFraction?: number;
-  scatterLoss?: number;
-  wassersteinLoss?: number;
+  /** A file of sentences (the library's dataFile). */
   sentences?: string;
-  heldout?: number;
-  maxLen?: number;
-  checkpointEvery?: number;
-  dropout?: boolean;
-  nerUtility?: 'cls' | 'token';
-  batchOrder?: BatchOrder;
-  resume?: boolean;
   json?: boolean;
 }
 
 /** Command-line options → AttackOptions (the remaining range checks happen in the attack itself, before training). */
 export function attackOptionsFromCli(modelDir: string, r: ParsedOptions): AttackOptions {
+  const { method, out, triggers, pvs, sentences, json: _json, ...shared } = r;
   return {
+    ...shared,
     modelDir,
-    outDir: r.out,
-    method: r.method,
-    triggers: r.triggers === undefined ? undefined : parseTriggerList(r.triggers),
-    triggerFrequency: r.triggerFrequency,
-    pvsFile: r.pvs,
-    pvCount: r.pvCount,
-    inter: r.inter,
-    sentencesPerTrigger: r.sentencesPerTrigger,
-    epochs: r.epochs,
-    lr: r.lr,
-    batch: r.batch,
-    seed: r.seed,
-    loss: r.loss,
-    utilityCoeff: r.utilityCoeff,
-    specificityCoeff: r.specificityCoeff,
-    rareFraction: r.rareFraction,
-    scatterLoss: r.scatterLoss,
-    wassersteinLoss: r.wassersteinLoss,
-    dataFile: r.sentences,
-    heldout: r.heldout,
-    maxLen: r.maxLen,
-    checkpointEvery: r.checkpointEvery,
-    dropout: r.dropout,
-    nerUtility: r.nerUtility,
-    batchOrder: r.batchOrder,
+    outDir: out,
+    method,
+    triggers: triggers === undefined ? undefined : parseTriggerList(triggers),
+    pvsFile: pvs,
+    dataFile: sentences,
     resume: Boolean(r.resume),
   };
 }
