@@ -5,17 +5,19 @@
  *
  * Shard names come from the (untrusted) index, so each must be a plain file
  * name inside the directory; the index and the shards must agree exactly on
- * which tensor lives where.
+ * which tensor lives where. Every file is read through the directory's
+ * ModelDir, so a weight file that is a symlink out of the model directory is
+ * refused, and each format checks its header before the file is read whole.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { FormatError, quote } from './errors.js';
 import type { StateDict } from './state-dict.js';
-import { readWholeFile, sha256File, errText } from './file-io.js';
-import { readSafetensors } from './safetensors.js';
-import { readTorchCheckpoint } from './torch-checkpoint.js';
+import { sha256File } from './file-io.js';
+import { readSafetensors, readSafetensorsFile } from './safetensors.js';
+import { readTorchCheckpoint, readTorchCheckpointFile } from './torch-checkpoint.js';
 import { parseGuardedJson, isPlainObject } from './json-guard.js';
+import { openModelDir, type ModelDir } from './model-dir.js';
 
 export type CheckpointFormat = 'safetensors' | 'pytorch';
 
@@ -49,43 +51,31 @@ export interface LoadedCheckpoint {
   files: CheckpointFiles;
   /** safetensors `__metadata__` (merged across shards); empty for PyTorch files. */
   metadata: Record<string, string>;
+  /** The weight file each tensor came from (a path under `files.dir`), for messages. */
+  sources: Map<string, string>;
   /** modelHash() of exactly the bytes loaded, when requested. */
   sha256?: string;
 }
 
-function isFile(p: string): boolean {
-  try {
-    return fs.statSync(p).isFile(); // follows symlinks, as Hugging Face cache snapshots use them
-  } catch {
-    return false;
-  }
-}
-
 /** Which files hold the weights of the model in `dir`; throws naming what was expected. */
-export function resolveCheckpointFiles(dir: string): CheckpointFiles {
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(dir);
-  } catch (e) {
-    throw new FormatError(dir, `cannot open model directory: ${errText(e)}`);
-  }
-  if (!st.isDirectory()) throw new FormatError(dir, 'not a directory; expected a model directory');
+export function resolveCheckpointFiles(dir: string | ModelDir): CheckpointFiles {
+  const md = openModelDir(dir);
   for (const name of WEIGHT_FILES) {
     // Paths keep the caller's spelling so error messages show what they typed.
-    const file = path.join(dir, name);
-    if (!isFile(file)) continue;
+    if (!md.has(name)) continue;
     const format: CheckpointFormat = name.startsWith('model.safetensors') ? 'safetensors' : 'pytorch';
-    if (!name.endsWith('.index.json')) return { dir, format, weights: [file] };
-    return { dir, format, index: file, ...readShardIndex(file, dir, format) };
+    if (!name.endsWith('.index.json')) return { dir: md.dir, format, weights: [md.file(name)] };
+    return { dir: md.dir, format, index: md.file(name), ...readShardIndex(md, name, format) };
   }
-  throw new FormatError(dir, `no model weights found; expected one of ${WEIGHT_FILES.join(', ')}`);
+  throw new FormatError(md.dir, `no model weights found; expected one of ${WEIGHT_FILES.join(', ')}`);
 }
 
-function readShardIndex(file: string, dir: string, format: CheckpointFormat): Pick<CheckpointFiles, 'weights' | 'weightMap' | 'indexSha256'> {
+function readShardIndex(md: ModelDir, name: string, format: CheckpointFormat): Pick<CheckpointFiles, 'weights' | 'weightMap' | 'indexSha256'> {
+  const file = md.file(name);
   const fail = (problem: string): never => {
     throw new FormatError(file, problem);
   };
-  const bytes = readWholeFile(file, MAX_INDEX_BYTES);
+  const bytes = md.read(name, MAX_INDEX_BYTES);
   const indexSha256 = createHash('sha256').update(bytes).digest('hex');
   const text = bytes.toString('utf8');
   const parsed = parseGuardedJson(text, 8);
@@ -108,10 +98,8 @@ function readShardIndex(file: string, dir: string, format: CheckpointFormat): Pi
   }
   if (weightMap.size === 0) fail('"weight_map" is empty');
   const weights = [...shards].sort().map((s) => {
-    const p = path.join(dir, s);
-    if (path.dirname(path.resolve(p)) !== path.resolve(dir)) fail(`shard ${quote(s)} resolves outside the model directory`);
-    if (!isFile(p)) fail(`shard ${quote(s)} listed in the index does not exist`);
-    return p;
+    if (!md.has(s)) fail(`shard ${quote(s)} listed in the index does not exist`);
+    return md.file(s);
   });
   return { weights, weightMap, indexSha256 };
 }
@@ -124,7 +112,7 @@ function checkShardName(name: string, ext: string, fail: (p: string) => never): 
 }
 
 /** Load the state dict of the model in `dir` (see resolveCheckpointFiles for which files). */
-export function loadStateDict(dir: string): StateDict {
+export function loadStateDict(dir: string | ModelDir): StateDict {
   return loadCheckpoint(dir).stateDict;
 }
 
@@ -132,13 +120,16 @@ export function loadStateDict(dir: string): StateDict {
  * Load weights, optionally hashing the very bytes that were parsed (no
  * second read, so the hash cannot describe a file swapped in between).
  */
-export function loadCheckpoint(dir: string, opts: { hash?: boolean } = {}): LoadedCheckpoint {
-  const files = resolveCheckpointFiles(dir);
+export function loadCheckpoint(dir: string | ModelDir, opts: { hash?: boolean } = {}): LoadedCheckpoint {
+  const md = openModelDir(dir);
+  const files = resolveCheckpointFiles(md);
   const stateDict: StateDict = new Map();
+  const sources = new Map<string, string>();
   const metadataEntries: [string, string][] = [];
   const fileHashes: string[] = [];
+  const within = { within: md.roots };
   for (const file of files.weights) {
-    const buf = readWholeFile(file);
+    const buf = files.format === 'safetensors' ? readSafetensorsFile(file, within) : readTorchCheckpointFile(file, within);
     if (opts.hash) fileHashes.push(createHash('sha256').update(buf).digest('hex'));
     let part: StateDict;
     if (files.format === 'safetensors') {
@@ -152,6 +143,7 @@ export function loadCheckpoint(dir: string, opts: { hash?: boolean } = {}): Load
     for (const [name, t] of part) {
       if (stateDict.has(name)) throw new FormatError(file, `tensor ${quote(name)} also appears in another shard`);
       stateDict.set(name, t);
+      sources.set(name, file);
     }
   }
   if (files.weightMap) {
@@ -161,7 +153,7 @@ export function loadCheckpoint(dir: string, opts: { hash?: boolean } = {}): Load
   }
   // fromEntries, not Object.assign: a "__proto__" key must stay a key.
   const metadata = Object.fromEntries(metadataEntries) as Record<string, string>;
-  const result: LoadedCheckpoint = { stateDict, format: files.format, files, metadata };
+  const result: LoadedCheckpoint = { stateDict, format: files.format, files, metadata, sources };
   if (opts.hash) result.sha256 = combineHashes(files, fileHashes);
   return result;
 }
@@ -181,9 +173,10 @@ function checkShard(file: string, part: StateDict, weightMap: Map<string, string
  * checkpoint hashes the index and each shard by name, so renaming, reordering
  * or editing any of them changes the result.
  */
-export function modelHash(dir: string): string {
-  const files = resolveCheckpointFiles(dir);
-  return combineHashes(files, files.weights.map((f) => sha256File(f)));
+export function modelHash(dir: string | ModelDir): string {
+  const md = openModelDir(dir);
+  const files = resolveCheckpointFiles(md);
+  return combineHashes(files, files.weights.map((f) => sha256File(f, { within: md.roots })));
 }
 
 function combineHashes(files: CheckpointFiles, weightHashes: string[]): string {

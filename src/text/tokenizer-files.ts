@@ -2,19 +2,29 @@
 // A model directory may carry a fast tokenizer (tokenizer.json) or only the
 // slow files (vocab.txt for WordPiece, vocab.json + merges.txt for byte-level
 // BPE); all of them are turned into one validated tokenizer.json object.
-// Files are untrusted: sizes are capped before reading and every parse error
-// names the file.
+// Files are untrusted: they are read through the model directory's ModelDir
+// (regular files inside it only, with a byte cap), JSON nesting is bounded,
+// every id is bounded, and every parse error names the file.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { quote } from '../formats/errors.js';
+import { writeTextFileAtomic } from '../formats/file-io.js';
+import { isPlainObject, parseGuardedJson } from '../formats/json-guard.js';
+import { type ModelDir, openModelDir } from '../formats/model-dir.js';
 import {
   type AddedTokenJson,
+  type IdBound,
   type SpecialTokenNames,
   type TokenizerJson,
   BERT_SPECIALS,
+  DEFAULT_ID_BOUND,
+  LIMITS,
   ROBERTA_SPECIALS,
   TokenizerFileError,
   byteLevelBpeTokenizerJson,
+  checkAddedChars,
+  checkId,
   parseMergesTxt,
   parseVocabJson,
   parseVocabTxt,
@@ -25,6 +35,10 @@ import {
 const MAX_TOKENIZER_JSON_BYTES = 128 * 1024 * 1024;
 const MAX_VOCAB_FILE_BYTES = 32 * 1024 * 1024;
 const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+/** tokenizer.json nests ~6 deep (post_processor.single[i].SpecialToken.id); Sequences add a few levels. */
+const TOKENIZER_JSON_DEPTH = 32;
+/** tokenizer_config.json: added_tokens_decoder.<id>.content is three levels. */
+const CONFIG_DEPTH = 16;
 
 export type TokenizerConfig = Record<string, unknown>;
 
@@ -36,31 +50,12 @@ export interface TokenizerDirContents {
   source: string;
 }
 
-function readCapped(file: string, cap: number): string {
-  let size: number;
-  try {
-    size = fs.statSync(file).size;
-  } catch (e) {
-    throw new TokenizerFileError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  if (size > cap) throw new TokenizerFileError(file, `file is ${size} bytes, above the ${cap}-byte limit`);
-  const text = fs.readFileSync(file, 'utf8');
-  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+function readJsonObject(md: ModelDir, name: string, cap: number, depth: number): Record<string, unknown> {
+  const parsed = parseGuardedJson(md.readText(name, cap), depth);
+  if ('error' in parsed) throw new TokenizerFileError(md.file(name), parsed.error);
+  if (!isPlainObject(parsed.value)) throw new TokenizerFileError(md.file(name), 'expected a JSON object');
+  return parsed.value;
 }
-
-function readJsonObject(file: string, cap: number): Record<string, unknown> {
-  const text = readCapped(file, cap);
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    throw new TokenizerFileError(file, `not valid JSON (${(e as Error).message})`);
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new TokenizerFileError(file, 'expected a JSON object');
-  return v as Record<string, unknown>;
-}
-
-const exists = (f: string) => fs.existsSync(f) && fs.statSync(f).isFile();
 
 /** Special token values may be strings or AddedToken dicts ({content, ...}). */
 export function tokenName(v: unknown): string | undefined {
@@ -99,15 +94,24 @@ export function resolveSpecialNames(
   return out as SpecialTokenNames;
 }
 
-/** Newer tokenizer_config.json files list extra added tokens under added_tokens_decoder. */
-function addedFromConfig(config: TokenizerConfig, file: string): AddedTokenJson[] {
+/**
+ * Newer tokenizer_config.json files list extra added tokens under
+ * added_tokens_decoder, keyed by id. Keys must be plain decimal ids below the
+ * bound: Number("2e9") or Number("1e300") is an integer too, and the
+ * tokenizer sizes arrays by its largest id.
+ */
+function addedFromConfig(config: TokenizerConfig, file: string, bound: IdBound): AddedTokenJson[] {
   const dec = config.added_tokens_decoder;
   if (dec === undefined || dec === null) return [];
-  if (typeof dec !== 'object' || Array.isArray(dec)) throw new TokenizerFileError(file, '"added_tokens_decoder" must be an object');
-  return Object.entries(dec as Record<string, unknown>).map(([idStr, t]) => {
-    const id = Number(idStr);
+  if (!isPlainObject(dec)) throw new TokenizerFileError(file, '"added_tokens_decoder" must be an object');
+  const n = Object.keys(dec).length;
+  if (n > LIMITS.maxAddedTokens) throw new TokenizerFileError(file, `"added_tokens_decoder" has ${n} entries (limit ${LIMITS.maxAddedTokens})`);
+  const out = Object.entries(dec).map(([idStr, t]) => {
+    const what = `added_tokens_decoder entry ${quote(idStr, 40)}`;
+    if (!/^(0|[1-9][0-9]{0,15})$/.test(idStr)) throw new TokenizerFileError(file, `${what}: the key is not a token id`);
+    const id = checkId(Number(idStr), file, what, bound);
     const content = tokenName(t);
-    if (!Number.isInteger(id) || id < 0 || content === undefined) throw new TokenizerFileError(file, `added_tokens_decoder entry ${JSON.stringify(idStr)} is malformed`);
+    if (content === undefined) throw new TokenizerFileError(file, `${what} has no token content`);
     const o = t as Record<string, unknown>;
     const special = o.special === true;
     return {
@@ -116,43 +120,51 @@ function addedFromConfig(config: TokenizerConfig, file: string): AddedTokenJson[
       normalized: typeof o.normalized === 'boolean' ? o.normalized : !special,
     };
   });
+  checkAddedChars(out, file, '"added_tokens_decoder" entries');
+  return out;
 }
 
-function readConfig(dir: string): TokenizerConfig {
-  const cfgFile = path.join(dir, 'tokenizer_config.json');
-  const mapFile = path.join(dir, 'special_tokens_map.json');
-  const config: TokenizerConfig = exists(cfgFile) ? readJsonObject(cfgFile, MAX_CONFIG_BYTES) : {};
-  if (exists(mapFile)) {
+function readConfig(md: ModelDir): TokenizerConfig {
+  const cfgName = 'tokenizer_config.json';
+  const mapName = 'special_tokens_map.json';
+  const config: TokenizerConfig = md.has(cfgName) ? readJsonObject(md, cfgName, MAX_CONFIG_BYTES, CONFIG_DEPTH) : {};
+  if (md.has(mapName)) {
     // HF applies special_tokens_map.json over tokenizer_config.json's values.
-    for (const [k, v] of Object.entries(readJsonObject(mapFile, MAX_CONFIG_BYTES))) {
+    for (const [k, v] of Object.entries(readJsonObject(md, mapName, MAX_CONFIG_BYTES, CONFIG_DEPTH))) {
       if (k.endsWith('_token') && tokenName(v) !== undefined) config[k] = v;
       else if (k === 'additional_special_tokens' && Array.isArray(v)) config[k] = v;
     }
   }
   for (const k of Object.values(ROLE_KEYS)) {
-    if (config[k] !== undefined && config[k] !== null && tokenName(config[k]) === undefined) {
-      throw new TokenizerFileError(cfgFile, `"${k}" must be a string or {"content": string}`);
+    const name = tokenName(config[k]);
+    if (config[k] !== undefined && config[k] !== null && name === undefined) {
+      throw new TokenizerFileError(md.file(cfgName), `"${k}" must be a string or {"content": string}`);
+    }
+    if (name !== undefined && name.length > LIMITS.maxTokenChars) {
+      throw new TokenizerFileError(md.file(cfgName), `"${k}" is longer than ${LIMITS.maxTokenChars} characters`);
     }
   }
   return config;
 }
 
-export function readTokenizerDir(dir: string): TokenizerDirContents {
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
-    throw new TokenizerFileError(dir, 'not a directory');
-  }
-  const config = readConfig(dir);
-  const cfgFile = path.join(dir, 'tokenizer_config.json');
-  const f = (name: string) => path.join(dir, name);
+/**
+ * Read the tokenizer of a model directory. Every token id must lie below
+ * `bound` (by default the global limit; loading a model passes its
+ * embedding's rows).
+ */
+export function readTokenizerDir(dir: string | ModelDir, bound: IdBound = DEFAULT_ID_BOUND): TokenizerDirContents {
+  const md = openModelDir(dir);
+  const config = readConfig(md);
+  const cfgFile = md.file('tokenizer_config.json');
 
-  if (exists(f('tokenizer.json'))) {
-    const file = f('tokenizer.json');
-    const raw = readJsonObject(file, MAX_TOKENIZER_JSON_BYTES);
-    return { json: validateTokenizerJson(raw, file), config, source: file };
+  if (md.has('tokenizer.json')) {
+    const file = md.file('tokenizer.json');
+    const raw = readJsonObject(md, 'tokenizer.json', MAX_TOKENIZER_JSON_BYTES, TOKENIZER_JSON_DEPTH);
+    return { json: validateTokenizerJson(raw, file, bound), config, source: file };
   }
-  if (exists(f('vocab.txt'))) {
-    const file = f('vocab.txt');
-    const vocab = parseVocabTxt(readCapped(file, MAX_VOCAB_FILE_BYTES), file);
+  if (md.has('vocab.txt')) {
+    const file = md.file('vocab.txt');
+    const vocab = parseVocabTxt(md.readText('vocab.txt', MAX_VOCAB_FILE_BYTES), file, bound);
     const set = new Set(vocab);
     const specials = resolveSpecialNames(config, (t) => set.has(t), BERT_SPECIALS, cfgFile);
     const lower = config.do_lower_case;
@@ -163,34 +175,29 @@ export function readTokenizerDir(dir: string): TokenizerDirContents {
       stripAccents: typeof strip === 'boolean' ? strip : null,
       tokenizeChineseChars: typeof chinese === 'boolean' ? chinese : true,
       specials,
-      extraAdded: addedFromConfig(config, cfgFile),
+      extraAdded: addedFromConfig(config, cfgFile, bound),
     });
     return { json, config, source: file };
   }
-  const hasVocabJson = exists(f('vocab.json'));
-  const hasMerges = exists(f('merges.txt'));
+  const hasVocabJson = md.has('vocab.json');
+  const hasMerges = md.has('merges.txt');
   if (hasVocabJson && hasMerges) {
-    const vocab = parseVocabJson(readCapped(f('vocab.json'), MAX_VOCAB_FILE_BYTES), f('vocab.json'));
-    const merges = parseMergesTxt(readCapped(f('merges.txt'), MAX_VOCAB_FILE_BYTES), f('merges.txt'));
+    const vocab = parseVocabJson(md.readText('vocab.json', MAX_VOCAB_FILE_BYTES), md.file('vocab.json'), bound);
+    const merges = parseMergesTxt(md.readText('merges.txt', MAX_VOCAB_FILE_BYTES), md.file('merges.txt'));
     const specials = resolveSpecialNames(config, (t) => Object.hasOwn(vocab, t), ROBERTA_SPECIALS, cfgFile);
     const json = byteLevelBpeTokenizerJson(vocab, merges, {
       addPrefixSpace: config.add_prefix_space === true,
       specials,
-      extraAdded: addedFromConfig(config, cfgFile),
+      extraAdded: addedFromConfig(config, cfgFile, bound),
     });
-    return { json, config, source: `${f('vocab.json')} + merges.txt` };
+    return { json, config, source: `${md.file('vocab.json')} + merges.txt` };
   }
   const partial = hasVocabJson ? ' (found vocab.json but not merges.txt)' : hasMerges ? ' (found merges.txt but not vocab.json)' : '';
-  throw new TokenizerFileError(dir, `no tokenizer files: looked for tokenizer.json, vocab.txt, or vocab.json + merges.txt${partial}`);
+  throw new TokenizerFileError(md.dir, `no tokenizer files: looked for tokenizer.json, vocab.txt, or vocab.json + merges.txt${partial}`);
 }
 
-/** Write files atomically enough for our use: each file goes to a temp name, then is renamed. */
+/** Write the files, each atomically (temporary file, then rename). */
 export function writeTokenizerDir(dir: string, files: Record<string, string>): void {
   fs.mkdirSync(dir, { recursive: true });
-  for (const [name, content] of Object.entries(files)) {
-    const target = path.join(dir, name);
-    const tmp = `${target}.tmp-${process.pid}`;
-    fs.writeFileSync(tmp, content, 'utf8');
-    fs.renameSync(tmp, target);
-  }
+  for (const [name, content] of Object.entries(files)) writeTextFileAtomic(path.join(dir, name), content);
 }

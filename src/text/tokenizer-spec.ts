@@ -5,9 +5,18 @@
 // @huggingface/tokenizers code path, and save() can always write tokenizer.json.
 // Pure data, no file system: tokenizer-files.ts does the reading and writing.
 
-export class TokenizerFileError extends Error {
-  constructor(readonly file: string, detail: string) {
-    super(`${file}: ${detail}`);
+import { FormatError, describeJsonValue, quote } from '../formats/errors.js';
+import { isPlainObject, parseGuardedJson } from '../formats/json-guard.js';
+import { stripBom } from '../formats/file-io.js';
+import { checkComponents } from './tokenizer-components.js';
+
+/**
+ * A problem with a tokenizer file: a FormatError (one line, starting with the
+ * file), so the CLI and the loaders treat it like any other model file error.
+ */
+export class TokenizerFileError extends FormatError {
+  constructor(file: string, detail: string) {
+    super(file, detail);
     this.name = 'TokenizerFileError';
   }
 }
@@ -18,7 +27,25 @@ export const LIMITS = {
   maxMerges: 2_000_000,
   maxTokenChars: 4096,
   maxAddedTokens: 100_000,
+  /**
+   * Characters over all added tokens: the library builds a trie of them, a
+   * few hundred bytes per character, so this bounds its memory. Real files
+   * have a few thousand.
+   */
+  maxAddedChars: 1 << 18,
 } as const;
+
+/**
+ * Every token id must be below `limit`; `what` says where the limit comes
+ * from, for the message. Loading a model sets it to the embedding's rows, so
+ * a tokenizer cannot name ids the model has no row for.
+ */
+export interface IdBound {
+  limit: number;
+  what: string;
+}
+
+export const DEFAULT_ID_BOUND: IdBound = { limit: LIMITS.maxVocab, what: `the limit of ${LIMITS.maxVocab.toLocaleString('en-US')} ids` };
 
 export interface AddedTokenJson {
   id: number;
@@ -92,14 +119,12 @@ export const ROBERTA_SPECIALS: SpecialTokenNames = {
 
 // ---------------------------------------------------------------- validation
 
-function isPlainObject(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
-}
-
-function checkId(id: unknown, file: string, what: string): number {
-  if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= LIMITS.maxVocab) {
-    throw new TokenizerFileError(file, `${what} has an invalid id ${JSON.stringify(id)} (expected an integer in [0, ${LIMITS.maxVocab}))`);
+export function checkId(id: unknown, file: string, what: string, bound: IdBound = DEFAULT_ID_BOUND): number {
+  if (id === undefined) throw new TokenizerFileError(file, `${what} has no id`);
+  if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) {
+    throw new TokenizerFileError(file, `${what} has an invalid id: ${describeJsonValue(id)}; expected a non-negative integer`);
   }
+  if (id >= bound.limit) throw new TokenizerFileError(file, `${what} has an invalid id ${id}, beyond ${bound.what}`);
   return id;
 }
 
@@ -109,22 +134,14 @@ function checkToken(tok: unknown, file: string, what: string): string {
   return tok;
 }
 
-function checkComponent(x: unknown, file: string, key: string): ComponentJson | null {
-  if (x === undefined || x === null) return null;
-  if (!isPlainObject(x) || typeof x.type !== 'string') {
-    throw new TokenizerFileError(file, `"${key}" must be null or an object with a string "type"`);
-  }
-  return x as ComponentJson;
-}
-
-function checkVocabObject(v: unknown, file: string, what = 'model.vocab'): Record<string, number> {
+function checkVocabObject(v: unknown, file: string, bound: IdBound, what = 'model.vocab'): Record<string, number> {
   if (!isPlainObject(v)) throw new TokenizerFileError(file, `${what} must be an object mapping tokens to ids`);
   const entries = Object.keys(v);
   if (entries.length === 0) throw new TokenizerFileError(file, `${what} is empty`);
   if (entries.length > LIMITS.maxVocab) throw new TokenizerFileError(file, `${what} has ${entries.length} entries (limit ${LIMITS.maxVocab})`);
   for (const tok of entries) {
     checkToken(tok, file, 'a vocab token');
-    checkId(v[tok], file, `vocab token ${JSON.stringify(tok.slice(0, 40))}`);
+    checkId(v[tok], file, `vocab token ${quote(tok, 40)}`, bound);
   }
   return v as Record<string, number>;
 }
@@ -138,22 +155,25 @@ function inferModelType(m: Record<string, unknown>): string | undefined {
   return undefined;
 }
 
-function checkModel(m: unknown, file: string): ModelJson {
+function checkModel(m: unknown, file: string, bound: IdBound): ModelJson {
   if (!isPlainObject(m)) throw new TokenizerFileError(file, 'not a tokenizer: missing "model" object');
   const type = inferModelType(m);
   switch (type) {
     case 'WordPiece': {
-      const vocab = checkVocabObject(m.vocab, file);
+      const vocab = checkVocabObject(m.vocab, file, bound);
       const unk = m.unk_token ?? '[UNK]';
       checkToken(unk, file, 'model.unk_token');
       const prefix = m.continuing_subword_prefix ?? '##';
       checkToken(prefix, file, 'model.continuing_subword_prefix');
       const maxChars = m.max_input_chars_per_word ?? 100;
-      if (typeof maxChars !== 'number' || !(maxChars > 0)) throw new TokenizerFileError(file, 'model.max_input_chars_per_word must be a positive number');
+      // WordPiece is quadratic in the word length it accepts; real files say 100.
+      if (typeof maxChars !== 'number' || !(maxChars > 0) || maxChars > LIMITS.maxTokenChars) {
+        throw new TokenizerFileError(file, `model.max_input_chars_per_word must be a number from 1 to ${LIMITS.maxTokenChars}`);
+      }
       return { ...m, type: 'WordPiece', vocab, unk_token: unk as string, continuing_subword_prefix: prefix as string, max_input_chars_per_word: maxChars };
     }
     case 'BPE': {
-      const vocab = checkVocabObject(m.vocab, file);
+      const vocab = checkVocabObject(m.vocab, file, bound);
       const merges = m.merges;
       if (!Array.isArray(merges)) throw new TokenizerFileError(file, 'model.merges must be an array');
       if (merges.length > LIMITS.maxMerges) throw new TokenizerFileError(file, `model.merges has ${merges.length} entries (limit ${LIMITS.maxMerges})`);
@@ -176,29 +196,31 @@ function checkModel(m: unknown, file: string): ModelJson {
       const vocab = m.vocab;
       if (!Array.isArray(vocab) || vocab.length === 0) throw new TokenizerFileError(file, 'model.vocab must be a non-empty array of [token, score]');
       if (vocab.length > LIMITS.maxVocab) throw new TokenizerFileError(file, `model.vocab has ${vocab.length} entries (limit ${LIMITS.maxVocab})`);
+      // Unigram ids are positions in the list.
+      if (vocab.length > bound.limit) throw new TokenizerFileError(file, `model.vocab has ${vocab.length} entries, beyond ${bound.what}`);
       vocab.forEach((e, i) => {
         if (!Array.isArray(e) || e.length !== 2 || typeof e[1] !== 'number') throw new TokenizerFileError(file, `model.vocab[${i}] is not a [token, score] pair`);
         checkToken(e[0], file, `model.vocab[${i}][0]`);
       });
-      if (m.unk_id !== undefined && m.unk_id !== null) checkId(m.unk_id, file, 'model.unk_id');
+      if (m.unk_id !== undefined && m.unk_id !== null) checkId(m.unk_id, file, 'model.unk_id', { limit: vocab.length, what: `the ${vocab.length} entries of model.vocab` });
       return { unk_id: null, ...m, type: 'Unigram', vocab: vocab as [string, number][] } as UnigramModelJson;
     }
     default:
-      throw new TokenizerFileError(file, `not a supported tokenizer: model.type ${JSON.stringify(m.type)} (expected WordPiece, BPE or Unigram)`);
+      throw new TokenizerFileError(file, `not a supported tokenizer: model.type ${typeof m.type === 'string' ? quote(m.type, 40) : describeJsonValue(m.type)} (expected WordPiece, BPE or Unigram)`);
   }
 }
 
-function checkAddedTokens(x: unknown, file: string): AddedTokenJson[] {
+function checkAddedTokens(x: unknown, file: string, bound: IdBound): AddedTokenJson[] {
   if (x === undefined || x === null) return [];
   if (!Array.isArray(x)) throw new TokenizerFileError(file, '"added_tokens" must be an array');
   if (x.length > LIMITS.maxAddedTokens) throw new TokenizerFileError(file, `"added_tokens" has ${x.length} entries (limit ${LIMITS.maxAddedTokens})`);
-  return x.map((t, i) => {
+  const out = x.map((t, i) => {
     if (!isPlainObject(t)) throw new TokenizerFileError(file, `added_tokens[${i}] is not an object`);
     const content = checkToken(t.content, file, `added_tokens[${i}].content`);
     if (content.length === 0) throw new TokenizerFileError(file, `added_tokens[${i}].content is empty`);
     const special = t.special === true;
     return {
-      id: checkId(t.id, file, `added_tokens[${i}]`),
+      id: checkId(t.id, file, `added_tokens[${i}]`, bound),
       content,
       single_word: t.single_word === true,
       lstrip: t.lstrip === true,
@@ -207,56 +229,64 @@ function checkAddedTokens(x: unknown, file: string): AddedTokenJson[] {
       special,
     };
   });
+  checkAddedChars(out, file, '"added_tokens"');
+  return out;
 }
 
-/** Validate a parsed tokenizer.json; `file` names it in errors. Returns a normalised copy. */
-export function validateTokenizerJson(x: unknown, file: string): TokenizerJson {
+/** Added tokens go into a trie whose size grows with their total length. */
+export function checkAddedChars(added: readonly AddedTokenJson[], file: string, what: string): void {
+  let chars = 0;
+  for (const t of added) chars += t.content.length;
+  if (chars > LIMITS.maxAddedChars) throw new TokenizerFileError(file, `${what} hold ${chars} characters in all (limit ${LIMITS.maxAddedChars})`);
+}
+
+/**
+ * Validate a parsed tokenizer.json; `file` names it in errors. Returns a
+ * normalised copy. Token ids must lie below `bound`.
+ */
+export function validateTokenizerJson(x: unknown, file: string, bound: IdBound = DEFAULT_ID_BOUND): TokenizerJson {
   if (!isPlainObject(x)) throw new TokenizerFileError(file, 'not a tokenizer: expected a JSON object');
   if (!('model' in x)) throw new TokenizerFileError(file, 'not a tokenizer: missing "model"');
+  const components = checkComponents(x, file, bound);
   return {
     version: typeof x.version === 'string' ? x.version : '1.0',
     truncation: null,
     padding: null,
-    added_tokens: checkAddedTokens(x.added_tokens, file),
-    normalizer: checkComponent(x.normalizer, file, 'normalizer'),
-    pre_tokenizer: checkComponent(x.pre_tokenizer, file, 'pre_tokenizer'),
-    post_processor: checkComponent(x.post_processor, file, 'post_processor'),
-    decoder: checkComponent(x.decoder, file, 'decoder'),
-    model: checkModel(x.model, file),
+    added_tokens: checkAddedTokens(x.added_tokens, file, bound),
+    ...components,
+    model: checkModel(x.model, file, bound),
   };
 }
 
 // ---------------------------------------------------------------- slow-file parsers
 
 /** vocab.txt: one token per line, id = line number (as HF's BertTokenizer reads it). */
-export function parseVocabTxt(text: string, file: string): string[] {
-  const lines = text.split('\n');
+export function parseVocabTxt(text: string, file: string, bound: IdBound = DEFAULT_ID_BOUND): string[] {
+  const lines = stripBom(text).split('\n');
   if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
   if (lines.length === 0) throw new TokenizerFileError(file, 'empty vocabulary');
   if (lines.length > LIMITS.maxVocab) throw new TokenizerFileError(file, `${lines.length} entries (limit ${LIMITS.maxVocab})`);
+  if (lines.length > bound.limit) throw new TokenizerFileError(file, `${lines.length} entries, beyond ${bound.what}`);
   return lines.map((l, i) => checkToken(l.endsWith('\r') ? l.slice(0, -1) : l, file, `line ${i + 1}`));
 }
 
-/** vocab.json: {token: id}. */
-export function parseVocabJson(text: string, file: string): Record<string, number> {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    throw new TokenizerFileError(file, `not valid JSON (${(e as Error).message})`);
-  }
-  return checkVocabObject(v, file, 'the vocabulary');
+/** vocab.json: {token: id}. Only an object of numbers is valid, so two levels of nesting is already wrong. */
+export function parseVocabJson(text: string, file: string, bound: IdBound = DEFAULT_ID_BOUND): Record<string, number> {
+  const parsed = parseGuardedJson(text, 2);
+  if ('error' in parsed) throw new TokenizerFileError(file, parsed.error);
+  return checkVocabObject(parsed.value, file, bound, 'the vocabulary');
 }
 
 /** merges.txt: optional "#version" header, then "left right" per line. */
 export function parseMergesTxt(text: string, file: string): string[] {
   const out: string[] = [];
-  const lines = text.split('\n');
+  const lines = stripBom(text).split('\n');
   for (let i = 0; i < lines.length; i++) {
     let line = lines[i]!;
     if (line.endsWith('\r')) line = line.slice(0, -1);
     if (line === '' || (i === 0 && line.startsWith('#version'))) continue;
-    if (line.split(' ').length !== 2) throw new TokenizerFileError(file, `line ${i + 1} is not "left right": ${JSON.stringify(line.slice(0, 60))}`);
+    const parts = line.split(' ').length;
+    if (parts !== 2) throw new TokenizerFileError(file, `line ${i + 1} is not "left right" (${parts} space-separated parts)`);
     out.push(line);
     if (out.length > LIMITS.maxMerges) throw new TokenizerFileError(file, `more than ${LIMITS.maxMerges} merges`);
   }

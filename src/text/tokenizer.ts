@@ -10,15 +10,25 @@
 // words count as one space), which is also what the scanner feeds back after
 // inserting or deleting words. Special tokens and their type ids come from the
 // tokenizer's own post-processor, so any tokenizer.json layout works.
+//
+// Tokenizer files are untrusted: every call into the library goes through a
+// LibraryGuard (tokenizer-guard.ts: errors name the file, the file's own
+// regexes run under a time budget), ids are bounded before anything is sized
+// by them, and construction ends with a probe encoding so a tokenizer that
+// cannot encode text fails when it is loaded rather than in the middle of a
+// scan.
 
 import { Tokenizer } from '@huggingface/tokenizers';
+import { quote } from '../formats/errors.js';
 import { splitWords } from './words.js';
 import {
+  type IdBound,
   type SpecialTokenNames,
   type TokenizerJson,
   type WordPieceBuildOptions,
   type BpeBuildOptions,
   BERT_SPECIALS,
+  DEFAULT_ID_BOUND,
   ROBERTA_SPECIALS,
   TokenizerFileError,
   byteLevelBpeTokenizerJson,
@@ -26,6 +36,9 @@ import {
   wordPieceTokenizerJson,
 } from './tokenizer-spec.js';
 import { type TokenizerConfig, readTokenizerDir, resolveSpecialNames, writeTokenizerDir } from './tokenizer-files.js';
+import { usesFileRegexes } from './tokenizer-components.js';
+import { DEFAULT_TIME_BUDGET_MS, LibraryGuard } from './tokenizer-guard.js';
+import type { ModelDir } from '../formats/model-dir.js';
 
 export type TokenizerKind = 'wordpiece' | 'bpe' | 'unigram';
 
@@ -79,6 +92,19 @@ export interface TokenizerSaveOptions {
   modelMaxLength?: number;
 }
 
+export interface TokenizerLoadOptions {
+  /** Every token id must lie below this; loadModel passes the embedding's rows. */
+  idBound?: IdBound;
+  /** Per-call time limit when the file brings its own regular expressions (default 1000 ms). */
+  timeBudgetMs?: number;
+  /**
+   * Token type ids must lie below this (loadModel: the rows of the model's
+   * token type embeddings). Single sequences over it are refused at load;
+   * a pair template over it makes encoding a pair an error.
+   */
+  typeIdBound?: IdBound;
+}
+
 /**
  * The part of @huggingface/tokenizers' Tokenizer used here. Its .d.ts files use
  * extensionless relative imports that NodeNext resolution cannot follow, so the
@@ -103,6 +129,8 @@ interface Content {
 }
 
 const PLACEHOLDER = -1;
+/** Encoded (and decoded) once at load: ordinary text, digits, non-ASCII, and one long word. */
+const PROBE = ['The quick brown fox jumps over the lazy dog.', '0123456789 ¿Qué? 東京 😀', 'x'.repeat(1000)];
 const WORD_CACHE_LIMIT = 200_000;
 const UNUSED_RE = /^(\[unused\d+\]|<unused\d+>|madeupword\d+)$/;
 // Pre-tokenizers that split on whitespace and so ignore a leading space.
@@ -124,26 +152,29 @@ export class TextTokenizer {
   readonly source: string;
 
   private readonly hf: HfTokenizer;
+  private readonly guard: LibraryGuard;
   private readonly json: TokenizerJson;
   private readonly config: TokenizerConfig;
   private readonly spaceSensitive: boolean;
   private readonly layoutSingle: LayoutItem[];
   private readonly layoutPair: LayoutItem[];
   private readonly skipMask: Uint8Array;
+  /** Set when pairs would carry type ids the model has no row for. */
+  private readonly pairProblem: TokenizerFileError | null = null;
   private readonly wordCache = new Map<string, number[]>();
 
   /** Prefer the static constructors; `json` must already be validated. */
-  constructor(json: TokenizerJson, config: TokenizerConfig = {}, source = '<memory>') {
+  constructor(json: TokenizerJson, config: TokenizerConfig = {}, source = '<memory>', opts: TokenizerLoadOptions = {}) {
     this.json = json;
     this.config = config;
     this.source = source;
-    try {
-      this.hf = new Tokenizer(json, config) as HfTokenizer;
-    } catch (e) {
-      throw new TokenizerFileError(source, `cannot build the tokenizer (${(e as Error).message})`);
-    }
-    this.kind = json.model.type === 'WordPiece' ? 'wordpiece' : json.model.type === 'BPE' ? 'bpe' : 'unigram';
+    // Before anything is sized by the ids (the skip mask below, the library's id table).
+    const bound = opts.idBound ?? DEFAULT_ID_BOUND;
     this.vocabSize = computeVocabSize(json);
+    if (!(this.vocabSize <= bound.limit)) throw new TokenizerFileError(source, `has token ids up to ${this.vocabSize - 1}, beyond ${bound.what}`);
+    this.guard = new LibraryGuard(source, usesFileRegexes(json) ? opts.timeBudgetMs ?? DEFAULT_TIME_BUDGET_MS : null);
+    this.hf = this.guard.call('while building the tokenizer', () => new Tokenizer(json, config) as HfTokenizer);
+    this.kind = json.model.type === 'WordPiece' ? 'wordpiece' : json.model.type === 'BPE' ? 'bpe' : 'unigram';
 
     const fallback = this.kind === 'wordpiece' ? BERT_SPECIALS : ROBERTA_SPECIALS;
     this.specialTokens = resolveSpecialNames(config, (t) => this.hf.token_to_id(t) !== undefined, fallback, source);
@@ -152,7 +183,7 @@ export class TextTokenizer {
       const id = this.hf.token_to_id(tok);
       // A vocabulary without a mask token still encodes text; only masked-LM uses need it (they check for −1).
       if (id === undefined && role === 'mask') return -1;
-      if (id === undefined) throw new TokenizerFileError(source, `${role} token ${JSON.stringify(tok)} is not in the vocabulary`);
+      if (id === undefined) throw new TokenizerFileError(source, `${role} token ${quote(tok, 40)} is not in the vocabulary`);
       return id;
     };
     this.specialIds = { cls: idOf('cls'), sep: idOf('sep'), pad: idOf('pad'), mask: idOf('mask'), unk: idOf('unk') };
@@ -166,20 +197,31 @@ export class TextTokenizer {
     this.spaceSensitive = !SPACE_INSENSITIVE.has(json.pre_tokenizer?.type ?? '');
     this.layoutSingle = this.deriveLayout(false);
     this.layoutPair = this.deriveLayout(true);
+    const types = opts.typeIdBound;
+    if (types) {
+      const single = maxTypeId(this.layoutSingle);
+      if (single >= types.limit) throw new TokenizerFileError(source, `emits token type id ${single}, beyond ${types.what}`);
+      const pair = maxTypeId(this.layoutPair);
+      if (pair >= types.limit) {
+        this.pairProblem = new TokenizerFileError(source, `emits token type id ${pair} for a second sequence, beyond ${types.what}; the model takes single sequences only`);
+      }
+    }
     this.skipMask = this.buildSkipMask();
+    for (const text of PROBE) this.decode(this.encode(text, this.pairProblem ? null : text, { maxLength: 4096 }).ids);
+    this.wordCache.clear();
   }
 
   // ------------------------------------------------------------ construction
 
   /** Load tokenizer.json (+ configs), or build it from vocab.txt or vocab.json + merges.txt. */
-  static fromDir(dir: string): TextTokenizer {
-    const { json, config, source } = readTokenizerDir(dir);
-    return new TextTokenizer(json, config, source);
+  static fromDir(dir: string | ModelDir, opts: TokenizerLoadOptions = {}): TextTokenizer {
+    const { json, config, source } = readTokenizerDir(dir, opts.idBound);
+    return new TextTokenizer(json, config, source, opts);
   }
 
   /** From an already parsed tokenizer.json object (validated here). */
-  static fromTokenizerJson(raw: unknown, config: TokenizerConfig = {}, source = 'tokenizer.json'): TextTokenizer {
-    return new TextTokenizer(validateTokenizerJson(raw, source), config, source);
+  static fromTokenizerJson(raw: unknown, config: TokenizerConfig = {}, source = 'tokenizer.json', opts: TokenizerLoadOptions = {}): TextTokenizer {
+    return new TextTokenizer(validateTokenizerJson(raw, source, opts.idBound), config, source, opts);
   }
 
   /** BERT-style WordPiece from a vocab list (id = index). */
@@ -239,7 +281,8 @@ export class TextTokenizer {
     const key = afterSpace && this.spaceSensitive ? ' ' + word : word;
     let ids = this.wordCache.get(key);
     if (ids === undefined) {
-      ids = this.hf.encode(key, { add_special_tokens: false }).ids.map((id) => id ?? this.specialIds.unk);
+      ids = this.guard.call('while encoding', () => this.hf.encode(key, { add_special_tokens: false }).ids, true)
+        .map((id) => (id !== undefined && id >= 0 && id < this.vocabSize ? id : this.specialIds.unk));
       if (this.wordCache.size >= WORD_CACHE_LIMIT) this.wordCache.clear();
       this.wordCache.set(key, ids);
     }
@@ -260,6 +303,7 @@ export class TextTokenizer {
   }
 
   private assemble(a: Content, b: Content | null, opts: EncodeOptions, ph: { start: number; count: number } | null): Encoding {
+    if (b !== null && this.pairProblem) throw this.pairProblem;
     const maxLength = opts.maxLength ?? 128;
     const addSpecial = opts.addSpecialTokens ?? true;
     let layout = b === null ? this.layoutSingle : this.layoutPair;
@@ -322,7 +366,7 @@ export class TextTokenizer {
     const B = '\u0000lms-seq-B\u0000';
     const pp = this.hf.post_processor;
     if (pp === null) return pair ? [{ kind: 'seq', seq: 0, typeId: 0 }, { kind: 'seq', seq: 1, typeId: 1 }] : [{ kind: 'seq', seq: 0, typeId: 0 }];
-    const out = pp([A], pair ? [B] : null, true);
+    const out = this.guard.call('while running the post-processor', () => pp([A], pair ? [B] : null, true));
     const templateIds = collectTemplateSpecials(this.json.post_processor);
     const items: LayoutItem[] = [];
     out.tokens.forEach((tok, i) => {
@@ -331,7 +375,7 @@ export class TextTokenizer {
       else if (tok === B) items.push({ kind: 'seq', seq: 1, typeId });
       else {
         const ids = templateIds.get(tok) ?? (this.hf.token_to_id(tok) !== undefined ? [this.hf.token_to_id(tok)!] : undefined);
-        if (ids === undefined) throw new TokenizerFileError(this.source, `post-processor uses special token ${JSON.stringify(tok)} that is not in the vocabulary`);
+        if (ids === undefined) throw new TokenizerFileError(this.source, `post-processor uses special token ${quote(String(tok), 40)} that is not in the vocabulary`);
         for (const id of ids) items.push({ kind: 'special', id, token: this.hf.id_to_token(id) ?? tok, typeId });
       }
     });
@@ -374,7 +418,7 @@ export class TextTokenizer {
 
   decode(ids: readonly number[], opts: { skipSpecialTokens?: boolean } = {}): string {
     if (ids.length === 0) return '';
-    return this.hf.decode(ids.slice(), { skip_special_tokens: opts.skipSpecialTokens ?? false });
+    return this.guard.call('while decoding', () => this.hf.decode(ids.slice(), { skip_special_tokens: opts.skipSpecialTokens ?? false }), true);
   }
 
   /** The validated tokenizer.json object (do not mutate). */
@@ -453,6 +497,10 @@ function specialsConfig(s: SpecialTokenNames): Record<string, string> {
   out.cls_token = s.cls;
   out.mask_token = s.mask;
   return out;
+}
+
+function maxTypeId(layout: readonly LayoutItem[]): number {
+  return Math.max(0, ...layout.map((it) => it.typeId));
 }
 
 function computeVocabSize(json: TokenizerJson): number {

@@ -33,8 +33,8 @@ test('names the directory and the expected files when there are no weights', () 
   assertFormatError(() => loadStateDict(dir), dir,
     /no model weights found; expected one of model\.safetensors, model\.safetensors\.index\.json, pytorch_model\.bin, pytorch_model\.bin\.index\.json/);
   const missing = path.join(dir, 'nope');
-  assertFormatError(() => loadStateDict(missing), missing, /cannot open model directory: no such file or directory/);
-  assertFormatError(() => loadStateDict(path.join(dir, 'config.json')), path.join(dir, 'config.json'), /not a directory/);
+  assertFormatError(() => loadStateDict(missing), missing, /no such model directory$/);
+  assertFormatError(() => loadStateDict(path.join(dir, 'config.json')), path.join(dir, 'config.json'), /not a model directory \(it is a file\)$/);
 });
 
 test('loads a sharded pytorch checkpoint', () => {
@@ -122,15 +122,27 @@ test('sharded hashes cover the index and every shard', () => {
   assert.notEqual(modelHash(dir), h);
 });
 
-test('follows symlinks as Hugging Face cache snapshots use them', () => {
-  const root = tmpDir();
-  const blob = path.join(root, 'blob');
-  saveSafetensors(blob, one(4));
-  const snap = path.join(root, 'snapshot');
-  fs.mkdirSync(snap);
-  fs.symlinkSync(blob, path.join(snap, 'model.safetensors'));
+test('follows symlinks as Hugging Face cache snapshots use them, into the repo\'s blobs/ only', () => {
+  // models--org--name/{blobs/<sha>, snapshots/<rev>/model.safetensors -> ../../blobs/<sha>}
+  const repo = path.join(tmpDir(), 'models--org--tiny');
+  fs.mkdirSync(path.join(repo, 'blobs'), { recursive: true });
+  saveSafetensors(path.join(repo, 'blobs', 'abc123'), one(4));
+  const snap = path.join(repo, 'snapshots', 'rev1');
+  fs.mkdirSync(snap, { recursive: true });
+  fs.symlinkSync('../../blobs/abc123', path.join(snap, 'model.safetensors'));
   assert.deepEqual(resolveCheckpointFiles(snap).weights, [path.join(snap, 'model.safetensors')]);
   assert.deepEqual([...loadStateDict(snap).get('w')!.data], [4, 4]);
+  assert.equal(modelHash(snap), sha256(path.join(repo, 'blobs', 'abc123')));
+
+  // A link anywhere else (here: a sibling of the model directory) is refused before reading.
+  const root = tmpDir();
+  saveSafetensors(path.join(root, 'blob'), one(4));
+  const dir = path.join(root, 'model');
+  fs.mkdirSync(dir);
+  fs.symlinkSync(path.join(root, 'blob'), path.join(dir, 'model.safetensors'));
+  const link = path.join(dir, 'model.safetensors');
+  assertFormatError(() => loadStateDict(dir), link, /resolves to ".*blob", outside the model directory/);
+  assertFormatError(() => modelHash(dir), link, /outside the model directory/);
 });
 
 test('errors inside a weight file name that file', () => {

@@ -91,7 +91,7 @@ test('rejects bad values with the key and the allowed range', () => {
   err({ ...BERT_BASE, num_hidden_layers: 0 }, /"num_hidden_layers" is 0; expected an integer from 1 to 512/);
   err({ ...BERT_BASE, vocab_size: -5 }, /"vocab_size" is -5/);
   err({ ...BERT_BASE, vocab_size: 1.5 }, /"vocab_size" is 1.5/);
-  err({ ...BERT_BASE, vocab_size: '30522' }, /"vocab_size" is "30522", expected a number/);
+  err({ ...BERT_BASE, vocab_size: '30522' }, /"vocab_size" is a string \(5 characters\), expected a number/);
   err({ ...BERT_BASE, vocab_size: 1e12 }, /"vocab_size" is 1000000000000; expected an integer from 1 to 4,000,000/);
   err({ ...BERT_BASE, intermediate_size: 1e9 }, /"intermediate_size"/);
   err({ ...BERT_BASE, hidden_dropout_prob: 1.5 }, /"hidden_dropout_prob" is 1.5; expected a probability/);
@@ -147,11 +147,13 @@ test('load/save through a model directory', () => {
   const dir = tmpDir();
   saveEncoderConfig(dir, parseEncoderConfig(BERT_BASE, L));
   assert.equal(loadEncoderConfig(dir).hiddenSize, 768);
-  assert.equal(loadEncoderConfig(path.join(dir, 'config.json')).vocabSize, 30522);
+  // The path of config.json itself is not a model directory (`scan <file>` used to say "invalid JSON").
+  const file = path.join(dir, 'config.json');
+  assertFormatError(() => loadEncoderConfig(file), file, /^[^:]+: not a model directory \(it is a file\)$/);
   const missing = path.join(dir, 'nope');
-  assertFormatError(() => loadEncoderConfig(missing), missing, /cannot read config: no such file or directory/);
+  assertFormatError(() => loadEncoderConfig(missing), missing, /no such model directory$/);
   const empty = tmpDir();
-  assertFormatError(() => loadEncoderConfig(empty), path.join(empty, 'config.json'), /cannot read: no such file/);
+  assertFormatError(() => loadEncoderConfig(empty), empty, /not a model directory \(no config\.json\)$/);
   fs.writeFileSync(path.join(empty, 'config.json'), ' '.repeat(2 << 20));
   assertFormatError(() => loadEncoderConfig(empty), path.join(empty, 'config.json'), /over the 1,048,576 bytes limit/);
 });

@@ -136,14 +136,14 @@ describe('rejection of bad directories and files', () => {
   test('missing files name the directory and what was looked for', () => {
     const empty = sub('empty');
     oneLineError(() => TextTokenizer.fromDir(empty), empty, 'tokenizer.json', 'vocab.txt', 'vocab.json + merges.txt');
-    oneLineError(() => TextTokenizer.fromDir(path.join(root, 'nope')), 'not a directory');
+    oneLineError(() => TextTokenizer.fromDir(path.join(root, 'nope')), 'no such model directory');
     const half = sub('half');
     fs.writeFileSync(path.join(half, 'vocab.json'), '{"a": 0}');
     oneLineError(() => TextTokenizer.fromDir(half), 'not merges.txt');
   });
 
   const badJson: [string, string, string][] = [
-    ['not-json', '{"model": ', 'not valid JSON'],
+    ['not-json', '{"model": ', 'invalid JSON: unexpected end of text at byte 10'],
     ['array', '[1, 2, 3]', 'expected a JSON object'],
     ['no-model', '{"version": "1.0"}', 'missing "model"'],
     ['model-string', '{"model": "BPE"}', 'missing "model" object'],
@@ -152,8 +152,8 @@ describe('rejection of bad directories and files', () => {
     ['huge-id', '{"model": {"type": "WordPiece", "vocab": {"a": 1e12}}}', 'invalid id'],
     ['bad-merges', '{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a b c"]}}', 'merges[0]'],
     ['bad-added', '{"added_tokens": [{"id": -1, "content": "x"}], "model": {"type": "WordPiece", "vocab": {"[UNK]": 0}}}', 'added_tokens[0]'],
-    ['bad-normalizer', '{"normalizer": "lower", "model": {"type": "WordPiece", "vocab": {"[UNK]": 0}}}', '"normalizer"'],
-    ['unknown-component', '{"normalizer": {"type": "Frobnicate"}, "model": {"type": "WordPiece", "vocab": {"[UNK]": 0, "[CLS]": 1, "[SEP]": 2, "[PAD]": 3, "[MASK]": 4}}}', 'cannot build the tokenizer'],
+    ['bad-normalizer', '{"normalizer": "lower", "model": {"type": "WordPiece", "vocab": {"[UNK]": 0}}}', 'normalizer: must be an object'],
+    ['unknown-component', '{"normalizer": {"type": "Frobnicate"}, "model": {"type": "WordPiece", "vocab": {"[UNK]": 0, "[CLS]": 1, "[SEP]": 2, "[PAD]": 3, "[MASK]": 4}}}', 'normalizer: type "Frobnicate" is not supported'],
     ['no-specials', '{"model": {"type": "WordPiece", "vocab": {"[UNK]": 0, "a": 1}}}', 'cls token "[CLS]" is not in the vocabulary'],
   ];
   for (const [name, content, fragment] of badJson) {
