@@ -224,7 +224,7 @@ export class AttackTrainer {
     const { T } = batch;
     const sub = {
       B: c, T, ids: batch.ids.slice(p * T, (p + c) * T), mask: batch.mask.slice(p * T, (p + c) * T),
-      lengths: batch.lengths.slice(p, p + c),
+      typeIds: batch.typeIds.slice(p * T, (p + c) * T), lengths: batch.lengths.slice(p, p + c),
     };
     const tok = this.model.tokenizer!;
     const m = maskBatch(sub, { maskProb: 0.15, maskId: tok.specialIds.mask, vocabSize: tok.vocabSize, skip: this.skip }, new Rng(`${this.s.seed}:mlm:${step}`));

@@ -6,7 +6,7 @@
  */
 import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { errText, writeAll, writeFileAtomic } from '../formats/file-io.js';
+import { errText, writeJsonAtomic, writeTextFileAtomic } from '../formats/file-io.js';
 import { buildPcaView, buildScanReport, hyperParameters, toolVersion, type ScanReport, type ScanReportInput, type TargetInfo } from './report.js';
 import { renderReportHtml } from './report-html.js';
 import { savePvSet } from '../sanitizer/pvset.js';
@@ -61,14 +61,11 @@ export function writeScanOutputs(outDir: string, input: ScanOutputsInput): ScanO
     prompts: r.pvs.map((p) => p.prompt),
     seeds: r.pvs.map((p) => p.seed),
   }));
-  write(REPORT_JSON_FILE, () => writeTextAtomic(paths.reportJson, `${JSON.stringify(report, null, 2)}\n`));
-  write(REPORT_HTML_FILE, () => writeTextAtomic(paths.reportHtml, renderReportHtml({ report, pca })));
+  write(REPORT_JSON_FILE, () => writeJsonAtomic(paths.reportJson, report));
+  write(REPORT_HTML_FILE, () => writeTextFileAtomic(paths.reportHtml, renderReportHtml({ report, pca })));
   return { ...paths, report };
 }
 
-function writeTextAtomic(file: string, text: string): void {
-  writeFileAtomic(file, (fd) => writeAll(fd, Buffer.from(text, 'utf8')));
-}
 
 /** Fails before any work with one line naming the directory, rather than per file halfway through. */
 function ensureWritableDir(dir: string): void {

@@ -8,6 +8,7 @@
  */
 import { noGrad, withScope } from '../engine/index.js';
 import type { BatchOrder } from '../text/batch.js';
+import { padBatch } from '../train/batching.js';
 import { Rng } from '../text/random.js';
 import type { ScanTarget, TargetMode } from './target.js';
 
@@ -102,16 +103,6 @@ function buildRow(target: ScanTarget, text: string, o: MiningDataOptions, rng: R
   }
 }
 
-function pad(rows: number[][], T: number, padId: number): { ids: Int32Array; mask: Float32Array } {
-  const ids = new Int32Array(rows.length * T).fill(padId);
-  const mask = new Float32Array(rows.length * T);
-  rows.forEach((r, b) => {
-    ids.set(r, b * T);
-    mask.fill(1, b * T, b * T + r.length);
-  });
-  return { ids, mask };
-}
-
 /**
  * The kept rows (the first ⌊n/B⌋·B, as before), grouped into batches.
  * Why `length` is the default: a batch is padded to its longest row, and
@@ -159,12 +150,12 @@ export function prepareMiningData(
     const part = groups[bi];
     const B = part.length;
     const T = Math.max(...part.map((r) => r.ids.length));
-    const { ids, mask } = pad(part.map((r) => r.ids), T, target.specialIds.pad);
+    const { ids, mask } = padBatch(part.map((r) => r.ids), target.specialIds.pad, { length: T });
     const promptRows = new Int32Array(B * o.promptLen);
     part.forEach((r, b) => r.placeholders.forEach((p, i) => (promptRows[b * o.promptLen + i] = b * T + p)));
     const targetPositions = Int32Array.from(part, (r) => r.target);
     const Ta = Math.max(...part.map((r) => r.auxIds.length));
-    const auxIn = pad(part.map((r) => r.auxIds), Ta, target.specialIds.pad);
+    const auxIn = padBatch(part.map((r) => r.auxIds), target.specialIds.pad, { length: Ta });
     const aux = new Float32Array(B * H);
     if (cachedAux) {
       if (cachedAux.length !== nBatches * o.batchSize * H) throw new Error('cached clean outputs do not match the sentence set');

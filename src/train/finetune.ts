@@ -5,11 +5,10 @@
  * detector's false-positive rate is measured on such models, so they must
  * differ from the base in the ordinary ways (all weights moved, a new head).
  */
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
+import { writeJsonAtomic } from '../formats/file-io.js';
 import { join, resolve } from 'node:path';
-import {
-  backward, clipGradNorm, crossEntropy, gatherRows, noGrad, reshape, type Tensor, withScope,
-} from '../engine/index.js';
+import { crossEntropy, gatherRows, noGrad, reshape, type Tensor, withScope } from '../engine/index.js';
 import { backendName } from '../engine/backend.js';
 import { Encoder, initParam } from '../models/encoder.js';
 import { MlmHead, SequenceClassificationHead } from '../models/heads.js';
@@ -18,9 +17,9 @@ import { nlpCorpusSentences, sampleSentences, splitTrainHeldout, wikitextSentenc
 import { readTextDataset, type TextExample } from '../text/datasets.js';
 import { Rng } from '../text/random.js';
 import type { TextTokenizer } from '../text/tokenizer.js';
-import { fmt, progress } from '../util/progress.js';
-import { bucketedBatches, padBatch } from './batching.js';
-import { adamW, linearSchedule, type PretrainOptions, trainMlm } from './pretrain.js';
+import { bucketedBatches, epochCache, padBatch } from './batching.js';
+import { trainLoop } from './loop.js';
+import { type PretrainOptions, trainMlm } from './pretrain.js';
 
 export const CLASSIFICATION_TASKS = ['sst2', 'ag-news', 'sms-spam'] as const;
 export type ClassificationTask = (typeof CLASSIFICATION_TASKS)[number];
@@ -236,49 +235,24 @@ export function finetuneClassifier(base: LoadedModel, data: TaskData, o: Finetun
     ...base, config, encoder, mlm: null, sequenceClassifier: head, tokenClassifier: null, tokenizer: tok, hash: '',
   };
   const params = new Map([...encoder.params, ...head.params]);
-  for (const p of params.values()) p.requiresGrad = true;
-  const opt = adamW(params, o.lr, o.weightDecay);
-
   const rows = encodeExamples(tok, data.train, maxLen);
   const lengths = rows.map((r) => r.ids.length);
   const perEpoch = Math.ceil(rows.length / o.batchSize);
   const steps = Math.max(1, Math.min(o.maxSteps ?? Infinity, o.epochs * perEpoch));
-  const lrAt = linearSchedule(steps, o.warmupFraction, o.lr);
-  const bar = progress(`finetune ${data.task}`, steps, { quiet: o.quiet, fields: ['loss', 'tok_s'], unit: 'steps' });
-  const losses: number[] = [];
-  let tokens = 0;
-  let trainTime = 0;
-  let lossEma = NaN;
-  let interrupted = false;
-  let epochBatches: number[][] = [];
-  for (let step = 0; step < steps; step++) {
-    const epoch = Math.floor(step / perEpoch);
-    if (step % perEpoch === 0) epochBatches = bucketedBatches(lengths, o.batchSize, new Rng(`${o.seed}:finetune:epoch:${epoch}`));
-    const idx = epochBatches[step % perEpoch];
-    const t0 = process.hrtime.bigint();
-    const b = padBatch(idx.map((i) => rows[i].ids), tok.specialIds.pad);
-    const labels = Int32Array.from(idx, (i) => rows[i].label);
-    const loss = withScope(() => {
-      const l = crossEntropy(classifierLogits(encoder, head, b.ids, b.mask, b.B, b.T, (o.seed * 7919 + step) >>> 0), labels);
-      backward(l);
-      return l.item();
-    });
-    clipGradNorm(opt.params, o.clip);
-    opt.lr = lrAt(step);
-    opt.update();
-    trainTime += Number(process.hrtime.bigint() - t0) / 1e9;
-    tokens += b.B * b.T;
-    if (!Number.isFinite(loss)) throw new Error(`fine-tuning diverged at step ${step + 1} (loss ${loss}); lower --lr`);
-    losses.push(loss);
-    lossEma = Number.isNaN(lossEma) ? loss : 0.95 * lossEma + 0.05 * loss;
-    bar.update(step + 1, { loss: fmt(lossEma, 3), tok_s: Math.round(tokens / trainTime) });
-    if (step + 1 < steps && o.shouldStop?.()) {
-      interrupted = true;
-      break;
-    }
-  }
-  bar.stop();
-  for (const p of params.values()) p.requiresGrad = false;
+  const epochBatches = epochCache((epoch) => bucketedBatches(lengths, o.batchSize, new Rng(`${o.seed}:finetune:epoch:${epoch}`)));
+  const run = trainLoop({
+    label: `finetune ${data.task}`, params, steps, lr: o.lr, warmupFraction: o.warmupFraction, weightDecay: o.weightDecay, clip: o.clip,
+    quiet: o.quiet, shouldStop: o.shouldStop,
+    batchAt: (step) => {
+      const idx = epochBatches(Math.floor(step / perEpoch))[step % perEpoch];
+      return { b: padBatch(idx.map((i) => rows[i].ids), tok.specialIds.pad), labels: Int32Array.from(idx, (i) => rows[i].label) };
+    },
+    lossOf: ({ b, labels }, step) => ({
+      loss: crossEntropy(classifierLogits(encoder, head, b.ids, b.mask, b.B, b.T, (o.seed * 7919 + step) >>> 0), labels),
+      tokens: b.B * b.T,
+    }),
+  });
+  const { losses, lossEma, interrupted } = run;
   const ev = evaluateClassifier(model, data.dev, maxLen);
   const record = {
     kind: 'finetune',
@@ -302,7 +276,7 @@ export function finetuneClassifier(base: LoadedModel, data: TaskData, o: Finetun
     dev_accuracy: ev.accuracy,
     dev_loss: ev.loss,
     dev_majority_accuracy: ev.majorityAccuracy,
-    tokens_per_second: tokens / Math.max(trainTime, 1e-9),
+    tokens_per_second: run.tokensPerSecond,
     seconds: (Date.now() - started) / 1000,
     backend: backendName(),
     interrupted,
@@ -310,10 +284,6 @@ export function finetuneClassifier(base: LoadedModel, data: TaskData, o: Finetun
   return { model, record, losses, interrupted };
 }
 
-function writeJsonAtomic(file: string, value: unknown): void {
-  writeFileSync(`${file}.tmp`, `${JSON.stringify(value, null, 2)}\n`);
-  renameSync(`${file}.tmp`, file);
-}
 
 /**
  * Saves a fine-tuned model (encoder + head, architecture

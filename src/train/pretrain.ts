@@ -5,9 +5,9 @@
  * batch order and masks are functions of (seed, epoch, step), so a resumed
  * run sees the same data as an uninterrupted one.
  */
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { Adam, backward, clipGradNorm, crossEntropy, noGrad, type Tensor, withScope } from '../engine/index.js';
+import { type Adam, backward, clipGradNorm, crossEntropy, noGrad, type Tensor, withScope } from '../engine/index.js';
 import { backendName } from '../engine/backend.js';
 import type { EncoderConfig } from '../formats/hf-config.js';
 import { Encoder } from '../models/encoder.js';
@@ -17,7 +17,9 @@ import { Rng } from '../text/random.js';
 import type { TextTokenizer } from '../text/tokenizer.js';
 import { fmt, progress } from '../util/progress.js';
 import { bucketedBatches, padBatch } from './batching.js';
+import { writeJsonAtomic } from '../formats/file-io.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { adamW, linearSchedule } from './schedule.js';
 import { countCorrect, type MaskingOptions, maskBatch, type MlmBatch, mlmLogits, mlmLoss } from './mlm.js';
 
 export interface PretrainOptions {
@@ -86,17 +88,6 @@ export interface MlmRunOptions {
 }
 
 /** AdamW as every training loop here uses it: no decay on biases and LayerNorm. */
-export function adamW(params: Map<string, Tensor>, lr: number, weightDecay: number): Adam {
-  const noDecay = new Set([...params].filter(([n]) => /bias$|LayerNorm|layer_norm/.test(n)).map(([, t]) => t));
-  return new Adam([...params.values()], { lr, weightDecay, noDecay, eps: 1e-6 });
-}
-
-/** Linear warm-up to `lr`, then linear decay to 0 at `steps`. */
-export function linearSchedule(steps: number, warmupFraction: number, lr: number): (step: number) => number {
-  const warmup = Math.max(1, Math.round(steps * warmupFraction));
-  return (s: number) => (s < warmup ? (lr * (s + 1)) / warmup : lr * Math.max(0, (steps - s) / Math.max(1, steps - warmup)));
-}
-
 /** One optimizer step on a masked batch; returns the loss. */
 export function mlmTrainStep(model: LoadedModel, batch: MlmBatch, opt: Adam, dropoutSeed: number, clip: number, lr: number): number {
   const loss = withScope(() => {
@@ -203,8 +194,7 @@ export function trainMlm(
   };
   if (!interrupted) {
     saveModel(outDir, model, { lmsanitator: tag });
-    writeFileSync(join(outDir, 'training.json.tmp'), `${JSON.stringify(training, null, 2)}\n`);
-    renameSync(join(outDir, 'training.json.tmp'), join(outDir, 'training.json'));
+    writeJsonAtomic(join(outDir, 'training.json'), training);
     // The finished model is saved; the optimizer state is three times its size and no longer needed.
     rmSync(ckpt, { force: true });
   }

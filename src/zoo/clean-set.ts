@@ -6,7 +6,8 @@
  * their base. Each finished variant is a model directory with finetune.json
  * (written last); a rerun skips those, so an interrupted build resumes.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { writeJsonAtomic } from '../formats/file-io.js';
 import { join, resolve } from 'node:path';
 import { loadModel } from '../models/model.js';
 import { resolveDataDir } from '../text/data-dir.js';
@@ -129,11 +130,6 @@ function readJson(file: string): Record<string, unknown> | null {
   } catch {
     return null;
   }
-}
-
-function writeJsonAtomic(file: string, value: unknown): void {
-  writeFileSync(`${file}.tmp`, `${JSON.stringify(value, null, 2)}\n`);
-  renameSync(`${file}.tmp`, file);
 }
 
 function manifestEntry(p: CleanVariantPlan, dir: string, rec: Record<string, unknown>): ManifestVariant {

@@ -16,3 +16,15 @@ export function tanh(x: Tensor): Tensor {
   k.tanhForward(y.data, x.data, x.size);
   return finish('tanh', y, (dy) => k.tanhBackward(x.ensureGrad(), dy, y.data, x.size));
 }
+
+/** ReLU (PEFT's prompt encoders use it). x: any shape; backward passes dy where x > 0. */
+export function relu(x: Tensor): Tensor {
+  const y = Tensor.output(x.shape, x.dtype, [x]);
+  const xd = x.data;
+  const yd = y.data;
+  for (let i = 0; i < x.size; i++) yd[i] = xd[i]! > 0 ? xd[i]! : 0;
+  return finish('relu', y, (dy) => {
+    const g = x.ensureGrad();
+    for (let i = 0; i < x.size; i++) if (xd[i]! > 0) g[i]! += dy[i]!;
+  });
+}
