@@ -20,6 +20,7 @@ import { defaultPvs, DEFAULT_PV_PATTERNS, loadPvs, savePvs } from './pvs.js';
 import { type AttackOptions, type AttackSettings, checkOptions, resolveSettings, settingsForManifest, settingsHash } from './settings.js';
 import { AttackTrainer, type StepInfo } from './trainer.js';
 import { chooseTriggersByFrequency, DEFAULT_TRIGGERS, resolveTriggers, type ResolvedTrigger, wordFrequencies } from './triggers.js';
+import { openModelDir } from '../formats/model-dir.js';
 
 export interface AttackHooks {
   /** A phase starts (loading, data, reference outputs, training, measuring, saving). */
@@ -78,8 +79,8 @@ function checkOutDir(o: AttackOptions): void {
 export function prepareAttack(o: AttackOptions): PreparedAttack {
   const method = methodByName(o.method);
   checkOptions(o);
-  if (!existsSync(o.modelDir)) throw new Error(`${o.modelDir}: no such model directory`);
-  if (!statSync(o.modelDir).isDirectory()) throw new Error(`${o.modelDir}: not a directory`);
+  // Checked before the output directory, with the same words as every other command.
+  openModelDir(o.modelDir);
   checkOutDir(o);
   const model = loadModel(o.modelDir);
   const tok = model.tokenizer;

@@ -1,6 +1,5 @@
 /** `lmsanitator inspect <model-dir>`: architecture, size, dtype, tokenizer, a sample tokenisation. */
 import type { Command } from 'commander';
-import { loadCheckpoint } from '../formats/checkpoint.js';
 import { parameterCount } from '../formats/hf-config.js';
 import { loadModel } from '../models/model.js';
 import { exitCodes, STANDARD_EXITS } from './options.js';
@@ -16,8 +15,8 @@ export function register(program: Command): void {
       // The same loader as every other command, so the same path gives the same message.
       const model = loadModel(dir);
       const { config } = model;
-      const ckpt = loadCheckpoint(dir);
-      const dtypes = [...new Set([...ckpt.stateDict.values()].map((t) => t.dtype ?? 'F32'))];
+      const ckpt = model.checkpoint!;
+      const dtypes = ckpt.dtypes;
       const tok = model.tokenizer!;
       const enc = tok.encode(o.text);
       const heads = [model.mlm && 'masked-lm', model.sequenceClassifier && `sequence-classification(${model.sequenceClassifier.numLabels})`,
@@ -32,9 +31,10 @@ export function register(program: Command): void {
         parameters_expected_from_config: parameterCount(config),
         heads,
         checkpoint_format: ckpt.format,
-        checkpoint_files: ckpt.files.weights,
+        checkpoint_files: ckpt.files,
         dtypes,
         unused_checkpoint_keys: model.unusedKeys,
+        warnings: model.warnings ?? [],
         tokenizer: { kind: tok.kind, vocab_size: tok.vocabSize, lower_case: tok.doLowerCase, special_ids: tok.specialIds },
         sample: { text: o.text, tokens: enc.tokens, ids: enc.ids },
       };
@@ -46,8 +46,9 @@ export function register(program: Command): void {
       console.log(`  model type     ${info.model_type} (${info.architecture})`);
       console.log(`  vocabulary     ${info.vocab_size}; positions ${info.max_position_embeddings}`);
       console.log(`  parameters     ${info.parameters.toLocaleString('en')} in the encoder; heads: ${heads.join(', ') || 'none'}`);
-      console.log(`  weights        ${info.checkpoint_format} (${dtypes.join(', ')}): ${ckpt.files.weights.join(', ')}`);
+      console.log(`  weights        ${info.checkpoint_format} (${dtypes.join(', ')}): ${ckpt.files.join(', ')}`);
       if (model.unusedKeys.length) console.log(`  unused keys    ${model.unusedKeys.join(', ')}`);
+      for (const w of info.warnings) console.log(`  warning        ${w}`);
       console.log(`  tokenizer      ${tok.kind}, ${tok.vocabSize} tokens, lower-case ${tok.doLowerCase ?? 'unknown'}`);
       console.log(`  sample         ${enc.tokens.join(' ')}`);
       console.log(`                 ${enc.ids.join(' ')}`);
