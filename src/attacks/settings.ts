@@ -5,7 +5,7 @@
  * that a resumed run must match.
  */
 import { createHash } from 'node:crypto';
-import type { EncoderConfig } from '../formats/hf-config.js';
+import { type EncoderConfig, usablePositions } from '../formats/hf-config.js';
 import type { AttackMethod, EffectivenessLoss } from './method.js';
 import type { TriggerFrequency } from './triggers.js';
 import { TRIGGER_FREQUENCIES } from './triggers.js';
@@ -131,7 +131,7 @@ export function checkOptions(o: AttackOptions): void {
 
 export function resolveSettings(o: AttackOptions, method: AttackMethod, config: EncoderConfig, pvCount: number): AttackSettings {
   const d = sizeDefaults(config.hiddenSize);
-  const maxT = config.maxPositionEmbeddings - (config.modelType === 'roberta' ? config.padTokenId + 1 : 0);
+  const maxT = usablePositions(config);
   const maxLen = int('max-len', o.maxLen, Math.min(128, maxT), 8);
   if (maxLen > maxT) throw new Error(`--max-len ${maxLen} exceeds the model's ${maxT} usable positions`);
   const utilityCoeff = o.utilityCoeff ?? method.defaultUtilityCoeff(config.modelType);

@@ -17,6 +17,7 @@ import { familyConfig, familyTokenizer, ZOO } from '../zoo/configs.js';
 import { choiceOpt, exitCodes, intOpt, JOB_EXITS, numOpt } from './options.js';
 import { interruptFlag } from './signals.js';
 import { trainingSummary } from './zoo.js';
+import { usablePositions } from '../formats/hf-config.js';
 
 interface Opts {
   out: string;
@@ -88,7 +89,7 @@ export function register(program: Command): void {
         layers: o.layers, hidden: o.hidden, heads: o.heads, ff: o.ff,
       });
       const maxLen = o.maxLen;
-      const usable = maxPositions - (family === 'roberta' ? config.padTokenId + 1 : 0);
+      const usable = usablePositions(config);
       if (maxLen > usable) throw new Error(`--max-len ${maxLen} exceeds the ${usable} usable positions of --max-positions ${maxPositions}`);
       const heldoutCount = o.heldout;
       const batchSize = o.batch;

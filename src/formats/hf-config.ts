@@ -182,6 +182,14 @@ function validate(c: EncoderConfig, fail: (p: string) => never): void {
 }
 
 /** Parameters of the encoder with pooler, as BertModel counts them. */
+/**
+ * Token positions a sequence may use. RoBERTa numbers positions from
+ * padding_idx + 1 (the rows up to the pad id are never used), BERT from 0.
+ */
+export function usablePositions(c: Pick<EncoderConfig, 'maxPositionEmbeddings' | 'modelType' | 'padTokenId'>): number {
+  return c.maxPositionEmbeddings - (c.modelType === 'roberta' ? (c.padTokenId ?? 1) + 1 : 0);
+}
+
 export function parameterCount(c: Pick<EncoderConfig, 'vocabSize' | 'hiddenSize' | 'numHiddenLayers' | 'intermediateSize' | 'maxPositionEmbeddings' | 'typeVocabSize'>): number {
   const H = c.hiddenSize;
   const F = c.intermediateSize;

@@ -11,7 +11,7 @@
 import {
   add, attention, concatSeq, dropout, embedding, gatherRows, gelu, layerNorm, linear, reshape, tanh, Tensor,
 } from '../engine/index.js';
-import type { EncoderConfig } from '../formats/hf-config.js';
+import { type EncoderConfig, usablePositions } from '../formats/hf-config.js';
 import { Rng } from '../text/random.js';
 
 /** Additive mask value for blocked keys; finite so a masked score never becomes NaN. */
@@ -227,7 +227,7 @@ export class Encoder {
     const c = this.config;
     const { batch: B, seqLen: T } = input;
     const H = c.hiddenSize;
-    const maxT = c.maxPositionEmbeddings - (c.modelType === 'roberta' ? (c.padTokenId ?? 1) + 1 : 0);
+    const maxT = usablePositions(c);
     const prefixLen = input.prefix?.keys[0]?.shape[1] ?? 0;
     if (T + prefixLen > maxT) {
       throw new Error(`sequence length ${T}${prefixLen ? ` + prefix ${prefixLen}` : ''} exceeds the model's position table (${maxT} usable positions)`);

@@ -19,13 +19,14 @@ import { saveSafetensors } from '../formats/safetensors.js';
 import type { StateDict } from '../formats/state-dict.js';
 import type { LoadedModel } from '../models/model.js';
 import { Fields, openArtefactDir, readJsonObject, readTensors } from './files.js';
-import { backboneShape, type BackboneShape, positionLimit, PROMPT_METHODS, type PromptMethod, type PromptModel, shapeText } from './model.js';
+import { backboneShape, type BackboneShape, PROMPT_METHODS, type PromptMethod, type PromptModel, shapeText } from './model.js';
 import { PrefixTuningModel } from './ptuning-v2.js';
 import { PTuningModel } from './ptuning.js';
 import { plainRows, type ReparamInfo } from './reparam.js';
 import { PROMPT_TASKS, type PromptTask, taskLabelNames } from './tasks.js';
 import { TEMPLATES } from './templates.js';
 import type { PromptTuneRecord } from './train.js';
+import { usablePositions } from '../formats/hf-config.js';
 
 export const PROMPT_JSON = 'prompt.json';
 export const PROMPT_TENSORS = 'prompt.safetensors';
@@ -119,7 +120,7 @@ export function loadPrompt(dir: string, backbone: LoadedModel): LoadedPrompt {
   }
   const warning = checkBackbone(dir, f, backbone);
   const c = backbone.config;
-  const P = f.int('num_virtual_tokens', 1, positionLimit(c));
+  const P = f.int('num_virtual_tokens', 1, usablePositions(c));
   const maxLen = f.int('max_len', 1, 1 << 20);
   const reparam = reparamOf(f);
   const H = c.hiddenSize;

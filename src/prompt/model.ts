@@ -102,11 +102,6 @@ export interface PromptModel {
   forward(b: PromptBatch, o?: { dropoutSeed?: number }): PromptForward;
 }
 
-/** Usable positions of the backbone's position table. */
-export function positionLimit(c: EncoderConfig): number {
-  return c.maxPositionEmbeddings - (c.modelType === 'roberta' ? (c.padTokenId ?? 1) + 1 : 0);
-}
-
 export function padRows(rows: readonly PromptRow[], padId: number): PromptBatch {
   const { B, T, ids, mask, typeIds } = padBatch(rows.map((r) => r.ids), padId, { typeIds: rows.map((r) => r.typeIds) });
   return { B, T, ids, mask, typeIds, rows };

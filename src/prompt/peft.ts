@@ -26,12 +26,13 @@ import { readSafetensors, saveSafetensors } from '../formats/safetensors.js';
 import type { StateDict } from '../formats/state-dict.js';
 import type { LoadedModel } from '../models/model.js';
 import { checkTensors, Fields, openArtefactDir, readCapped, readJsonObject } from './files.js';
-import { backboneShape, positionLimit, type PromptModel, shapeText } from './model.js';
+import { backboneShape, type PromptModel, shapeText } from './model.js';
 import { PrefixTuningModel } from './ptuning-v2.js';
 import { PTuningModel } from './ptuning.js';
 import { plainRows, type ReparamInfo } from './reparam.js';
 import { isPromptTask, PROMPT_TASKS, type PromptTask, taskLabelNames } from './tasks.js';
 import { parseTemplate, promptPlaceholders, TEMPLATES } from './templates.js';
+import { usablePositions } from '../formats/hf-config.js';
 
 export const ADAPTER_CONFIG = 'adapter_config.json';
 export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
@@ -136,7 +137,7 @@ export function loadPeft(dir: string, backbone: LoadedModel, o: LoadPeftOptions 
   if (f.has('num_transformer_submodules') && f.int('num_transformer_submodules', 1, 2) !== 1) {
     throw new FormatError(cfgFile, 'num_transformer_submodules is 2 (an encoder-decoder adapter); an encoder takes 1');
   }
-  const P = f.int('num_virtual_tokens', 1, positionLimit(c));
+  const P = f.int('num_virtual_tokens', 1, usablePositions(c));
 
   // The shapes follow from the config and the task; the task may come from our metadata, so read the file once, capped for the largest head.
   const H = c.hiddenSize;

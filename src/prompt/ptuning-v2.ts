@@ -21,10 +21,10 @@ import { backboneOf } from '../models/backbone.js';
 import type { LoadedModel } from '../models/model.js';
 import { Rng } from '../text/random.js';
 import {
-  type PromptBatch, type PromptExample, type PromptForward, type PromptInfo, type PromptModel, type PromptRow, positionLimit,
-} from './model.js';
+  type PromptBatch, type PromptExample, type PromptForward, type PromptInfo, type PromptModel, type PromptRow, } from './model.js';
 import { foldRows, normalRows, plainRows, projectedRows, type PromptRows } from './reparam.js';
 import { isPromptTask, type PromptTask, taskKind, taskLabelNames } from './tasks.js';
+import { usablePositions } from '../formats/hf-config.js';
 
 export interface PrefixTuningOptions {
   task: PromptTask;
@@ -66,8 +66,8 @@ export class PrefixTuningModel implements PromptModel {
     head.bias.name = HEAD_BIAS;
     this.prefixLen = rows.shape[0]!;
     // HF numbers the input's positions after the prefix, so the prefix uses up position rows.
-    this.maxLen = Math.min(maxLen, positionLimit(c) - this.prefixLen);
-    if (this.maxLen < 3) throw new Error(`P-tuning v2: a prefix of ${this.prefixLen} leaves ${this.maxLen} of the backbone's ${positionLimit(c)} positions for the input`);
+    this.maxLen = Math.min(maxLen, usablePositions(c) - this.prefixLen);
+    if (this.maxLen < 3) throw new Error(`P-tuning v2: a prefix of ${this.prefixLen} leaves ${this.maxLen} of the backbone's ${usablePositions(c)} positions for the input`);
     this.info = {
       prefixLength: this.prefixLen,
       numVirtualTokens: this.prefixLen,

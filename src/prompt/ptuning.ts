@@ -14,13 +14,13 @@ import { backboneOf } from '../models/backbone.js';
 import type { LoadedModel } from '../models/model.js';
 import { Rng } from '../text/random.js';
 import {
-  type PromptBatch, type PromptExample, type PromptForward, type PromptInfo, type PromptModel, type PromptRow, positionLimit,
-} from './model.js';
+  type PromptBatch, type PromptExample, type PromptForward, type PromptInfo, type PromptModel, type PromptRow, } from './model.js';
 import { foldRows, mlpRows, plainRows, type PromptRows } from './reparam.js';
 import { isPromptTask, type PromptTask, taskLabelNames } from './tasks.js';
 import {
   encodeTemplate, parseTemplate, promptPlaceholders, TEMPLATES, type TemplatePart, type TemplateSpec, type Verbalizer, verbalizerIds,
 } from './templates.js';
+import { usablePositions } from '../formats/hf-config.js';
 
 export interface PTuningOptions {
   task: PromptTask;
@@ -65,7 +65,7 @@ export class PTuningModel implements PromptModel {
       throw new Error(`P-tuning ${task}: prompt rows are [${rows.shape.join(', ')}], the template needs [${P}, ${H}]`);
     }
     this.verbalizer = verbalizerIds(tok, template.verbalizer);
-    this.maxLen = Math.min(maxLen, positionLimit(backbone.config));
+    this.maxLen = Math.min(maxLen, usablePositions(backbone.config));
     this.info = {
       template: template.template,
       verbalizer: template.verbalizer,

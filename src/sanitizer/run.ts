@@ -21,6 +21,7 @@ import { DEFAULT_MINING_OPTIONS, type MiningOptions } from './mining.js';
 import { scanTargetOf } from './model-target.js';
 import { type DriverOptions, type DriverResult, hashSentences, runDriver } from './scan.js';
 import type { ScanTarget, TargetMode } from './target.js';
+import { usablePositions } from '../formats/hf-config.js';
 
 export interface RunOptions {
   command: 'scan' | 'search';
@@ -123,7 +124,7 @@ export function runScan(o: RunOptions): RunResult {
     batchSize: o.batchSize ?? DEFAULT_DATA_OPTIONS.batchSize,
     batchOrder: o.batchOrder ?? DEFAULT_DATA_OPTIONS.batchOrder,
     tokenPosition: o.tokenPosition ?? DEFAULT_DATA_OPTIONS.tokenPosition,
-    maxLen: Math.min(DEFAULT_DATA_OPTIONS.maxLen, model.config.maxPositionEmbeddings - (model.config.modelType === 'roberta' ? model.config.padTokenId + 1 : 0)),
+    maxLen: Math.min(DEFAULT_DATA_OPTIONS.maxLen, usablePositions(model.config)),
   };
   if (sentences.length < dataOpts.batchSize) {
     throw new Error(`${o.sentencesFile ?? 'the sentence set'} has ${sentences.length} non-empty sentences; at least one batch of ${dataOpts.batchSize} is needed`);

@@ -20,6 +20,7 @@ import type { TextTokenizer } from '../text/tokenizer.js';
 import { bucketedBatches, epochCache, padBatch } from './batching.js';
 import { trainLoop } from './loop.js';
 import { type PretrainOptions, trainMlm } from './pretrain.js';
+import { usablePositions } from '../formats/hf-config.js';
 
 export const CLASSIFICATION_TASKS = ['sst2', 'ag-news', 'sms-spam'] as const;
 export type ClassificationTask = (typeof CLASSIFICATION_TASKS)[number];
@@ -216,7 +217,7 @@ export function finetuneClassifier(base: LoadedModel, data: TaskData, o: Finetun
   const tok = base.tokenizer;
   if (!tok) throw new Error(`${base.dir ?? 'model'}: fine-tuning needs the model's tokenizer`);
   if (data.train.length === 0) throw new Error(`${data.task}: no training examples`);
-  const maxPos = base.config.maxPositionEmbeddings - (base.config.modelType === 'roberta' ? (base.config.padTokenId ?? 1) + 1 : 0);
+  const maxPos = usablePositions(base.config);
   const maxLen = Math.min(o.maxLen, maxPos);
   const started = Date.now();
   const encoder = withPooler(base, o.seed);
@@ -362,7 +363,7 @@ export const CONTINUED_MLM_DEFAULTS: Omit<ContinuedMlmOptions, 'seed'> = {
 export function continueMlm(base: LoadedModel, data: MlmCorpusData, corpus: string, outDir: string, o: ContinuedMlmOptions): FinetuneResult {
   const tok = base.tokenizer;
   if (!tok) throw new Error(`${base.dir ?? 'model'}: continued pretraining needs the model's tokenizer`);
-  const maxPos = base.config.maxPositionEmbeddings - (base.config.modelType === 'roberta' ? (base.config.padTokenId ?? 1) + 1 : 0);
+  const maxPos = usablePositions(base.config);
   const mlm = base.mlm ?? MlmHead.init(base.config, base.encoder.wordEmbeddings, o.seed + 1);
   const model: LoadedModel = { ...base, dir: outDir, mlm, hash: '' };
   rmSync(join(outDir, 'finetune.json'), { force: true });

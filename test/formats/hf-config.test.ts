@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  parseEncoderConfig, parseEncoderConfigText, loadEncoderConfig, configToJson, createEncoderConfig, saveEncoderConfig, parameterCount,
+  parseEncoderConfig, parseEncoderConfigText, loadEncoderConfig, configToJson, createEncoderConfig, saveEncoderConfig, parameterCount, usablePositions,
 } from '../../src/formats/hf-config.js';
 import { assertFormatError, tmpDir } from './helpers.js';
 
@@ -156,4 +156,9 @@ test('load/save through a model directory', () => {
   assertFormatError(() => loadEncoderConfig(empty), empty, /not a model directory \(no config\.json\)$/);
   fs.writeFileSync(path.join(empty, 'config.json'), ' '.repeat(2 << 20));
   assertFormatError(() => loadEncoderConfig(empty), path.join(empty, 'config.json'), /over the 1,048,576 bytes limit/);
+});
+
+test('usablePositions: BERT uses every position row, RoBERTa starts after padding_idx', () => {
+  assert.equal(usablePositions({ maxPositionEmbeddings: 512, modelType: 'bert', padTokenId: 0 }), 512);
+  assert.equal(usablePositions({ maxPositionEmbeddings: 514, modelType: 'roberta', padTokenId: 1 }), 512);
 });
