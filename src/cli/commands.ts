@@ -8,9 +8,10 @@ import { register as evaluate } from './eval.js';
 import { register as finetune } from './finetune.js';
 import { register as inspect } from './inspect.js';
 import { register as pretrain } from './pretrain.js';
+import { register as prompt } from './prompt.js';
 import { register as scan } from './scan.js';
 import { register as zoo } from './zoo.js';
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [demo, evaluate, inspect, encode, zoo, pretrain, finetune, scan, attack, data];
+export const commands: Register[] = [demo, evaluate, inspect, encode, zoo, pretrain, finetune, scan, attack, prompt, data];

@@ -7,10 +7,11 @@ import { loadPvSet } from '../sanitizer/pvset.js';
 import { MODE_OF } from '../eval/detection.js';
 import { ZOO } from '../zoo/configs.js';
 import { choiceOpt, exitCodes, intOpt, JOB_EXITS, listOf, numOpt, STANDARD_EXITS } from './options.js';
+import { registerEvalPrompt } from './prompt.js';
 import { interruptFlag } from './signals.js';
 
 export function register(program: Command): void {
-  const ev = program.command('eval').description('evaluate the scanner');
+  const ev = program.command('eval').description('evaluate the scanner (detection, recall) and prompt-tuned victims (prompt)');
   exitCodes(ev.command('detection'), JOB_EXITS)
     .description('build N clean variants and N backdoored models of a base, scan all, report FP/FN/accuracy/ROC-AUC')
     .addOption(choiceOpt('--base <name>', 'zoo base model', Object.keys(ZOO), 'bert-micro'))
@@ -43,6 +44,7 @@ export function register(program: Command): void {
       }
     });
 
+  registerEvalPrompt(ev);
   exitCodes(ev.command('recall <pvset> <attacked-model-dir>'), STANDARD_EXITS)
     .description('PV recall of a search: injected PVs (attack.json) found by the mined ones (pvset.safetensors)')
     .addOption(numOpt('--distance-th <x>', 'an injected PV is found when a mined one is this close in MSE', 0, 0.3))

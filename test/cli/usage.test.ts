@@ -92,7 +92,7 @@ test('usage lines that commander words itself also point at --help', () => {
 
 test('every --help lists its exit codes; scan shows numbers as numbers and lists its choices', () => {
   const helps: string[][] = [[], ['scan'], ['search'], ['inspect'], ['encode'], ['zoo', 'list'], ['zoo', 'build'], ['pretrain'],
-    ['finetune'], ['attack'], ['demo'], ['eval', 'detection'], ['eval', 'recall'], ['data', 'check']];
+    ['finetune'], ['attack'], ['demo'], ['eval', 'detection'], ['eval', 'recall'], ['eval', 'prompt'], ['data', 'check'], ['prompt-tune'], ['predict']];
   for (const cmd of helps) {
     const r = run([...cmd, '--help']);
     assert.equal(r.status, 0, cmd.join(' '));
