@@ -12,7 +12,7 @@ import { readWholeFile } from '../formats/file-io.js';
 import { loadModel, type LoadedModel } from '../models/model.js';
 import {
   ADAPTER_CONFIG, evaluatePrompt, loadPeft, loadPrompt, loadPromptTask, PROMPT_DEFAULTS, PROMPT_JSON, PROMPT_METHODS, PROMPT_TASKS,
-  type PromptInput, type PromptMethod, type PromptModel, predictBatch, promptTune, savePrompt,
+  type PromptInput, type PromptModel, type PromptTuneOptions, predictBatch, promptTune, savePrompt,
 } from '../prompt/index.js';
 import { DEFAULT_TRIGGERS } from '../attacks/triggers.js';
 import { choiceOpt, exitCodes, intOpt, JOB_EXITS, numOpt, STANDARD_EXITS } from './options.js';
@@ -31,21 +31,12 @@ export function openPrompt(dir: string, backbone: LoadedModel, task?: string): P
   return loaded.model;
 }
 
-interface TuneOpts {
-  method: PromptMethod;
-  task: string;
+/** The library's options where the CLI takes them as they are; the rest have CLI defaults or other names. */
+interface TuneOpts extends Pick<PromptTuneOptions, 'method' | 'task' | 'dataDir' | 'maxLen' | 'maxTrain' | 'maxDev' | 'maxSteps' | 'seed' | 'reparam' | 'prefixLen'> {
   out: string;
-  dataDir?: string;
-  prefixLen?: number;
   epochs?: number;
   lr?: number;
   batch: number;
-  maxLen: number;
-  maxTrain?: number;
-  maxDev?: number;
-  maxSteps?: number;
-  seed: number;
-  reparam?: boolean;
   resume?: boolean;
   force?: boolean;
   quiet?: boolean;
