@@ -8,6 +8,7 @@ import { MODE_OF } from '../eval/detection.js';
 import { ZOO } from '../zoo/configs.js';
 import { choiceOpt, exitCodes, intOpt, JOB_EXITS, listOf, numOpt, STANDARD_EXITS } from './options.js';
 import { registerEvalPrompt } from './prompt.js';
+import { registerEvalVictims } from './victims.js';
 import { interruptFlag } from './signals.js';
 
 export function register(program: Command): void {
@@ -58,4 +59,5 @@ export function register(program: Command): void {
       console.log(`PV recall ${(100 * r.recall).toFixed(1)}%: ${mined.length} mined PVs against ${injected.length} injected`);
       for (const f of r.found) console.log(`  injected PV ${f.injected}: best mined ${f.mined ?? '-'} sign agreement ${f.signAgreement.toFixed(3)} MSE ${f.mse.toFixed(3)}`);
     });
+  registerEvalVictims(ev);
 }

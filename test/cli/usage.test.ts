@@ -29,7 +29,7 @@ const BAD_USAGE: [string[], RegExp][] = [
   [[], /^lmsanitator: missing command; one of: .*scan.* \(see "lmsanitator --help"\)$/],
   [['banana'], /^lmsanitator: unknown command 'banana'/],
   [['zoo'], /^lmsanitator zoo: missing command; one of: list, build \(see "lmsanitator zoo --help"\)$/],
-  [['eval'], /^lmsanitator eval: missing command; one of: detection, prompt, recall/],
+  [['eval'], /^lmsanitator eval: missing command; one of: detection, prompt, recall, victims/],
   [['data'], /^lmsanitator data: missing command; one of: check/],
   [['scan'], /^lmsanitator scan: missing required argument 'model-dir' \(see "lmsanitator scan --help"\)$/],
   [['scan', model, '--bogus'], /^lmsanitator scan: unknown option '--bogus'/],
@@ -92,7 +92,7 @@ test('usage lines that commander words itself also point at --help', () => {
 
 test('every --help lists its exit codes; scan shows numbers as numbers and lists its choices', () => {
   const helps: string[][] = [[], ['scan'], ['search'], ['inspect'], ['encode'], ['zoo', 'list'], ['zoo', 'build'], ['pretrain'],
-    ['finetune'], ['attack'], ['demo'], ['eval', 'detection'], ['eval', 'recall'], ['eval', 'prompt'], ['data', 'check'], ['prompt-tune'], ['predict']];
+    ['finetune'], ['attack'], ['demo'], ['eval', 'detection'], ['eval', 'recall'], ['eval', 'prompt'], ['eval', 'victims'], ['data', 'check'], ['prompt-tune'], ['predict']];
   for (const cmd of helps) {
     const r = run([...cmd, '--help']);
     assert.equal(r.status, 0, cmd.join(' '));

@@ -1,0 +1,90 @@
+/**
+ * `lmsanitator eval victims`: prompt-tune each task on a clean and on a
+ * backdoored backbone and report CACC, BACC, ASR, weighted ASR and the
+ * macro-F1 drop (the paper's Table 2 / left half of Table 3). A thin layer
+ * over eval/victims.ts.
+ */
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_TRIGGERS, parseTriggerList } from '../attacks/triggers.js';
+import { evaluateVictims, formatVictimsTable } from '../eval/victims.js';
+import { PROMPT_DEFAULTS, PROMPT_METHODS, PROMPT_TASKS, type PromptMethod } from '../prompt/index.js';
+import { choiceOpt, exitCodes, intOpt, JOB_EXITS, listOf, numOpt } from './options.js';
+import { interruptFlag } from './signals.js';
+
+interface VictimsCliOpts {
+  clean: string;
+  backdoored: string;
+  method: PromptMethod;
+  tasks: string[];
+  triggers?: string[];
+  out: string;
+  dataDir?: string;
+  epochs?: number;
+  lr?: number;
+  prefixLen?: number;
+  maxTrain?: number;
+  maxDev?: number;
+  maxTest?: number;
+  batch: number;
+  maxLen: number;
+  seed: number;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+const triggerList = (value: string): string[] => {
+  try {
+    return parseTriggerList(value);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message.replace(/^--triggers: /, ''));
+  }
+};
+
+function run(o: VictimsCliOpts): void {
+  const sig = interruptFlag();
+  try {
+    const r = evaluateVictims({
+      cleanDir: o.clean, backdooredDir: o.backdoored, method: o.method, tasks: o.tasks, triggers: o.triggers, outDir: o.out, dataDir: o.dataDir,
+      epochs: o.epochs, lr: o.lr, prefixLen: o.prefixLen, maxTrain: o.maxTrain, maxDev: o.maxDev, maxTest: o.maxTest,
+      batchSize: o.batch, maxLen: o.maxLen, seed: o.seed, quiet: o.quiet || o.json, shouldStop: sig.stopped,
+      log: o.json ? undefined : (l) => process.stderr.write(`${l}\n`),
+    });
+    if (r.interrupted) {
+      process.stderr.write(`interrupted; ${r.done} of ${r.total} cells done, journal in ${o.out}; run the same command to resume\n`);
+      process.exitCode = 130;
+      return;
+    }
+    const { interrupted: _i, done: _d, total: _t, reportFile: _f, ...report } = r;
+    if (o.json) return console.log(JSON.stringify(report, null, 2));
+    console.log(formatVictimsTable(report));
+    console.log(`\n→ ${r.reportFile}`);
+  } finally {
+    sig.dispose();
+  }
+}
+
+/** `eval victims`, registered under the eval command group. */
+export function registerEvalVictims(ev: Command): void {
+  const d = PROMPT_DEFAULTS;
+  exitCodes(ev.command('victims'), JOB_EXITS)
+    .description('prompt-tune each task on a clean and a backdoored backbone: CACC, BACC, ASR, weighted ASR, macro-F1 drop (journaled, resumable)')
+    .requiredOption('--clean <model-dir>', 'the clean backbone')
+    .requiredOption('--backdoored <model-dir>', 'the backdoored backbone (its attack.json supplies the default triggers)')
+    .addOption(choiceOpt('--method <method>', 'prompt method, as for prompt-tune', PROMPT_METHODS).makeOptionMandatory())
+    .addOption(new Option('--tasks <list>', `comma-separated tasks from ${PROMPT_TASKS.join(', ')}`).argParser(listOf(PROMPT_TASKS)).makeOptionMandatory())
+    .addOption(new Option('--triggers <list>', `comma-separated triggers for the ASR (default: the backdoored model's attack.json triggers, else ${DEFAULT_TRIGGERS.join(',')})`).argParser(triggerList))
+    .option('--out <dir>', 'working directory (prompts, journal, settings.json, victims.json)', 'lmsanitator-victims')
+    .option('--data-dir <dir>', 'datasets directory (default $LMS_DATA_DIR, ../shared/data, else the bundled slices)')
+    .addOption(intOpt('--epochs <n>', `epochs per prompt (default ${d['ptuning-v2'].epochs}; early stopping on the dev metric)`, 1))
+    .addOption(numOpt('--lr <x>', `peak learning rate (default ${d['ptuning-v2'].lr})`, 0, undefined, true))
+    .addOption(intOpt('--prefix-len <n>', `ptuning-v2: prefix rows per layer (default ${d['ptuning-v2'].prefixLen}); ptuning: prompt rows per <p> (default ${d.ptuning.prefixLen})`, 1))
+    .addOption(intOpt('--max-train <n>', 'use at most N training examples (seeded draw)', 1))
+    .addOption(intOpt('--max-dev <n>', 'evaluate on at most N dev examples each epoch', 1))
+    .addOption(intOpt('--max-test <n>', 'report on at most N test examples (fixed draw)', 1))
+    .addOption(intOpt('--batch <n>', 'examples per batch', 1, d.batchSize))
+    .addOption(intOpt('--max-len <n>', 'tokens per example', 8, d.maxLen))
+    .addOption(intOpt('--seed <n>', 'seed (prompt training, trigger positions)', 0, 1))
+    .option('--json', 'print victims.json on stdout instead of the table')
+    .option('--quiet', 'no progress bars')
+    .action(run);
+}
