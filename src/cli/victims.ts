@@ -6,30 +6,21 @@
  */
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_TRIGGERS, parseTriggerList } from '../attacks/triggers.js';
-import { evaluateVictims, formatVictimsTable } from '../eval/victims.js';
-import { PROMPT_DEFAULTS, PROMPT_METHODS, PROMPT_TASKS, type PromptMethod } from '../prompt/index.js';
+import { evaluateVictims, formatVictimsTable, type VictimsOptions } from '../eval/victims.js';
+import { PROMPT_DEFAULTS, PROMPT_METHODS, PROMPT_TASKS } from '../prompt/index.js';
 import { choiceOpt, exitCodes, intOpt, JOB_EXITS, listOf, numOpt } from './options.js';
 import { interruptFlag } from './signals.js';
 
-interface VictimsCliOpts {
+/** The library's options under their CLI names (--clean, --backdoored, --out, --batch). */
+interface VictimsCliOpts extends Pick<VictimsOptions, 'method' | 'dataDir' | 'epochs' | 'lr' | 'prefixLen' | 'maxTrain' | 'maxDev' | 'maxTest' | 'seed' | 'quiet'> {
   clean: string;
   backdoored: string;
-  method: PromptMethod;
   tasks: string[];
   triggers?: string[];
   out: string;
-  dataDir?: string;
-  epochs?: number;
-  lr?: number;
-  prefixLen?: number;
-  maxTrain?: number;
-  maxDev?: number;
-  maxTest?: number;
   batch: number;
   maxLen: number;
-  seed: number;
   json?: boolean;
-  quiet?: boolean;
 }
 
 const triggerList = (value: string): string[] => {
