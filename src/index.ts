@@ -12,3 +12,9 @@ export { TARGET_MODES, type TargetMode } from './sanitizer/target.js';
 export { runAttack, type AttackOutcome } from './attacks/attack.js';
 export type { AttackOptions } from './attacks/settings.js';
 export { TextTokenizer } from './text/tokenizer.js';
+export {
+  promptTune, loadPrompt, savePrompt, loadPeft, savePeft, predictBatch, evaluatePrompt, loadPromptTask, PROMPT_METHODS, PROMPT_TASKS,
+  type PromptModel, type PromptMethod, type PromptTask, type PromptTuneOptions, type PromptTuneResult, type Prediction,
+} from './prompt/index.js';
+export { attackSuccess, withTrigger, type AsrResult } from './eval/asr.js';
+export { evaluateVictims, type VictimsOptions } from './eval/victims.js';

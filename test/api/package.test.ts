@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { loadModel, loadPvSet, scan, SCAN_DEFAULTS, search, TARGET_MODES, type ScanResult } from 'lmsanitator';
+import { attackSuccess, evaluateVictims, loadModel, loadPrompt, loadPvSet, predictBatch, promptTune, scan, SCAN_DEFAULTS, search, TARGET_MODES, type ScanResult } from 'lmsanitator';
 import { packageRoot } from '../../src/text/data-dir.js';
 import { readFixture } from '../text/helpers.js';
 import { fixtureModelDir, tmpDir } from '../train/helpers.js';
@@ -25,7 +25,7 @@ test('import { scan, search, loadModel, loadPvSet } from "lmsanitator" resolves 
   const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8'));
   assert.equal(pkg.exports['.'].types, './dist/src/index.d.ts');
   assert.ok(existsSync(join(packageRoot(), pkg.exports['.'].types)), 'declarations are built');
-  for (const f of [scan, search, loadModel, loadPvSet]) assert.equal(typeof f, 'function');
+  for (const f of [scan, search, loadModel, loadPvSet, promptTune, loadPrompt, predictBatch, attackSuccess, evaluateVictims]) assert.equal(typeof f, 'function');
   assert.deepEqual([...TARGET_MODES], ['cls', 'mask', 'token', 'pooler']);
   assert.equal(SCAN_DEFAULTS.loops.scan, 30);
 });
