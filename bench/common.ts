@@ -30,3 +30,15 @@ export function sgemmGflops(): number {
   const s = timeBest(() => k.sgemm(false, true, M, N, K, 1, A, 0, K, B, 0, K, 0, C, 0, N), 1.0, 5);
   return (2 * M * N * K) / s / 1e9;
 }
+
+/** The benchmarks' command line: `--json`, `--profile`, and `--name value` options. */
+export function benchArgs(argv: readonly string[] = process.argv.slice(2)): { json: boolean; profile: boolean; argOf(name: string): string | undefined } {
+  return {
+    json: argv.includes('--json'),
+    profile: argv.includes('--profile'),
+    argOf: (name) => {
+      const i = argv.indexOf(name);
+      return i >= 0 ? argv[i + 1] : undefined;
+    },
+  };
+}

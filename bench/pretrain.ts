@@ -25,15 +25,9 @@ import { mlmTrainStep } from '../src/train/pretrain.js';
 import { adamW } from '../src/train/schedule.js';
 import { configFor, tokenizerFor, ZOO } from '../src/zoo/configs.js';
 import { zooCorpus } from '../src/zoo/zoo.js';
-import { sgemmGflops } from './common.js';
+import { benchArgs, sgemmGflops } from './common.js';
 
-const argv = process.argv.slice(2);
-const json = argv.includes('--json');
-const profile = argv.includes('--profile');
-const argOf = (name: string) => {
-  const i = argv.indexOf(name);
-  return i >= 0 ? argv[i + 1] : undefined;
-};
+const { json, profile, argOf } = benchArgs();
 const steps = Number(argOf('--steps') ?? 24);
 const shapes = (argOf('--shapes') ?? 'bert-micro,bert-mini').split(',');
 for (const s of shapes) if (!ZOO[s]) throw new Error(`unknown shape "${s}"; known: ${Object.keys(ZOO).join(', ')}`);

@@ -39,14 +39,9 @@ import { bertUncasedTokenizer } from '../src/text/pretrained.js';
 import { padBatch } from '../src/train/batching.js';
 import { adamW } from '../src/train/schedule.js';
 import { configFor, ZOO } from '../src/zoo/configs.js';
+import { benchArgs } from './common.js';
 
-const argv = process.argv.slice(2);
-const json = argv.includes('--json');
-const profile = argv.includes('--profile');
-const argOf = (name: string) => {
-  const i = argv.indexOf(name);
-  return i >= 0 ? argv[i + 1] : undefined;
-};
+const { json, profile, argOf } = benchArgs();
 const shapes = (argOf('--shapes') ?? 'bert-micro,bert-mini').split(',');
 for (const s of shapes) if (!ZOO[s] || ZOO[s].family !== 'bert') throw new Error(`unknown shape "${s}"; known: ${Object.keys(ZOO).filter((k) => ZOO[k].family === 'bert').join(', ')}`);
 const reps = Number(argOf('--reps') ?? 30);
