@@ -52,25 +52,26 @@ export class ModelDir {
 
 /**
  * Check that `dir` is a directory (and, with requireConfig, that it holds
- * config.json); errors are one line naming `dir`. A ModelDir passes through.
+ * config.json); errors are one line naming `dir` and what it should be
+ * (`what`, default "model": "no such prompt directory"). A ModelDir passes through.
  */
-export function openModelDir(dir: string | ModelDir, o: { requireConfig?: boolean } = {}): ModelDir {
-  const md = dir instanceof ModelDir ? dir : open(dir);
+export function openModelDir(dir: string | ModelDir, o: { requireConfig?: boolean; what?: string } = {}): ModelDir {
+  const md = dir instanceof ModelDir ? dir : open(dir, o.what ?? 'model');
   if (o.requireConfig && !md.has(CONFIG_FILE)) {
     throw new FormatError(md.dir, `not a model directory (no ${CONFIG_FILE})`);
   }
   return md;
 }
 
-function open(dir: string): ModelDir {
+function open(dir: string, what: string): ModelDir {
   let st: fs.Stats;
   try {
     st = fs.statSync(dir);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new FormatError(dir, code === 'ENOENT' ? 'no such model directory' : `cannot open model directory: ${errText(e)}`);
+    throw new FormatError(dir, code === 'ENOENT' ? `no such ${what} directory` : `cannot open ${what} directory: ${errText(e)}`);
   }
-  if (!st.isDirectory()) throw new FormatError(dir, `not a model directory (it is ${st.isFile() ? 'a file' : 'not a directory'})`);
+  if (!st.isDirectory()) throw new FormatError(dir, `not a ${what} directory (it is ${st.isFile() ? 'a file' : 'not a directory'})`);
   const real = fs.realpathSync(dir);
   const roots = [real];
   // HF cache: models--org--name/snapshots/<rev>/config.json -> ../../blobs/<sha256>

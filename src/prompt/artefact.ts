@@ -18,7 +18,8 @@ import { writeJsonAtomic } from '../formats/file-io.js';
 import { saveSafetensors } from '../formats/safetensors.js';
 import type { StateDict } from '../formats/state-dict.js';
 import type { LoadedModel } from '../models/model.js';
-import { Fields, openArtefactDir, readJsonObject, readTensors } from './files.js';
+import { Fields, readJsonObject, readTensors } from './files.js';
+import { openModelDir } from '../formats/model-dir.js';
 import { backboneShape, type BackboneShape, PROMPT_METHODS, type PromptMethod, type PromptModel, shapeText } from './model.js';
 import { PrefixTuningModel } from './ptuning-v2.js';
 import { PTuningModel } from './ptuning.js';
@@ -104,7 +105,7 @@ function reparamOf(f: Fields): ReparamInfo | null {
 
 /** Loads a prompt directory onto `backbone`; every problem with the files is one line naming the file. */
 export function loadPrompt(dir: string, backbone: LoadedModel): LoadedPrompt {
-  const md = openArtefactDir(dir, 'prompt');
+  const md = openModelDir(dir, { what: 'prompt' });
   const jsonFile = md.file(PROMPT_JSON);
   const json = readJsonObject(md, PROMPT_JSON);
   const f = new Fields(jsonFile, json);

@@ -6,13 +6,11 @@
  * must be finite floats. Every refusal is one FormatError line naming the
  * file.
  */
-import * as fs from 'node:fs';
 import { Tensor } from '../engine/index.js';
 import { firstNonFinite } from '../formats/dtypes.js';
-import { errText } from '../formats/file-io.js';
 import { describeJsonValue, FormatError, quote } from '../formats/errors.js';
 import { isPlainObject, parseGuardedJson } from '../formats/json-guard.js';
-import { type ModelDir, openModelDir } from '../formats/model-dir.js';
+import type { ModelDir } from '../formats/model-dir.js';
 import { readSafetensors } from '../formats/safetensors.js';
 import type { StateDict } from '../formats/state-dict.js';
 
@@ -21,18 +19,6 @@ export const MAX_JSON_BYTES = 1 << 20;
 export const MAX_JSON_DEPTH = 6;
 /** Header slack allowed beyond the tensor bytes (names, shapes, metadata). */
 const HEADER_SLACK = 1 << 20;
-
-/** Opens an artefact directory; a missing path or a file is one line naming it. */
-export function openArtefactDir(dir: string, what: string): ModelDir {
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(dir);
-  } catch (e) {
-    throw new FormatError(dir, (e as NodeJS.ErrnoException).code === 'ENOENT' ? `no such ${what} directory` : `cannot open ${what} directory: ${errText(e)}`);
-  }
-  if (!st.isDirectory()) throw new FormatError(dir, `not a ${what} directory (it is ${st.isFile() ? 'a file' : 'not a directory'})`);
-  return openModelDir(dir);
-}
 
 export function readJsonObject(md: ModelDir, name: string): Record<string, unknown> {
   const file = md.file(name);

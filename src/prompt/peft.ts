@@ -25,7 +25,8 @@ import { isPlainObject, parseGuardedJson } from '../formats/json-guard.js';
 import { readSafetensors, saveSafetensors } from '../formats/safetensors.js';
 import type { StateDict } from '../formats/state-dict.js';
 import type { LoadedModel } from '../models/model.js';
-import { checkTensors, Fields, openArtefactDir, readCapped, readJsonObject } from './files.js';
+import { checkTensors, Fields, readCapped, readJsonObject } from './files.js';
+import { openModelDir } from '../formats/model-dir.js';
 import { backboneShape, type PromptModel, shapeText } from './model.js';
 import { PrefixTuningModel } from './ptuning-v2.js';
 import { PTuningModel } from './ptuning.js';
@@ -120,7 +121,7 @@ export interface LoadPeftOptions {
 
 /** Loads a PEFT P_TUNING / PREFIX_TUNING adapter directory onto `backbone`. */
 export function loadPeft(dir: string, backbone: LoadedModel, o: LoadPeftOptions = {}): LoadedPeft {
-  const md = openArtefactDir(dir, 'PEFT adapter');
+  const md = openModelDir(dir, { what: 'PEFT adapter' });
   const cfgFile = md.file(ADAPTER_CONFIG);
   const weightsFile = md.file(ADAPTER_WEIGHTS);
   const config = readJsonObject(md, ADAPTER_CONFIG);
