@@ -6,12 +6,12 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { type AsrResult, attackSuccess } from '../eval/asr.js';
+import { measurePrompt } from '../eval/victims.js';
 import { checkJsonStructure } from '../formats/json-guard.js';
 import { readWholeFile } from '../formats/file-io.js';
 import { loadModel, type LoadedModel } from '../models/model.js';
 import {
-  ADAPTER_CONFIG, evaluatePrompt, loadPeft, loadPrompt, loadPromptTask, PROMPT_DEFAULTS, PROMPT_JSON, PROMPT_METHODS, PROMPT_TASKS,
+  ADAPTER_CONFIG, loadPeft, loadPrompt, loadPromptTask, PROMPT_DEFAULTS, PROMPT_JSON, PROMPT_METHODS, PROMPT_TASKS,
   type PromptInput, type PromptModel, type PromptTuneOptions, predictBatch, promptTune, savePrompt,
 } from '../prompt/index.js';
 import { DEFAULT_TRIGGERS } from '../attacks/triggers.js';
@@ -138,13 +138,8 @@ function evalPrompt(modelDir: string, o: EvalOpts): void {
   const triggers = o.triggers.split(',').map((t) => t.trim()).filter(Boolean);
   const model = openPrompt(o.prompt, loadModel(modelDir), o.task);
   const data = loadPromptTask(model.task, { dataDir: o.dataDir, maxTest: o.maxTest, seed: o.seed });
-  const clean = evaluatePrompt(model, data.test, { batchSize: o.batch });
-  let asr: AsrResult | null = null;
-  if (data.kind === 'classification' && triggers.length) {
-    const test = data.test.map((e) => ({ text: e.text, ...(e.textB !== undefined && { text_pair: e.textB }), label: e.label }));
-    asr = attackSuccess(test, (xs) => predictBatch(model, xs, { batchSize: o.batch }).map((p) => ('index' in p ? p.index : -1)), triggers, o.seed, model.labelNames.length);
-  }
-  const { metric: _metric, ...metrics } = clean;
+  const { test, asr } = measurePrompt(model, data, triggers, o.seed, o.batch);
+  const metrics = { examples: data.test.length, ...test };
   const out = {
     task: model.task, method: model.method, test_examples: data.test.length, data: data.data, ...metrics,
     ...(asr && { triggers, asr: asr.asr, weighted_asr: asr.weighted_asr, asr_per_trigger: asr.asr_per_trigger, asr_clean_correct: asr.clean_correct }),

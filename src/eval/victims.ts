@@ -288,11 +288,11 @@ export function readVictimsJournal(file: string): Map<string, VictimRecord> {
 const classifyWith = (model: PromptModel, batch: number) => (xs: readonly { text: string; text_pair?: string }[]) =>
   predictBatch(model, xs, { batchSize: batch }).map((p) => ('index' in p ? p.index : -1));
 
-/** Test metrics and (classification) ASR of one prompt. */
-function measure(model: PromptModel, data: PromptTaskData, triggers: readonly string[], seed: number, batch: number): Pick<VictimRecord, 'test' | 'asr' | 'test_examples'> {
+/** Test metrics and, for a classification task with triggers, the ASR of one prompt (`eval prompt` and each victims cell). */
+export function measurePrompt(model: PromptModel, data: PromptTaskData, triggers: readonly string[], seed: number, batch: number): Pick<VictimRecord, 'test' | 'asr' | 'test_examples'> {
   const { metric: _metric, examples: _examples, ...test } = evaluatePrompt(model, data.test, { batchSize: batch });
   let asr: AsrResult | null = null;
-  if (data.kind === 'classification') {
+  if (data.kind === 'classification' && triggers.length > 0) {
     const inputs = data.test.map((e) => ({ text: e.text, ...(e.textB !== undefined && { text_pair: e.textB }), label: e.label }));
     asr = attackSuccess(inputs, classifyWith(model, batch), triggers, seed, model.labelNames.length);
   }
@@ -439,7 +439,7 @@ export function evaluateVictims(o: VictimsOptions): VictimsResult {
         };
       }
       o.progress?.({ phase: 'evaluate', side, task, done: count(), total, resumed: saved });
-      const m = measure(model, data, triggers, o.seed, evalBatch);
+      const m = measurePrompt(model, data, triggers, o.seed, evalBatch);
       const record: VictimRecord = {
         side, task, kind: data.kind, prompt_dir: rel, ...m, ...rec, data: data.data, finished: new Date().toISOString(),
       };
