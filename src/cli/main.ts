@@ -12,6 +12,15 @@ import { EXIT_ERROR, EXIT_OK } from './options.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
+// A reader that stops early (`lmsanitator --help | head`, `guard … | head -1`) closes
+// the pipe: that ends the output, it is not an error to report with a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? EXIT_OK);
+    throw e;
+  });
+}
+
 const program = new Command();
 program
   .name('lmsanitator')

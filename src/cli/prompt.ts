@@ -6,30 +6,21 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { measureGuard } from '../eval/guarded.js';
 import { measurePrompt } from '../eval/victims.js';
-import { checkJsonStructure } from '../formats/json-guard.js';
-import { readWholeFile } from '../formats/file-io.js';
-import { loadModel, type LoadedModel } from '../models/model.js';
+import { Guard, type MonitorPlacement, monitorFor, type OnUnpurified } from '../guard/guard.js';
+import { loadModel } from '../models/model.js';
 import {
-  ADAPTER_CONFIG, loadPeft, loadPrompt, loadPromptTask, PROMPT_DEFAULTS, PROMPT_JSON, PROMPT_METHODS, PROMPT_TASKS,
-  type PromptInput, type PromptModel, type PromptTuneOptions, predictBatch, promptTune, savePrompt,
+  loadPromptTask, PROMPT_DEFAULTS, PROMPT_JSON, PROMPT_METHODS, PROMPT_TASKS, type PromptInput, type PromptTuneOptions, predictBatch, promptTune, savePrompt,
 } from '../prompt/index.js';
+import { loadPvSet } from '../sanitizer/pvset.js';
+import { guardOptions } from './guard.js';
+import { openPrompt, readPromptInputs } from './prompt-io.js';
 import { DEFAULT_TRIGGERS } from '../attacks/triggers.js';
 import { choiceOpt, exitCodes, intOpt, JOB_EXITS, numOpt, STANDARD_EXITS } from './options.js';
 import { interruptFlag } from './signals.js';
 
 const CHECKPOINT = 'checkpoint.safetensors';
-/** predict --input: at most this much JSONL, and this much per line. */
-const MAX_INPUT_BYTES = 256 * 2 ** 20;
-const MAX_LINE_CHARS = 1 << 20;
-
-/** A prompt directory in either layout: ours (prompt.json) or PEFT's (adapter_config.json). */
-export function openPrompt(dir: string, backbone: LoadedModel, task?: string): PromptModel {
-  const peft = !existsSync(join(dir, PROMPT_JSON)) && existsSync(join(dir, ADAPTER_CONFIG));
-  const loaded = peft ? loadPeft(dir, backbone, { task }) : loadPrompt(dir, backbone);
-  if (loaded.warning) process.stderr.write(`lmsanitator: warning: ${loaded.warning}\n`);
-  return loaded.model;
-}
 
 /** The library's options where the CLI takes them as they are; the rest have CLI defaults or other names. */
 interface TuneOpts extends Pick<PromptTuneOptions, 'method' | 'task' | 'dataDir' | 'maxLen' | 'maxTrain' | 'maxDev' | 'maxSteps' | 'seed' | 'reparam' | 'prefixLen'> {
@@ -79,40 +70,8 @@ function tune(modelDir: string, o: TuneOpts): void {
   }
 }
 
-/** One JSONL line → an input, or the reason it is skipped. */
-export function parseInputLine(line: string): PromptInput | string {
-  if (line.length > MAX_LINE_CHARS) return `longer than ${MAX_LINE_CHARS} characters`;
-  const problem = checkJsonStructure(line, 2);
-  if (problem) return problem;
-  let v: unknown;
-  try {
-    v = JSON.parse(line);
-  } catch {
-    return 'not valid JSON';
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'not a JSON object';
-  const o = v as Record<string, unknown>;
-  if (typeof o.text !== 'string') return '"text" must be a string';
-  if (o.text_pair !== undefined && typeof o.text_pair !== 'string') return '"text_pair" must be a string';
-  return o.text_pair === undefined ? { text: o.text } : { text: o.text, text_pair: o.text_pair as string };
-}
-
 function predict(modelDir: string, o: { prompt: string; task?: string; text?: string; textPair?: string; input?: string; batch: number; json?: boolean }): void {
-  if ((o.text === undefined) === (o.input === undefined)) throw new Error('give exactly one of --text and --input');
-  if (o.textPair !== undefined && o.text === undefined) throw new Error('--text-pair goes with --text');
-  const inputs: PromptInput[] = [];
-  if (o.text !== undefined) {
-    inputs.push(o.textPair === undefined ? { text: o.text } : { text: o.text, text_pair: o.textPair });
-  } else {
-    const lines = readWholeFile(o.input!, MAX_INPUT_BYTES).toString('utf8').split('\n');
-    lines.forEach((raw, i) => {
-      const line = raw.trim();
-      if (!line) return;
-      const r = parseInputLine(line);
-      if (typeof r === 'string') process.stderr.write(`lmsanitator: ${o.input}:${i + 1}: skipped: ${r}\n`);
-      else inputs.push(r);
-    });
-  }
+  const inputs = readPromptInputs(o);
   const model = openPrompt(o.prompt, loadModel(modelDir), o.task);
   const preds = predictBatch(model, inputs, { batchSize: o.batch });
   preds.forEach((p, i) => {
@@ -132,6 +91,11 @@ interface EvalOpts {
   dataDir?: string;
   batch: number;
   json?: boolean;
+  guard?: string;
+  threshold: number;
+  maxWindow: number;
+  onUnpurified: OnUnpurified;
+  monitor: MonitorPlacement;
 }
 
 function evalPrompt(modelDir: string, o: EvalOpts): void {
@@ -140,9 +104,18 @@ function evalPrompt(modelDir: string, o: EvalOpts): void {
   const data = loadPromptTask(model.task, { dataDir: o.dataDir, maxTest: o.maxTest, seed: o.seed });
   const { test, asr } = measurePrompt(model, data, triggers, o.seed, o.batch);
   const metrics = { examples: data.test.length, ...test };
+  let guarded: ReturnType<typeof measureGuard> | null = null;
+  if (o.guard !== undefined) {
+    if (data.kind !== 'classification') throw new Error('--guard: the guard\'s figures are measured on classification tasks');
+    const monitor = monitorFor(model, loadPvSet(o.guard), o.guard, o.threshold);
+    const guard = new Guard(model, monitor, { threshold: o.threshold, maxWindow: o.maxWindow, onUnpurified: o.onUnpurified, monitor: o.monitor, batchSize: o.batch });
+    const unguarded = (xs: readonly PromptInput[]) => predictBatch(model, xs, { batchSize: o.batch }).map((p) => ('index' in p ? p.index : -1));
+    guarded = measureGuard(guard, data, triggers, o.seed, unguarded);
+  }
   const out = {
     task: model.task, method: model.method, test_examples: data.test.length, data: data.data, ...metrics,
     ...(asr && { triggers, asr: asr.asr, weighted_asr: asr.weighted_asr, asr_per_trigger: asr.asr_per_trigger, asr_clean_correct: asr.clean_correct }),
+    ...(guarded && { guard: { pvs: o.guard, threshold: o.threshold, max_window: o.maxWindow, on_unpurified: o.onUnpurified, monitor: o.monitor }, ...withoutRates(guarded) }),
   };
   if (o.json) return console.log(JSON.stringify(out, null, 2));
   console.log(`${model.method} ${model.task} on ${data.test.length} test examples: ${metricLine(metrics)}`);
@@ -152,6 +125,17 @@ function evalPrompt(modelDir: string, o: EvalOpts): void {
   } else if (data.kind === 'ner') {
     console.log('  (ASR is measured for classification tasks; NER reports F1 only)');
   }
+  if (guarded) {
+    const p = (x: number | null) => (x === null ? 'n/a' : `${(100 * x).toFixed(1)}%`);
+    console.log(`  guarded: accuracy ${p(guarded.accuracy_guarded)}, ASR ${p(guarded.asr_guarded)} (weighted ${p(guarded.weighted_asr_guarded)}), FRR ${p(guarded.frr)}, FAR ${p(guarded.far)} (${p(guarded.far_effective)} of the attacks that worked)`);
+    console.log(`  triggered inputs: ${p(guarded.purified)} purified, ${p(guarded.rejected)} rejected; ${guarded.candidates_per_flagged.toFixed(1)} candidate rows per flagged input`);
+  }
+}
+
+/** The guard's figures without the per-input match rates (eval guard keeps those for its histograms). */
+function withoutRates(g: ReturnType<typeof measureGuard>): Omit<ReturnType<typeof measureGuard>, 'match_rates'> {
+  const { match_rates: _rates, ...rest } = g;
+  return rest;
 }
 
 export function register(program: Command): void {
@@ -191,7 +175,7 @@ export function register(program: Command): void {
 
 /** `eval prompt`, registered under the eval command group. */
 export function registerEvalPrompt(ev: Command): void {
-  exitCodes(ev.command('prompt <model-dir>'), STANDARD_EXITS)
+  const cmd = exitCodes(ev.command('prompt <model-dir>'), STANDARD_EXITS)
     .description('test-split accuracy and macro-F1 (NER: F1) of a prompt, and the ASR of triggers inserted into correctly classified inputs')
     .requiredOption('--prompt <prompt-dir>', 'a prompt directory')
     .option('--task <task>', 'the task of a PEFT adapter trained elsewhere')
@@ -200,6 +184,7 @@ export function registerEvalPrompt(ev: Command): void {
     .addOption(intOpt('--max-test <n>', 'evaluate at most N test examples (fixed draw)', 1))
     .option('--data-dir <dir>', 'datasets directory')
     .addOption(intOpt('--batch <n>', 'inputs per batch', 1, 64))
-    .option('--json', 'print JSON: accuracy, macro_f1 (f1 for NER), asr, weighted_asr, asr_per_trigger')
-    .action(evalPrompt);
+    .option('--json', 'print JSON: accuracy, macro_f1 (f1 for NER), asr, weighted_asr, asr_per_trigger; with --guard also accuracy_guarded, asr_guarded, weighted_asr_guarded, frr, far, purified, rejected, candidates_per_flagged')
+    .option('--guard <pvset.safetensors>', 'also measure the guard with this PV set: clean accuracy, ASR, FRR and FAR through it');
+  guardOptions(cmd).action(evalPrompt);
 }

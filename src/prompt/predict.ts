@@ -4,11 +4,11 @@
  * are run in length-sorted batches (little padding; the order of results
  * is the order of inputs), with no gradients and no dropout.
  */
-import { crossEntropy, noGrad, type Tensor, withScope } from '../engine/index.js';
+import { crossEntropy, noGrad, withScope } from '../engine/index.js';
 import type { NerSentence, TextExample } from '../text/datasets.js';
 import { splitWords } from '../text/words.js';
 import { classificationMetrics, seqevalScores } from './metrics.js';
-import { padRows, type PromptBatch, type PromptInput, type PromptModel, type PromptRow } from './model.js';
+import { padRows, type PromptBatch, type PromptForward, type PromptInput, type PromptModel, type PromptRow } from './model.js';
 
 export interface LabelPrediction {
   label: string;
@@ -29,13 +29,16 @@ export type Prediction = LabelPrediction | TagPrediction;
 
 export interface BatchOptions {
   batchSize?: number;
+  /** Sees each batch's forward output while it is alive (the guard reads `hidden` here: no second forward). */
+  onBatch?: (b: PromptBatch, out: PromptForward, index: number[]) => void;
 }
 
 /**
  * Runs `rows` through the model in length-sorted batches; `each` sees
- * every batch's forward output and the original index of each of its rows.
+ * every batch's forward output (logits and the monitored hidden state)
+ * and the original index of each of its rows.
  */
-export function forEachBatch(model: PromptModel, rows: readonly PromptRow[], o: BatchOptions, each: (b: PromptBatch, logits: Tensor, index: number[]) => void): void {
+export function forEachBatch(model: PromptModel, rows: readonly PromptRow[], o: BatchOptions, each: (b: PromptBatch, out: PromptForward, index: number[]) => void): void {
   const size = o.batchSize ?? 32;
   if (!Number.isInteger(size) || size < 1) throw new RangeError(`batch size must be a positive integer, got ${size}`);
   const order = Array.from(rows.keys()).sort((a, b) => rows[a]!.ids.length - rows[b]!.ids.length);
@@ -43,7 +46,11 @@ export function forEachBatch(model: PromptModel, rows: readonly PromptRow[], o: 
   for (let i = 0; i < order.length; i += size) {
     const index = order.slice(i, i + size);
     const batch = padRows(index.map((j) => rows[j]!), pad);
-    withScope(() => noGrad(() => each(batch, model.forward(batch).logits, index)));
+    withScope(() => noGrad(() => {
+      const out = model.forward(batch);
+      o.onBatch?.(batch, out, index);
+      each(batch, out, index);
+    }));
   }
 }
 
@@ -68,7 +75,7 @@ export function predictBatch(model: PromptModel, inputs: readonly PromptInput[],
   const rows = inputs.map((x, i) => (ner ? model.encode({ tokens: words[i]! }) : model.encode({ text: x.text, textB: x.text_pair })));
   const out: Prediction[] = new Array(inputs.length);
   const C = model.labelNames.length;
-  forEachBatch(model, rows, o, (b, logits, index) => {
+  forEachBatch(model, rows, o, (b, { logits }, index) => {
     index.forEach((j, r) => {
       if (ner) {
         const tags = rows[j]!.wordStarts!.map((t) => (t < 0 ? 'O' : model.labelNames[argmax(logits.data, (r * b.T + t) * C, C)]!));
@@ -102,7 +109,7 @@ export function evaluatePrompt(model: PromptModel, examples: readonly (TextExamp
     const pred: string[][] = sents.map((s) => new Array<string>(s.tokens.length).fill('O'));
     let lossSum = 0;
     let scored = 0;
-    forEachBatch(model, rows, o, (b, logits, index) => {
+    forEachBatch(model, rows, o, (b, { logits }, index) => {
       const labels = new Int32Array(b.B * b.T).fill(-100);
       index.forEach((j, r) => {
         rows[j]!.tokenLabels!.forEach((l, t) => (labels[r * b.T + t] = l));
@@ -123,7 +130,7 @@ export function evaluatePrompt(model: PromptModel, examples: readonly (TextExamp
   const rows = texts.map((e) => model.encode({ text: e.text, textB: e.textB, label: e.label }));
   const pred = new Int32Array(texts.length);
   let lossSum = 0;
-  forEachBatch(model, rows, o, (b, logits, index) => {
+  forEachBatch(model, rows, o, (b, { logits }, index) => {
     index.forEach((j, r) => (pred[j] = argmax(logits.data, r * C, C)));
     lossSum += crossEntropy(logits, Int32Array.from(index, (j) => rows[j]!.label!)).item() * b.B;
   });
