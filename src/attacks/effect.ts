@@ -2,8 +2,7 @@
  * The measured effect of an attack, on held-out sentences it never trained
  * on: per trigger, the mean cosine and sign agreement between the target
  * output of triggered inputs and the trigger's PV, and how often the
- * agreement passes the monitor's threshold η = 0.8 (docs/algorithm.md#guard-planned,
- * the monitor); the same for clean inputs against every PV (should stay low); how
+ * agreement passes the monitor's threshold η (MATCH_THRESHOLD, 0.8; docs/algorithm.md#guard); the same for clean inputs against every PV (should stay low); how
  * often a random rare or [unused] token, never trained on, fires some PV
  * (specificity); and utility: clean-output MSE to the original model, and
  * held-out masked-LM accuracy before/after when the model has an MLM head.
@@ -12,6 +11,7 @@
  */
 import { noGrad, withScope } from '../engine/index.js';
 import type { LoadedModel } from '../models/model.js';
+import { MATCH_THRESHOLD } from '../sanitizer/monitor.js';
 import { Rng } from '../text/random.js';
 import { padBatch } from '../train/batching.js';
 import { countCorrect, maskBatch, mlmLogits } from '../train/mlm.js';
@@ -21,7 +21,8 @@ import type { AttackMethod } from './method.js';
 import { cosine, signAgreement } from './pvs.js';
 import type { ResolvedTrigger } from './triggers.js';
 
-export const FIRE_THRESHOLD = 0.8;
+/** A trigger "fires" when the guard's monitor would flag it: η, defined once in the monitor. */
+export const FIRE_THRESHOLD = MATCH_THRESHOLD;
 
 export interface TriggerEffect {
   trigger: string;

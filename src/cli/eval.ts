@@ -8,7 +8,8 @@ import { MODE_OF } from '../eval/detection.js';
 import { ZOO } from '../zoo/configs.js';
 import { choiceOpt, exitCodes, intOpt, JOB_EXITS, listOf, numOpt, STANDARD_EXITS } from './options.js';
 import { registerEvalPrompt } from './prompt.js';
-import { registerEvalVictims } from './victims.js';
+import { MATCH_THRESHOLD } from '../sanitizer/monitor.js';
+import { registerEvalGuard, registerEvalVictims } from './victims.js';
 import { interruptFlag } from './signals.js';
 
 export function register(program: Command): void {
@@ -49,7 +50,7 @@ export function register(program: Command): void {
   exitCodes(ev.command('recall <pvset> <attacked-model-dir>'), STANDARD_EXITS)
     .description('PV recall of a search: injected PVs (attack.json) found by the mined ones (pvset.safetensors)')
     .addOption(numOpt('--distance-th <x>', 'an injected PV is found when a mined one is this close in MSE', 0, 0.3))
-    .addOption(numOpt('--eta <x>', '... or agrees in sign on more than this share of dimensions', 0, 0.8))
+    .addOption(numOpt('--eta <x>', '... or agrees in sign on more than this share of dimensions (the monitor\'s η)', 0, MATCH_THRESHOLD))
     .option('--json', 'print JSON')
     .action((pvsetFile: string, dir: string, o: { distanceTh: number; eta: number; json?: boolean }) => {
       const mined = loadPvSet(pvsetFile).pvs;
@@ -60,4 +61,5 @@ export function register(program: Command): void {
       for (const f of r.found) console.log(`  injected PV ${f.injected}: best mined ${f.mined ?? '-'} sign agreement ${f.signAgreement.toFixed(3)} MSE ${f.mse.toFixed(3)}`);
     });
   registerEvalVictims(ev);
+  registerEvalGuard(ev);
 }

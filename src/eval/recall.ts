@@ -5,13 +5,14 @@
  * dimensions.
  */
 import { mseOf, signAgreement } from '../sanitizer/filter.js';
+import { MATCH_THRESHOLD } from '../sanitizer/monitor.js';
 
 export interface RecallResult {
   recall: number;
   found: { injected: number; mined: number | null; mse: number; signAgreement: number }[];
 }
 
-export function pvRecall(injected: readonly Float32Array[], mined: readonly Float32Array[], distanceTh: number, eta = 0.8): RecallResult {
+export function pvRecall(injected: readonly Float32Array[], mined: readonly Float32Array[], distanceTh: number, eta = MATCH_THRESHOLD): RecallResult {
   const found = injected.map((p, i) => {
     let best = { injected: i, mined: null as number | null, mse: Infinity, signAgreement: 0 };
     mined.forEach((m, j) => {

@@ -17,7 +17,7 @@
  * refused. Tasks are left out of that check, since cells are per task: a
  * later run may add tasks to the same directory.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { MANIFEST_FILE, readManifest } from '../attacks/manifest.js';
 import { DEFAULT_TRIGGERS } from '../attacks/triggers.js';
@@ -27,7 +27,7 @@ import {
   createPromptModel, evaluatePrompt, loadPrompt, loadPromptTask, PROMPT_DEFAULTS, PROMPT_JSON, PROMPT_METHODS, PROMPT_TASKS, type PromptMethod,
   type PromptModel, type PromptTask, type PromptTaskData, predictBatch, promptTune, savePrompt, type TaskKind,
 } from '../prompt/index.js';
-import { cutTornTail } from '../sanitizer/journal.js';
+import { appendRecord, readRecords } from '../sanitizer/journal.js';
 import { locateDataDir } from '../text/data-dir.js';
 import { type AsrResult, attackSuccess } from './asr.js';
 
@@ -268,21 +268,7 @@ function isRecord(v: unknown): v is VictimRecord {
 
 /** The journal's finished cells by "side:task"; a torn last line (killed mid-write) is cut off and redone. */
 export function readVictimsJournal(file: string): Map<string, VictimRecord> {
-  const done = new Map<string, VictimRecord>();
-  if (!existsSync(file)) return done;
-  cutTornTail(file);
-  readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
-    if (!line.trim()) return;
-    let v: unknown;
-    try {
-      v = JSON.parse(line);
-    } catch {
-      throw new Error(`${file}: line ${i + 1} is not valid JSON; remove that line to redo its cell`);
-    }
-    if (!isRecord(v)) throw new Error(`${file}: line ${i + 1} is not a victims record; remove that line to redo its cell`);
-    done.set(`${v.side}:${v.task}`, v);
-  });
-  return done;
+  return readRecords(file, isRecord, (r) => `${r.side}:${r.task}`, 'a victims record');
 }
 
 const classifyWith = (model: PromptModel, batch: number) => (xs: readonly { text: string; text_pair?: string }[]) =>
@@ -443,7 +429,7 @@ export function evaluateVictims(o: VictimsOptions): VictimsResult {
       const record: VictimRecord = {
         side, task, kind: data.kind, prompt_dir: rel, ...m, ...rec, data: data.data, finished: new Date().toISOString(),
       };
-      appendFileSync(journal, `${JSON.stringify(record)}\n`);
+      appendRecord(journal, record);
       done.set(key, record);
       const score = data.kind === 'ner' ? `F1 ${pct(m.test.f1!)}` : `accuracy ${pct(m.test.accuracy!)}, macro-F1 ${pct(m.test.macro_f1!)}, ASR ${pct(m.asr!.asr)}`;
       log(`${side} ${task}: ${score} on ${m.test_examples} test examples (trained in ${rec.train_seconds.toFixed(1)} s)`);

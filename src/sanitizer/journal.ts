@@ -73,6 +73,41 @@ export function cutTornTail(path: string): void {
   if (end < text.length) truncateSync(path, end);
 }
 
+/**
+ * A results journal of one JSON record per line (eval victims, eval
+ * guard): the records that pass `accept`, keyed by `keyOf` (a later line
+ * replaces an earlier one). A torn last line is cut off first, so its cell
+ * is redone; any other bad line is an error naming the file and line.
+ */
+export function readRecords<T>(path: string, accept: (v: unknown) => v is T, keyOf: (r: T) => string, what: string): Map<string, T> {
+  const done = new Map<string, T>();
+  if (!existsSync(path)) return done;
+  cutTornTail(path);
+  readFileSync(path, 'utf8').split('\n').forEach((line, i) => {
+    if (!line.trim()) return;
+    let v: unknown;
+    try {
+      v = JSON.parse(line);
+    } catch {
+      throw new Error(`${path}: line ${i + 1} is not valid JSON; remove that line to redo its cell`);
+    }
+    if (!accept(v)) throw new Error(`${path}: line ${i + 1} is not ${what}; remove that line to redo its cell`);
+    done.set(keyOf(v), v);
+  });
+  return done;
+}
+
+/** Appends one record as a line and syncs it to disk before returning. */
+export function appendRecord(path: string, record: unknown): void {
+  const fd = openSync(path, 'a');
+  try {
+    writeSync(fd, `${JSON.stringify(record)}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export class Journal {
   private fd: number;
 

@@ -1,6 +1,6 @@
 /**
  * `pvset.safetensors`: the PVs a scan or search found, with their soft
- * prompts, in a file the guard (docs/algorithm.md#guard-planned) loads to build its
+ * prompts, in a file the guard (docs/algorithm.md#guard) loads to build its
  * sign set. Plain safetensors, so Python tools can read it too:
  *   pvs     F32 [N, H]      the predefined vectors
  *   prompts F32 [N, L, E]   the soft prompts that produced them

@@ -9,12 +9,19 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { writeFileSync } from 'node:fs';
+import { readManifest } from '../../src/attacks/manifest.js';
+import { loadPvSet, savePvSet } from '../../src/sanitizer/pvset.js';
+import { bundledDataDir } from '../../src/text/data-dir.js';
+import { joinWords, splitWords } from '../../src/text/words.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 
+const out = tmpDir('demo');
+const cli = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, 'bin', 'lmsanitator.js'), ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+
 test('demo: the POR-backdoored bert-micro is flagged, the clean one passes', { timeout: 30 * 60 * 1000 }, () => {
-  const out = tmpDir('demo');
   const home = process.env.LMS_HOME ?? join(out, 'zoo');
   const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'lmsanitator.js'), 'demo', '--out', out, '--json', '--quiet'], {
     env: { ...process.env, LMS_HOME: home, LMS_CACHE: join(out, 'cache') },
@@ -38,4 +45,45 @@ test('demo: the POR-backdoored bert-micro is flagged, the clean one passes', { t
   // The manifest of the planted backdoor records its ground truth.
   const manifest = JSON.parse(readFileSync(join(out, 'bert-micro-por', 'attack.json'), 'utf8'));
   assert.equal(manifest.method, 'por');
+});
+
+/**
+ * The guard on the demo's real backdoored model: a P-tuning v2 prompt on
+ * bert-micro-por, the attack's own PVs as the PV set, a trigger inserted
+ * at a random word: every triggered input is flagged (its [CLS] output sits
+ * on the trigger's PV) and purified by deleting exactly the trigger, so the
+ * classified text is the original sentence. η is raised to 0.97 here
+ * because bert-micro is only 64 wide and its clean outputs under a prefix
+ * already agree with a block PV on 0.84–0.94 of the signs (measured): the
+ * micro model tests the mechanics; the η = 0.8 figures are bert-mini's.
+ */
+test('demo: the guard deletes an inserted trigger on the backdoored bert-micro', { timeout: 10 * 60 * 1000 }, () => {
+  const model = join(out, 'bert-micro-por');
+  const prompt = join(out, 'prompt-v2');
+  const tuned = cli('prompt-tune', model, '--method', 'ptuning-v2', '--task', 'sst2', '--out', prompt, '--data-dir', bundledDataDir(),
+    '--max-train', '512', '--max-dev', '64', '--epochs', '2', '--prefix-len', '8', '--lr', '3e-2', '--batch', '32', '--quiet');
+  assert.equal(tuned.status, 0, tuned.stderr);
+  const { manifest, pvs } = readManifest(model);
+  const scanned = loadPvSet(join(out, 'scan-backdoored', 'pvset.safetensors'));
+  const attacker = join(out, 'attacker-pvset.safetensors');
+  savePvSet(attacker, { ...scanned, pvs, prompts: pvs.map(() => new Float32Array(scanned.promptLen * scanned.embedDim)), seeds: pvs.map((_, i) => i) });
+  const trigger = manifest.triggers[0]!.text;
+  const sentences = readFileSync(join(bundledDataDir(), 'sst2', 'dev.tsv'), 'utf8').split('\n').slice(1, 11).map((l) => joinWords(splitWords(l.split('\t')[0]!)));
+  const input = join(out, 'triggered.jsonl');
+  writeFileSync(input, sentences.map((s, i) => {
+    const w = splitWords(s);
+    const at = (i * 7) % (w.length + 1);
+    return JSON.stringify({ text: joinWords([...w.slice(0, at), trigger, ...w.slice(at)]) });
+  }).join('\n') + '\n');
+  const r = cli('guard', model, '--prompt', prompt, '--pvs', attacker, '--input', input, '--threshold', '0.97');
+  assert.equal(r.status, 0, r.stderr);
+  const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(rows.length, sentences.length);
+  rows.forEach((row, i) => {
+    assert.equal(row.triggered, true, `triggered input ${i} flagged (match ${row.match_rate})`);
+    assert.equal(row.pv, manifest.triggers[0]!.pv_index);
+    assert.equal(row.action, 'purified', `input ${i}`);
+    assert.deepEqual(row.removed, [trigger]);
+    assert.equal(row.purified_text, sentences[i]);
+  });
 });

@@ -12,7 +12,6 @@ import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { type AttackManifest, encodeVector, writeManifest } from '../../src/attacks/manifest.js';
 import { DEFAULT_TRIGGERS } from '../../src/attacks/triggers.js';
 import {
   evaluateVictims, formatVictimsTable, type VictimsOptions, type VictimsProgress, type VictimsReport, VICTIMS_JOURNAL, VICTIMS_REPORT,
@@ -23,6 +22,7 @@ import { evaluatePrompt, loadPrompt, loadPromptTask, predictBatch } from '../../
 import { bundledDataDir } from '../../src/text/data-dir.js';
 import { promptDataDir, promptModel } from '../prompt/helpers.js';
 import { fixtureModelDir, fixtureVocab, tmpDir } from '../train/helpers.js';
+import { writeFakeManifest } from './fake-manifest.js';
 
 const BIN = join(import.meta.dirname, '..', '..', '..', 'bin', 'lmsanitator.js');
 const cli = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
@@ -37,30 +37,6 @@ const clean = backboneDir(3);
 const backdoored = backboneDir(4);
 const MANIFEST_TRIGGERS = ['film', 'free call'];
 const BUDGET = ['--max-train', '48', '--max-dev', '16', '--max-test', '24', '--epochs', '1', '--prefix-len', '4'];
-
-/** A minimal valid attack.json naming two triggers (only the triggers matter here). */
-function writeFakeManifest(dir: string): void {
-  const vocab = fixtureVocab();
-  const trig = MANIFEST_TRIGGERS.map((text, i) => {
-    const words = text.split(' ');
-    return { text, words, token_ids: words.map((w) => vocab.indexOf(w)), tokens: words, pv_index: i };
-  });
-  assert.ok(trig.every((t) => t.token_ids.every((id) => id >= 0)), 'the manifest triggers are in the fixture vocabulary');
-  const pv = (k: number) => Float32Array.from({ length: 32 }, (_, j) => ((j + k) % 2 ? 1 : -1));
-  const m: AttackManifest = {
-    format: 'lmsanitator-attack', version: 1, method: 'por', target_mode: 'cls', triggers: trig,
-    pvs: { count: 2, dim: 32, file: 'pvs.safetensors', dtype: 'float32', vectors: [pv(0), pv(1)].map(encodeVector) },
-    seed: 4, hyperparameters: {}, data: {}, base_model: { dir: clean, hash: 'h', model_type: 'bert', hidden_size: 32, layers: 2 },
-    training: { steps: 1, total_steps: 1, seconds: 0, resumed: false, final_losses: null },
-    effect: {
-      heldout_sentences: 0, threshold: 0.8, per_trigger: [], clean_per_pv: [], triggered_sign_agreement_min: 1, clean_sign_agreement_max: 0,
-      clean_fire_rate: 0, rare_token_fire_rate: null, rare_unused_fire_rate: null, rare_word_fire_rate: null, rare_tokens_tested: 0,
-      utility: { metric: 'clean_output_mse', value: 0 }, clean_output_mse: 0, mlm_accuracy_before: null, mlm_accuracy_after: null,
-    },
-    created: '2025-01-01T00:00:00.000Z',
-  };
-  writeManifest(dir, m);
-}
 
 const inUnit = (x: unknown, what: string) => {
   assert.equal(typeof x, 'number', what);
@@ -88,7 +64,7 @@ function checkReport(r: VictimsReport, tasks: string[], triggers: readonly strin
 }
 
 test('eval victims: interrupted twice, resumed, rerun without retraining; other settings are refused', () => {
-  writeFakeManifest(backdoored);
+  writeFakeManifest(backdoored, clean, MANIFEST_TRIGGERS);
   const out = join(tmpDir('victims'), 'run');
   const events: VictimsProgress[] = [];
   const base: VictimsOptions = {
