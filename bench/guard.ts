@@ -16,9 +16,11 @@
  *   - pre-monitor overhead: the same with `{ monitor: 'pre' }` (a
  *     bare-backbone forward of the same rows first), divided by the same
  *     predictBatch; expected ≈ 2×;
- *   - purge time per flagged input, batched candidates (`chunk` 64, the
- *     default) vs one by one (`chunk: 1`): `purge()` called directly with
- *     `guard.runMonitored` as the run function, on 8 inputs made flagged by
+ *   - purge time per flagged input, batched (the guard's path: `purgeMany`
+ *     over all flagged inputs together, default chunk 64 rows and step 8
+ *     candidates per input per round) vs one by one (`purge` per input with
+ *     chunk 1, step 1: one row per forward), with `guard.runMonitored` as
+ *     the run function, on 8 inputs made flagged by
  *     inserting a trigger word ("cf") mid-sentence and taking the sign vector
  *     of each one's monitored hidden state (first token, the state
  *     runMonitored reads, captured through predictBatch's onBatch hook) as
@@ -27,7 +29,7 @@
  *     windows 1–3 — which suits timing: both variants then run the very
  *     same candidates (checked: candidates per input, outcome, window and
  *     removed words must agree; where some input is purified the batched
- *     run counts its whole winning chunk, and this is printed). Reported:
+ *     run counts up to step − 1 rows past its winner, and this is printed). Reported:
  *     candidates and forward batches per flagged input, ms per flagged
  *     input for each variant, and the ratio one-by-one / batched (goal ≥ 3).
  *     The guard's own `run` on the flagged inputs is checked once (untimed)
@@ -47,7 +49,7 @@ import { MlmHead } from '../src/models/heads.js';
 import type { LoadedModel } from '../src/models/model.js';
 import { createPromptModel, freezeBackbone, predictBatch, type PromptModel } from '../src/prompt/index.js';
 import { SignMonitor } from '../src/sanitizer/monitor.js';
-import { type GuardInput, purge, PURGE_DEFAULTS, type PurgeResult } from '../src/sanitizer/purge.js';
+import { type GuardInput, purge, PURGE_DEFAULTS, purgeMany, type PurgeResult } from '../src/sanitizer/purge.js';
 import { nlpCorpusSentences, sampleSentences } from '../src/text/corpus.js';
 import { bertUncasedTokenizer } from '../src/text/pretrained.js';
 import { Rng } from '../src/text/random.js';
@@ -180,27 +182,29 @@ function benchShape(name: string): Row {
     batches++;
     return guard.runMonitored(xs);
   };
-  const variants = { batched: PURGE_DEFAULTS.chunk, one_by_one: 1 } as const;
+  // batched: the guard's path, every flagged input purged together (purgeMany, default chunk and step);
+  // one by one: each input's candidates run one row per forward (chunk 1, step 1).
+  const variants = {
+    batched: () => purgeMany(flaggedInputs, run),
+    one_by_one: () => flaggedInputs.map((input) => purge(input, run, { chunk: 1, step: 1 })),
+  } as const;
   type V = keyof typeof variants;
   const pTimes: Record<V, number[]> = { batched: [], one_by_one: [] };
   const results: Record<V, PurgeResult<unknown>[]> = { batched: [], one_by_one: [] };
-  const forwardBatches: Record<V, number[]> = { batched: [], one_by_one: [] };
+  const forwardBatches: Record<V, number> = { batched: 0, one_by_one: 0 };
   for (let r = 0; r < PURGE_WARMUP + reps; r++) {
-    const total: Record<V, number> = { batched: 0, one_by_one: 0 };
-    flaggedInputs.forEach((input, k) => {
-      const order = (Object.keys(variants) as V[]);
-      for (let i = 0; i < order.length; i++) {
-        const v = order[(i + r + k) % order.length]!;
-        batches = 0;
-        let res: PurgeResult<unknown> | undefined;
-        total[v] += seconds(() => (res = purge(input, run, { chunk: variants[v] })));
-        if (r === 0) {
-          results[v].push(res!);
-          forwardBatches[v].push(batches);
-        }
+    const order = Object.keys(variants) as V[];
+    for (let i = 0; i < order.length; i++) {
+      const v = order[(i + r) % order.length]!;
+      batches = 0;
+      let res: PurgeResult<unknown>[] = [];
+      const dt = seconds(() => (res = variants[v]()));
+      if (r === 0) {
+        results[v] = res;
+        forwardBatches[v] = batches / FLAGGED_INPUTS;
       }
-    });
-    if (r >= PURGE_WARMUP) for (const v of Object.keys(variants) as V[]) pTimes[v].push(total[v] / FLAGGED_INPUTS);
+      if (r >= PURGE_WARMUP) pTimes[v].push(dt / FLAGGED_INPUTS);
+    }
   }
   const cands = (v: V) => results[v].map((p) => p.candidates);
   const sameCandidates = cands('batched').every((c, i) => c === cands('one_by_one')[i]);
@@ -230,8 +234,8 @@ function benchShape(name: string): Row {
     candidates_per_flagged_input: mean(cands('batched')),
     candidates_per_flagged_input_one_by_one: mean(cands('one_by_one')),
     same_candidates: sameCandidates, outcomes_agree: outcomesAgree, guard_run_agrees: guardAgrees,
-    forward_batches_per_flagged_input: mean(forwardBatches.batched),
-    forward_batches_per_flagged_input_one_by_one: mean(forwardBatches.one_by_one),
+    forward_batches_per_flagged_input: forwardBatches.batched,
+    forward_batches_per_flagged_input_one_by_one: forwardBatches.one_by_one,
     purge_batched_ms_per_flagged_input: 1000 * median(pTimes.batched),
     purge_one_by_one_ms_per_flagged_input: 1000 * median(pTimes.one_by_one),
     purge_speedup: ratio(pTimes.one_by_one, pTimes.batched),
@@ -253,9 +257,9 @@ for (const name of shapes) {
   log(`  pre-monitor Guard.run    ${f(r.pre_monitor_ms, 1)} ms = ${f(r.pre_monitor_overhead, 3)}× (expected ≈ 2)`);
   log(`  purge: ${r.flagged_inputs} flagged inputs ("${r.trigger}" inserted, ${f(r.words_per_flagged_input, 1)} words), windows 1–${r.max_window}: ${r.purge_purified} purified, ${r.purge_rejected} rejected`);
   log(`    candidates per flagged input ${f(r.candidates_per_flagged_input, 1)} (one by one ${f(r.candidates_per_flagged_input_one_by_one, 1)}; same candidates: ${r.same_candidates ? 'yes' : 'NO'}, same outcomes: ${r.outcomes_agree ? 'yes' : 'NO'}, Guard.run agrees: ${r.guard_run_agrees ? 'yes' : 'NO'})`);
-  log(`    forward batches per flagged input: chunk ${r.chunk} ${f(r.forward_batches_per_flagged_input, 1)}, chunk 1 ${f(r.forward_batches_per_flagged_input_one_by_one, 1)}`);
-  log(`    batched (chunk ${r.chunk})  ${f(r.purge_batched_ms_per_flagged_input, 1)} ms per flagged input`);
-  log(`    one by one (chunk 1) ${f(r.purge_one_by_one_ms_per_flagged_input, 1)} ms per flagged input = ${f(r.purge_speedup)}× batched (goal ≥ ${PURGE_GOAL}: ${ok((r.purge_speedup as number) >= PURGE_GOAL)})`);
+  log(`    forward batches per flagged input: batched ${f(r.forward_batches_per_flagged_input, 1)}, one by one ${f(r.forward_batches_per_flagged_input_one_by_one, 1)}`);
+  log(`    batched (all flagged inputs together) ${f(r.purge_batched_ms_per_flagged_input, 1)} ms per flagged input`);
+  log(`    one by one (a row per forward) ${f(r.purge_one_by_one_ms_per_flagged_input, 1)} ms per flagged input = ${f(r.purge_speedup)}× batched (goal ≥ ${PURGE_GOAL}: ${ok((r.purge_speedup as number) >= PURGE_GOAL)})`);
 }
 const headline = shapes.includes('bert-mini') ? 'bert-mini' : shapes[0]!;
 const h = results[headline]!;

@@ -19,7 +19,7 @@ import type { PromptBatch, PromptForward, PromptModel, Prediction } from '../pro
 import { predictBatch } from '../prompt/index.js';
 import { backboneOf } from '../models/backbone.js';
 import { MATCH_THRESHOLD, type MonitorMatch, SignMonitor } from '../sanitizer/monitor.js';
-import { type GuardInput, type Monitored, purge, PURGE_DEFAULTS } from '../sanitizer/purge.js';
+import { type GuardInput, type Monitored, PURGE_DEFAULTS, purgeMany } from '../sanitizer/purge.js';
 import type { PvSet } from '../sanitizer/pvset.js';
 import type { TargetMode } from '../sanitizer/target.js';
 
@@ -35,6 +35,7 @@ export const GUARD_DEFAULTS = {
   monitor: 'post' as MonitorPlacement,
   batchSize: 64,
   chunk: PURGE_DEFAULTS.chunk,
+  step: PURGE_DEFAULTS.step,
 };
 
 export interface GuardOptions {
@@ -44,8 +45,10 @@ export interface GuardOptions {
   monitor?: MonitorPlacement;
   /** Inputs per forward batch. */
   batchSize?: number;
-  /** Purge candidates per forward batch (the memory cap). */
+  /** Purge candidate rows per forward batch (the memory cap). */
   chunk?: number;
+  /** Purge candidates each flagged input adds per round. */
+  step?: number;
 }
 
 /** The action the guard took: passed (not flagged), purified, rejected (still flagged), unpurified (still flagged, classified anyway: --on-unpurified classify). */
@@ -110,8 +113,9 @@ export class Guard {
   constructor(model: PromptModel, monitor: SignMonitor, o: GuardOptions = {}) {
     this.model = model;
     this.monitor = monitor;
-    this.options = { ...GUARD_DEFAULTS, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) } as Required<GuardOptions>;
     if (o.threshold !== undefined && o.threshold !== monitor.threshold) throw new Error(`guard: threshold ${o.threshold} differs from the monitor's ${monitor.threshold}`);
+    // η is the monitor's; the options only echo it.
+    this.options = { ...GUARD_DEFAULTS, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)), threshold: monitor.threshold } as Required<GuardOptions>;
     if (!(ON_UNPURIFIED as readonly string[]).includes(this.options.onUnpurified)) throw new Error(`guard: on-unpurified must be ${ON_UNPURIFIED.join(' or ')}`);
     if (!(MONITOR_PLACEMENTS as readonly string[]).includes(this.options.monitor)) throw new Error(`guard: monitor must be ${MONITOR_PLACEMENTS.join(' or ')}`);
   }
@@ -148,6 +152,11 @@ export class Guard {
   /** Guards each input: monitor, purge the flagged ones, classify what passes. */
   run(inputs: readonly GuardInput[]): GuardResult[] {
     const first = this.runMonitored(inputs);
+    // Every flagged input of the call is purged together (their candidates share batches).
+    const flagged = inputs.map((_, i) => i).filter((i) => first[i]!.match.triggered);
+    const purged = new Map(purgeMany(flagged.map((i) => inputs[i]!), (xs) => this.runMonitored(xs), {
+      maxWindow: this.options.maxWindow, chunk: this.options.chunk, step: this.options.step,
+    }).map((p, k) => [flagged[k]!, p]));
     return inputs.map((input, i) => {
       const { match, prediction } = first[i]!;
       const base = {
@@ -158,7 +167,7 @@ export class Guard {
       if (!match.triggered) {
         return { ...predictionKeys(prediction), ...base, action: 'passed', removed: [], purified_text: input.text, ...pair(input), purified_match_rate: null, candidates: 0 };
       }
-      const p = purge(input, (xs) => this.runMonitored(xs), { maxWindow: this.options.maxWindow, chunk: this.options.chunk });
+      const p = purged.get(i)!;
       if (p.purified) {
         return {
           ...predictionKeys(p.result!.prediction), ...base, action: 'purified', removed: p.removed, purified_text: p.input.text, ...pair(p.input),

@@ -77,9 +77,13 @@ export class SignMonitor {
     return { best, pv, all };
   }
 
-  /** r > η, decided on the integer count (a rate of exactly η is not flagged, whatever its rounding). */
+  /**
+   * r > η. A rate is count / H, correctly rounded, so a rate of exactly η
+   * is the same double as η written as a decimal (57 / 100 === 0.57) and
+   * is not flagged.
+   */
   flags(rate: number): boolean {
-    return Math.round(rate * this.hidden) > this.threshold * this.hidden;
+    return rate > this.threshold;
   }
 
   /** One MonitorMatch per row. */

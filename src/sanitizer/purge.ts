@@ -8,11 +8,14 @@
  * trigger sits, so windows cover all words (the seed code only searched
  * before the known trigger position).
  *
- * Candidates of one length are run as batches of `chunk` rows (the memory
- * cap), in order, stopping after the first chunk that holds a winner — the
- * same winner as running them one by one, at a fraction of the forwards.
- * Cost: at most Σ_l (n − l + 1) candidate rows for n words (O(n·l)), fewer
- * where windows repeat the same words.
+ * Candidates are taken in (window length, position) order, `step` at a
+ * time per input, and the rows of every flagged input of a call are run
+ * together in batches of at most `chunk` rows (the memory cap); an input
+ * stops at the first round holding its winner — the same winner as running
+ * its candidates one by one, at a fraction of the forwards. Cost: at most
+ * Σ_l (n − l + 1) candidate rows for n words (O(n·l)), fewer where windows
+ * repeat the same words (a candidate is its set of deleted words, run once
+ * whatever its length), plus at most step − 1 rows past the winner.
  */
 import { joinWords, splitWords } from '../text/words.js';
 import type { MonitorMatch } from './monitor.js';
@@ -32,13 +35,15 @@ export interface Monitored<P> {
 /** Runs inputs through the monitored model (batched as it likes), one result per input, in order. */
 export type MonitoredRun<P> = (inputs: readonly GuardInput[]) => Monitored<P>[];
 
-export const PURGE_DEFAULTS = { maxWindow: 3, chunk: 64 } as const;
+export const PURGE_DEFAULTS = { maxWindow: 3, chunk: 64, step: 8 } as const;
 
 export interface PurgeOptions {
   /** Longest window tried (default 3). */
   maxWindow?: number;
-  /** Candidates per forward batch (default 64). */
+  /** Candidate rows per forward batch (default 64). */
   chunk?: number;
+  /** Candidates each input adds per round (default 8; purgeMany). */
+  step?: number;
 }
 
 export interface PurgeResult<P> {
@@ -52,19 +57,20 @@ export interface PurgeResult<P> {
   removed: string[];
   /** The winning window length, or null. */
   window: number | null;
-  /** Candidate rows run through the model. */
+  /** Candidate rows run through the model for this input (the cost: up to its winner's round, so it depends on `step`). */
   candidates: number;
 }
 
 interface Candidate {
   words: string[];
+  /** Its window length. */
+  window: number;
   input: GuardInput;
 }
 
-/** Every distinct candidate of window length l, left to right over the segments. */
-export function windowCandidates(input: GuardInput, l: number): Candidate[] {
+/** Every distinct candidate of window length l, left to right over the segments (`seen`: word sets already taken). */
+export function windowCandidates(input: GuardInput, l: number, seen = new Set<string>()): Candidate[] {
   const segments = input.text_pair === undefined ? [splitWords(input.text)] : [splitWords(input.text), splitWords(input.text_pair)];
-  const seen = new Set<string>();
   const out: Candidate[] = [];
   for (const words of segments) {
     for (let i = 0; i + l <= words.length; i++) {
@@ -76,6 +82,7 @@ export function windowCandidates(input: GuardInput, l: number): Candidate[] {
       const keep = (ws: string[]) => joinWords(ws.filter((w) => !drop.has(w)));
       out.push({
         words: window,
+        window: l,
         input: input.text_pair === undefined ? { text: keep(segments[0]!) } : { text: keep(segments[0]!), text_pair: keep(segments[1]!) },
       });
     }
@@ -83,21 +90,49 @@ export function windowCandidates(input: GuardInput, l: number): Candidate[] {
   return out;
 }
 
-export function purge<P>(input: GuardInput, run: MonitoredRun<P>, o: PurgeOptions = {}): PurgeResult<P> {
+/**
+ * Purges several flagged inputs together: in rounds, each unresolved input
+ * contributes its next `step` candidates (in its own order), the rows of a
+ * round are run in chunks of `chunk`, and an input is resolved by its first
+ * unflagged candidate — the winner one-by-one evaluation would find. Small
+ * steps spend few rows past an early winner; packing several inputs keeps
+ * the batches full.
+ */
+export function purgeMany<P>(inputs: readonly GuardInput[], run: MonitoredRun<P>, o: PurgeOptions = {}): PurgeResult<P>[] {
   const maxWindow = o.maxWindow ?? PURGE_DEFAULTS.maxWindow;
   const chunk = o.chunk ?? PURGE_DEFAULTS.chunk;
-  if (!Number.isInteger(maxWindow) || maxWindow < 1) throw new RangeError(`max window must be a positive integer, got ${maxWindow}`);
-  if (!Number.isInteger(chunk) || chunk < 1) throw new RangeError(`purge chunk must be a positive integer, got ${chunk}`);
-  let candidates = 0;
-  for (let l = 1; l <= maxWindow; l++) {
-    const cands = windowCandidates(input, l);
-    for (let i = 0; i < cands.length; i += chunk) {
-      const part = cands.slice(i, i + chunk);
-      const results = run(part.map((c) => c.input));
-      candidates += part.length;
-      const j = results.findIndex((r) => !r.match.triggered);
-      if (j >= 0) return { purified: true, input: part[j]!.input, result: results[j], removed: part[j]!.words, window: l, candidates };
-    }
+  const step = o.step ?? PURGE_DEFAULTS.step;
+  for (const [v, what] of [[maxWindow, 'max window'], [chunk, 'purge chunk'], [step, 'purge step']] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new RangeError(`${what} must be a positive integer, got ${v}`);
   }
-  return { purified: false, input, removed: [], window: null, candidates };
+  const cands = inputs.map((input) => {
+    const seen = new Set<string>();
+    return Array.from({ length: maxWindow }, (_, k) => windowCandidates(input, k + 1, seen)).flat();
+  });
+  const results: PurgeResult<P>[] = inputs.map((input) => ({ purified: false, input, removed: [], window: null, candidates: 0 }));
+  const cursor = inputs.map(() => 0);
+  let open = inputs.map((_, i) => i).filter((i) => cands[i]!.length > 0);
+  while (open.length) {
+    const rows: { owner: number; c: Candidate }[] = [];
+    for (const i of open) {
+      for (const c of cands[i]!.slice(cursor[i], cursor[i]! + step)) rows.push({ owner: i, c });
+      cursor[i]! += step;
+    }
+    const out: Monitored<P>[] = [];
+    for (let k = 0; k < rows.length; k += chunk) out.push(...run(rows.slice(k, k + chunk).map((r) => r.c.input)));
+    const won = new Set<number>();
+    rows.forEach((r, k) => {
+      results[r.owner]!.candidates++;
+      if (won.has(r.owner) || out[k]!.match.triggered) return;
+      won.add(r.owner);
+      results[r.owner] = { ...results[r.owner]!, purified: true, input: r.c.input, result: out[k], removed: r.c.words, window: r.c.window };
+    });
+    open = open.filter((i) => !won.has(i) && cursor[i]! < cands[i]!.length);
+  }
+  return results;
+}
+
+/** One input's purge (purgeMany of one). */
+export function purge<P>(input: GuardInput, run: MonitoredRun<P>, o: PurgeOptions = {}): PurgeResult<P> {
+  return purgeMany([input], run, o)[0]!;
 }

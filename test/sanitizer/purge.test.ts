@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type GuardInput, type Monitored, purge, windowCandidates } from '../../src/sanitizer/purge.js';
+import { type GuardInput, type Monitored, purge, purgeMany, windowCandidates } from '../../src/sanitizer/purge.js';
 import { splitWords } from '../../src/text/words.js';
 
 function fakeRun(triggered: (words: Set<string>) => boolean, calls: number[] = []) {
@@ -30,9 +30,12 @@ test('purge: a trigger anywhere (not only early) is found and every copy deleted
   assert.equal(r.window, 1);
   assert.equal(r.input.text, 'the film was a long and tiring ride');
   assert.equal(r.result!.match.triggered, false);
-  // 9 distinct words → at most 9 candidates, in one chunk.
-  assert.deepEqual(calls, [9]);
-  assert.equal(r.candidates, 9);
+  // The first round of 8 candidates holds the winner, the sixth one-word window.
+  assert.deepEqual(calls, [8]);
+  assert.equal(r.candidates, 8);
+  const one = purge(input, fakeRun((w) => w.has('cf')), { chunk: 1, step: 1 });
+  assert.equal(one.candidates, 6, 'one by one: the sixth candidate is the winner');
+  assert.deepEqual(one.input, r.input);
 });
 
 test('purge: sentence pairs: windows cover both segments and deletion applies to both', () => {
@@ -60,17 +63,42 @@ test('purge: two triggers need a window of two; the first window left to right w
   assert.deepEqual(adjacent.removed, ['cf', 'mn']);
 });
 
-test('purge: chunks give the one-by-one winner and stop after the winner\'s chunk', () => {
+test('purge: rounds give the one-by-one winner and stop after the winner\'s round', () => {
   const words = Array.from({ length: 40 }, (_, i) => `w${i}`);
   words[25] = 'cf';
   const input = { text: words.join(' ') };
-  const one = purge(input, fakeRun((w) => w.has('cf')), { chunk: 1 });
+  const one = purge(input, fakeRun((w) => w.has('cf')), { chunk: 1, step: 1 });
   const calls: number[] = [];
-  const batched = purge(input, fakeRun((w) => w.has('cf'), calls), { chunk: 8 });
+  const batched = purge(input, fakeRun((w) => w.has('cf'), calls), { chunk: 64, step: 8 });
   assert.deepEqual(batched.input, one.input);
   assert.deepEqual(batched.removed, one.removed);
   assert.equal(one.candidates, 26);
-  assert.deepEqual(calls, [8, 8, 8, 8], 'the chunk holding window 25 is the last run');
+  assert.deepEqual(calls, [8, 8, 8, 8], 'the round holding window 25 is the last run');
+  assert.equal(batched.candidates, 32);
+});
+
+test('purgeMany: flagged inputs share batches, each gets its one-by-one winner', () => {
+  const inputs = [
+    { text: 'a b c d e f g h i j cf k' },
+    { text: 'cf first' },
+    { text: 'x y z' },
+    { text: 'p q mn r', text_pair: 's mn t' },
+    { text: '' },
+  ];
+  const triggered = (w: Set<string>) => w.has('cf') || w.has('mn') || w.has('z');
+  const alone = inputs.map((x) => purge(x, fakeRun(triggered), { chunk: 1, step: 1 }));
+  const calls: number[] = [];
+  const together = purgeMany(inputs, fakeRun(triggered, calls), { chunk: 16, step: 4 });
+  together.forEach((r, i) => {
+    assert.deepEqual(r.input, alone[i]!.input, `input ${i}`);
+    assert.deepEqual(r.removed, alone[i]!.removed);
+    assert.equal(r.window, alone[i]!.window);
+    assert.ok(r.candidates >= alone[i]!.candidates && r.candidates < alone[i]!.candidates + 4, `at most step − 1 rows past the winner (${r.candidates})`);
+  });
+  assert.equal(together[2]!.input.text, 'x y', '"z" is the trigger of the third');
+  assert.equal(together[4]!.purified, false);
+  assert.ok(calls[0]! > 4, `the first batch holds rows of several inputs (${calls})`);
+  assert.ok(calls.every((c) => c <= 16));
 });
 
 test('purge: unpurifiable input, empty text and the window cap', () => {
