@@ -31,6 +31,7 @@ import { guardHtml } from './guard-html.js';
 import { onionPurify } from './onion.js';
 import { search } from './scan-model.js';
 import { evaluateVictims, type VictimCell, type VictimsOptions } from './victims.js';
+import { withDirLock } from '../util/dir-lock.js';
 
 export const PV_SOURCES = ['search', 'search+attacker'] as const;
 export type PvSource = (typeof PV_SOURCES)[number];
@@ -150,7 +151,12 @@ export interface GuardEvalResult extends GuardEvalReport {
   htmlFile: string | null;
 }
 
-export function evaluateGuard(o: GuardEvalOptions): GuardEvalResult {
+/** Holds the output directory's lock for the whole run (one writer per journal). */
+export function evaluateGuard(o: Parameters<typeof evaluateGuardLocked>[0]): ReturnType<typeof evaluateGuardLocked> {
+  return withDirLock(o.outDir, 'guard evaluation', () => evaluateGuardLocked(o));
+}
+
+function evaluateGuardLocked(o: GuardEvalOptions): GuardEvalResult {
   const log = o.log ?? (() => {});
   const stop = o.shouldStop ?? (() => false);
   const threshold = o.threshold ?? GUARD_DEFAULTS.threshold;

@@ -10,6 +10,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { type RunOptions, type RunResult, runScan } from '../sanitizer/run.js';
 import { SCAN_JOURNAL_FILE } from '../sanitizer/scan.js';
 import { PVSET_FILE, REPORT_HTML_FILE, REPORT_JSON_FILE, type ScanOutputs, targetInfoOf, writeScanOutputs } from './scan-outputs.js';
+import { withDirLock } from '../util/dir-lock.js';
 
 /** Everything a scan writes into its output directory (and all that --force removes). */
 export const SCAN_OUTPUT_FILES = [SCAN_JOURNAL_FILE, PVSET_FILE, REPORT_JSON_FILE, REPORT_HTML_FILE] as const;
@@ -53,12 +54,14 @@ export function prepareOutDir(outDir: string, o: { resume?: boolean; force?: boo
 }
 
 export function scanModel(o: ScanModelOptions): ScanModelResult {
-  prepareOutDir(o.outDir, o);
-  const r = runScan(o);
-  const outputs = writeScanOutputs(o.outDir, {
-    command: o.command, driverResult: r.driver, data: r.data, target: targetInfoOf(r.target, o.modelDir), settings: r.settings,
+  return withDirLock(o.outDir, o.command, () => {
+    prepareOutDir(o.outDir, o);
+    const r = runScan(o);
+    const outputs = writeScanOutputs(o.outDir, {
+      command: o.command, driverResult: r.driver, data: r.data, target: targetInfoOf(r.target, o.modelDir), settings: r.settings,
+    });
+    return { ...r, outputs };
   });
-  return { ...r, outputs };
 }
 
 /** Options of the library's scan/search: everything but the model directory is optional. */

@@ -30,6 +30,7 @@ import {
 import { appendRecord, readRecords } from '../sanitizer/journal.js';
 import { locateDataDir } from '../text/data-dir.js';
 import { type AsrResult, attackSuccess } from './asr.js';
+import { withDirLock } from '../util/dir-lock.js';
 
 export const VICTIMS_JOURNAL = 'victims.jsonl';
 export const VICTIMS_REPORT = 'victims.json';
@@ -315,7 +316,12 @@ function cellOf(task: PromptTask, c: VictimRecord, b: VictimRecord, outDir: stri
 
 const pct = (x: number | null) => (x === null ? 'n/a' : `${(100 * x).toFixed(1)}%`);
 
-export function evaluateVictims(o: VictimsOptions): VictimsResult {
+/** Holds the output directory's lock for the whole run (one writer per journal). */
+export function evaluateVictims(o: Parameters<typeof evaluateVictimsLocked>[0]): ReturnType<typeof evaluateVictimsLocked> {
+  return withDirLock(o.outDir, 'victims evaluation', () => evaluateVictimsLocked(o));
+}
+
+function evaluateVictimsLocked(o: VictimsOptions): VictimsResult {
   const log = o.log ?? (() => {});
   const stop = o.shouldStop ?? (() => false);
   // Everything is checked before anything is trained: options, triggers, both models, every task's data.

@@ -99,9 +99,15 @@ export function readRecords<T>(path: string, accept: (v: unknown) => v is T, key
 
 /** Appends one record as a line and syncs it to disk before returning. */
 export function appendRecord(path: string, record: unknown): void {
+  appendRecords(path, [record]);
+}
+
+/** Appends records as lines in one write and syncs them to disk before returning (a kill mid-write tears at most the last line). */
+export function appendRecords(path: string, records: readonly unknown[]): void {
+  if (records.length === 0) return;
   const fd = openSync(path, 'a');
   try {
-    writeSync(fd, `${JSON.stringify(record)}\n`);
+    writeSync(fd, records.map((r) => `${JSON.stringify(r)}\n`).join(''));
     fsyncSync(fd);
   } finally {
     closeSync(fd);
