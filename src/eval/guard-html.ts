@@ -60,7 +60,7 @@ const DATA = ${jsonForScript({ charts, labels, eta: r.threshold, bins: BINS })};
 const etaLine = { id: 'eta', afterDraw(chart) {
   const x = chart.scales.x, y = chart.scales.y, ctx = chart.ctx;
   const px = x.getPixelForValue(DATA.eta * DATA.bins - 0.5);
-  ctx.save(); ctx.strokeStyle = '#c00'; ctx.setLineDash([6, 4]); ctx.beginPath(); ctx.moveTo(px, y.top); ctx.lineTo(px, y.bottom); ctx.stroke();
+  ctx.save(); ctx.strokeStyle = '#c00'; ctx.lineWidth = 3; ctx.setLineDash([6, 4]); ctx.beginPath(); ctx.moveTo(px, y.top); ctx.lineTo(px, y.bottom); ctx.stroke();
   ctx.fillStyle = '#c00'; ctx.fillText('η = ' + DATA.eta, px + 4, y.top + 12); ctx.restore();
 } };
 for (const c of DATA.charts) {

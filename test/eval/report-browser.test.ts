@@ -13,6 +13,8 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { GuardEvalReport } from '../../src/eval/guard-eval.js';
+import { guardHtml } from '../../src/eval/guard-html.js';
 import { renderReportHtml } from '../../src/eval/report-html.js';
 import { buildPcaView, buildScanReport } from '../../src/eval/report.js';
 import { fakeInput, H } from './fake-run.js';
@@ -182,4 +184,73 @@ test('report.html renders every chart in headless Chromium, offline, without err
     rmSync(dir, { recursive: true, force: true });
   }
   t.diagnostic(`Chromium ${exe}: ${Date.now() - started} ms for both reports`);
+});
+
+/** A guard evaluation with two PV cases on one task, rates drawn from two clusters (clean near ½, triggered near 1). */
+function fakeGuardReport(): GuardEvalReport {
+  const rates = (n: number, mid: number, spread: number) => Array.from({ length: n }, (_, i) => Math.min(1, mid + spread * Math.sin(i * 12.9898)));
+  const figures = (far: number) => ({
+    accuracy_guarded: 0.68, asr_guarded: 0.004, weighted_asr_guarded: 0.005, asr_per_trigger_guarded: { cf: 0.004 }, frr: 0.002, far,
+    far_effective: far / 2, purified: 0.97, rejected: 0.03, candidates_per_flagged: 14.2, clean_inputs: 400, triggered_inputs: 600,
+    match_rates: { clean: rates(400, 0.55, 0.08), triggered: rates(600, 0.96, 0.04) },
+  });
+  const rec = (c: 'search' | 'search+attacker', pvs: number) => ({ task: 'sst2', case: c, pvs, figures: figures(0.01), onion: null, seconds: 1, finished: '2026-01-01T00:00:00Z' });
+  return {
+    format: 'lmsanitator-guard-eval', version: 1, method: 'ptuning-v2', clean: { dir: '/m/clean', hash: 'a'.repeat(64) }, backdoored: { dir: '/m/<por>', hash: 'b'.repeat(64) },
+    pv_source: 'search+attacker', threshold: 0.8, max_window: 3, on_unpurified: 'reject', search: { dir: '/s', mode: 'cls', pvs: 3, loops: 20, verdict: 'backdoored' },
+    attacker_pvs: 6, triggers: ['cf', '<b>mn</b>'],
+    cells: [{
+      task: 'sst2', cacc: 0.686, bacc: 0.68, asr: 1, weighted_asr: 1,
+      cases: {
+        search: rec('search', 3), 'search+attacker': rec('search+attacker', 9),
+        onion: { task: 'sst2', case: 'onion', pvs: null, figures: null, onion: { accuracy_onion: 0.6, asr_onion: 0.7, weighted_asr_onion: 0.7, trigger_kept: 0.3, words_removed_per_input: 2.1, bar: 0, test_inputs: 200 }, seconds: 1, finished: '' },
+      },
+    }],
+    created: '2026-01-01T00:00:00Z',
+  };
+}
+
+test('guard.html draws each match-rate histogram with η in headless Chromium, offline, without errors', { timeout: 60_000 }, async (t) => {
+  const exe = BROWSERS.find((f) => existsSync(f));
+  const pw = exe ? await playwright() : null;
+  if (!exe || !pw) {
+    t.skip(!exe ? `no Chromium found (looked for ${BROWSERS.join(', ')})` : 'playwright-core is not installed (a devDependency: npm ci)');
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'lms-guard-browser-'));
+  const file = join(dir, 'guard.html');
+  writeFileSync(file, guardHtml(fakeGuardReport()));
+  const browser = await pw.chromium.launch({ executablePath: exe, timeout: 20_000 });
+  try {
+    const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+    const blocked: string[] = [];
+    await context.route('**/*', (route) => {
+      if (route.request().url().startsWith('file:')) return route.continue();
+      blocked.push(route.request().url());
+      return route.abort('internetdisconnected');
+    });
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(`console.error: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
+    await page.goto(pathToFileURL(file).href, { waitUntil: 'load' });
+    const check = await page.evaluate(inspectPage, { h0: ['#cc0000'], h1: ['#cc0000'] });
+    assert.deepEqual(errors, []);
+    assert.deepEqual(blocked, []);
+    assert.equal(check.canvases.length, 2, 'one histogram per PV case');
+    assert.equal(check.instances, 2);
+    for (const c of check.canvases) {
+      assert.ok(c.hasChart && c.datasets === 2, `${c.id}: clean and triggered`);
+      assert.ok(c.inked > 0.01, `${c.id} drew bars`);
+      assert.ok(c.colourPixels['#cc0000']! >= 20, `${c.id} draws the η line`);
+    }
+    assert.equal(await page.locator('td', { hasText: '<b>mn</b>' }).count(), 0, 'run strings are escaped, not markup');
+    assert.match(await page.locator('body').innerText(), /cf, <b>mn<\/b>/);
+    await context.close();
+  } finally {
+    await browser.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
