@@ -18,3 +18,9 @@ export {
 } from './prompt/index.js';
 export { attackSuccess, withTrigger, type AsrResult } from './eval/asr.js';
 export { evaluateVictims, type VictimsOptions } from './eval/victims.js';
+export { MATCH_THRESHOLD, SignMonitor, type MonitorMatch } from './sanitizer/monitor.js';
+export { purge, purgeMany, type GuardInput, type PurgeResult } from './sanitizer/purge.js';
+export { Guard, GUARD_DEFAULTS, monitorFor, requiredMode, type GuardOptions, type GuardResult, type GuardAction } from './guard/guard.js';
+export { measureGuard, type GuardFigures } from './eval/guarded.js';
+export { evaluateGuard, type GuardEvalOptions, type GuardEvalReport } from './eval/guard-eval.js';
+export { onionPurify, pseudoPerplexity } from './eval/onion.js';
