@@ -11,8 +11,9 @@ import { register as inspect } from './inspect.js';
 import { register as pretrain } from './pretrain.js';
 import { register as prompt } from './prompt.js';
 import { register as scan } from './scan.js';
+import { register as serve } from './serve.js';
 import { register as zoo } from './zoo.js';
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [demo, evaluate, inspect, encode, zoo, pretrain, finetune, scan, attack, prompt, guard, data];
+export const commands: Register[] = [demo, evaluate, inspect, encode, zoo, pretrain, finetune, scan, attack, prompt, guard, serve, data];

@@ -113,6 +113,7 @@ export class Engine {
   }
 
   async close(): Promise<void> {
+    if (this.state === 'loading' && !this.info) this.settle.reject(new Error('the server stopped before the model was loaded'));
     this.state = 'closed';
     for (const p of this.pending.values()) p.reject(new Error('the server is closing'));
     this.pending.clear();

@@ -76,7 +76,7 @@ function render(r, input, requestId) {
   put('action', r.action);
   put('purified', r.action === 'purified' ? 'yes: removed ' + r.removed.map((w) => JSON.stringify(w)).join(' ') : 'no');
   highlighted($('original'), input.text, r.removed);
-  put('purified-text', r.purified_text === null ? '— (rejected)' : r.purified_text);
+  put('purified-text', r.purified_text === null ? '— (rejected)' : r.purified_text, 'text');
   put('request-id', requestId || '');
   $('result').hidden = false;
 }

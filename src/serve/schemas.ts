@@ -13,9 +13,6 @@ export interface SchemaLimits {
   maxTextChars: number;
 }
 
-/** Prompt names: what a directory name usually is, and safe in a log line, a metric label and a URL. */
-export const PROMPT_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-
 export function classifyRequestSchema(l: SchemaLimits) {
   const text = (what: string) => ({ type: 'string', maxLength: l.maxTextChars, description: `${what} (at most ${l.maxTextChars} characters, and no longer than the model reads: 422)` });
   return {

@@ -8,7 +8,8 @@
  * over all of that prompt's inputs in the batch, appends one audit line
  * per flagged input (one write and one fsync per batch, before the results
  * go back: a response means its audit lines are on disk), and posts the
- * results. A JS error in a batch fails that batch only.
+ * results. An input that makes the guard throw fails its own request only
+ * (the batch is rerun request by request); any other error fails the batch.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Guard, monitorFor, requiredMode, type GuardResult } from '../guard/guard.js';
@@ -103,19 +104,35 @@ function runBatch(l: Loaded, cfg: EngineConfig, groups: BatchGroup[]): { outcome
   let rows = 0;
   const audit: AuditRecord[] = [];
   const time = new Date().toISOString();
+  const take = (name: string, k: number, mine: GuardResult[]) => {
+    const g = groups[k]!;
+    outcomes[k] = { results: mine };
+    mine.forEach((r, i) => {
+      if (r.triggered) audit.push(auditRecord(time, g.requestId, name, g.offset + i, r));
+    });
+  };
   for (const [name, ks] of byPrompt) {
+    const guard = l.guards.get(name)!;
     const inputs = ks.flatMap((k) => groups[k]!.inputs);
     rows += inputs.length;
-    const results = l.guards.get(name)!.run(inputs);
+    let results: GuardResult[];
+    try {
+      results = guard.run(inputs);
+    } catch {
+      // Some request's input broke the batch: run each request alone, so that only that one fails.
+      for (const k of ks) {
+        try {
+          take(name, k, guard.run(groups[k]!.inputs));
+        } catch (e) {
+          outcomes[k] = { error: { status: 500, code: 'inference_failed', message: `inference failed: ${oneLine((e as Error).message)}` } };
+        }
+      }
+      continue;
+    }
     let at = 0;
     for (const k of ks) {
-      const g = groups[k]!;
-      const mine: GuardResult[] = results.slice(at, at + g.inputs.length);
-      at += g.inputs.length;
-      outcomes[k] = { results: mine };
-      mine.forEach((r, i) => {
-        if (r.triggered) audit.push(auditRecord(time, g.requestId, name, g.offset + i, r));
-      });
+      take(name, k, results.slice(at, at + groups[k]!.inputs.length));
+      at += groups[k]!.inputs.length;
     }
   }
   if (cfg.auditLog && audit.length) appendAudit(cfg.auditLog, audit);
