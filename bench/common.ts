@@ -1,6 +1,13 @@
 /** Timing helpers every benchmark shares, so their ratios mean the same thing. */
 import { kernelsFor } from '../src/engine/backend.js';
+import { Encoder } from '../src/models/encoder.js';
+import { MlmHead } from '../src/models/heads.js';
+import type { LoadedModel } from '../src/models/model.js';
+import { freezeBackbone } from '../src/prompt/index.js';
+import { nlpCorpusSentences, sampleSentences } from '../src/text/corpus.js';
+import { bertUncasedTokenizer } from '../src/text/pretrained.js';
 import { Rng } from '../src/text/random.js';
+import { configFor, ZOO } from '../src/zoo/configs.js';
 
 /** Best time of fn over at least minReps runs and minSeconds in total, after one warm-up. */
 export function timeBest(fn: () => void, minSeconds: number, minReps = 3): number {
@@ -41,4 +48,56 @@ export function benchArgs(argv: readonly string[] = process.argv.slice(2)): { js
       return i >= 0 ? argv[i + 1] : undefined;
     },
   };
+}
+
+export const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+/** Wall time of one call, in seconds. */
+export const seconds = (fn: () => void): number => {
+  const t0 = process.hrtime.bigint();
+  fn();
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+};
+
+/** The median of per-repetition ratios (each pair measured back to back): robust to the machine's load drifting. */
+export const ratioOfMedians = (a: readonly number[], b: readonly number[]): number => median(a.map((x, i) => x / b[i]!));
+
+/** Corpus sentences of `minTokens`–`maxTokens` bert-base-uncased tokens ([CLS] and [SEP] included), drawn with `seed`. */
+export function sentencesOfLength(pool: number, seed: string, minTokens: number, maxTokens: number, keep: (s: string) => boolean = () => true): string[] {
+  const tok = bertUncasedTokenizer();
+  return sampleSentences(nlpCorpusSentences(), pool, seed).filter((s) => {
+    const n = tok.encode(s, null, { maxLength: 128 }).ids.length;
+    return n >= minTokens && n <= maxTokens && keep(s);
+  });
+}
+
+/** The BERT shapes of --shapes (default `fallback`), checked against the zoo. */
+export function bertShapes(argOf: (name: string) => string | undefined, fallback: string): string[] {
+  const shapes = (argOf('--shapes') ?? fallback).split(',');
+  const known = Object.keys(ZOO).filter((k) => ZOO[k]!.family === 'bert');
+  for (const s of shapes) if (!known.includes(s)) throw new Error(`unknown shape "${s}"; known: ${known.join(', ')}`);
+  return shapes;
+}
+
+/** --reps (default `fallback`), a positive integer. */
+export function repsArg(argOf: (name: string) => string | undefined, fallback: number): number {
+  const reps = Number(argOf('--reps') ?? fallback);
+  if (!Number.isInteger(reps) || reps < 1) throw new Error('--reps must be a positive integer');
+  return reps;
+}
+
+/** A frozen random-weight backbone of a zoo shape with the bert-base-uncased vocabulary and an MLM head. */
+export function frozenRandomBackbone(name: string, initializerRange?: number): LoadedModel {
+  const e = ZOO[name]!;
+  const t = bertUncasedTokenizer({ modelMaxLength: e.maxPositions });
+  const config = { ...configFor(e, t), ...(initializerRange !== undefined && { initializerRange }) };
+  const encoder = Encoder.init(config, 1);
+  const mlm = MlmHead.init(config, encoder.wordEmbeddings, 2);
+  const m: LoadedModel = { dir: null, config, encoder, mlm, sequenceClassifier: null, tokenClassifier: null, tokenizer: t, hash: '', unusedKeys: [] };
+  freezeBackbone(m);
+  return m;
 }

@@ -44,24 +44,16 @@
  */
 import { describeBackend, nativeAvailable } from '../src/engine/index.js';
 import { Guard } from '../src/guard/guard.js';
-import { Encoder } from '../src/models/encoder.js';
-import { MlmHead } from '../src/models/heads.js';
-import type { LoadedModel } from '../src/models/model.js';
-import { createPromptModel, freezeBackbone, predictBatch, type PromptModel } from '../src/prompt/index.js';
+import { createPromptModel, predictBatch, type PromptModel } from '../src/prompt/index.js';
 import { SignMonitor } from '../src/sanitizer/monitor.js';
 import { type GuardInput, purge, PURGE_DEFAULTS, purgeMany, type PurgeResult } from '../src/sanitizer/purge.js';
-import { nlpCorpusSentences, sampleSentences } from '../src/text/corpus.js';
-import { bertUncasedTokenizer } from '../src/text/pretrained.js';
 import { Rng } from '../src/text/random.js';
 import { insertWords, joinWords, splitWords } from '../src/text/words.js';
-import { configFor, ZOO } from '../src/zoo/configs.js';
-import { benchArgs } from './common.js';
+import { benchArgs, bertShapes, frozenRandomBackbone as backboneFor, median, ratioOfMedians, repsArg, seconds, sentencesOfLength } from './common.js';
 
 const { json, argOf } = benchArgs();
-const shapes = (argOf('--shapes') ?? 'bert-mini').split(',');
-for (const s of shapes) if (!ZOO[s] || ZOO[s].family !== 'bert') throw new Error(`unknown shape "${s}"; known: ${Object.keys(ZOO).filter((k) => ZOO[k].family === 'bert').join(', ')}`);
-const reps = Number(argOf('--reps') ?? 10);
-if (!Number.isInteger(reps) || reps < 1) throw new Error('--reps must be a positive integer');
+const shapes = bertShapes(argOf, 'bert-mini');
+const reps = repsArg(argOf, 10);
 const log = (...a: unknown[]) => {
   if (!json) console.log(...a);
 };
@@ -77,25 +69,10 @@ const PURGE_WARMUP = 1;
 const POST_GOAL = 1.02;
 const PURGE_GOAL = 3;
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-const seconds = (fn: () => void): number => {
-  const t0 = process.hrtime.bigint();
-  fn();
-  return Number(process.hrtime.bigint() - t0) / 1e9;
-};
-// Ratios are medians of per-repetition ratios (each pair measured back to back), robust to the machine's load drifting.
-const ratio = (a: number[], b: number[]) => median(a.map((x, i) => x / b[i]!));
+const ratio = ratioOfMedians;
 
 // Real sentences of about 40 tokens ([CLS] and [SEP] included).
-const tok = bertUncasedTokenizer();
-const sentences = sampleSentences(nlpCorpusSentences(), 12000, 'bench-guard').filter((s) => {
-  const n = tok.encode(s, null, { maxLength: 128 }).ids.length;
-  return n >= 32 && n <= 42;
-});
+const sentences = sentencesOfLength(12000, 'bench-guard', 32, 42);
 const cleanTexts = sentences.slice(0, CLEAN_INPUTS);
 const flaggedBase = sentences.slice(CLEAN_INPUTS, CLEAN_INPUTS + FLAGGED_INPUTS);
 if (flaggedBase.length < FLAGGED_INPUTS) throw new Error(`only ${sentences.length} sentences of 32–42 tokens`);
@@ -105,16 +82,6 @@ const flaggedInputs: GuardInput[] = flaggedBase.map((s) => {
   return { text: joinWords(insertWords(w, w.length >> 1, [TRIGGER])) };
 });
 
-function backboneFor(name: string): LoadedModel {
-  const e = ZOO[name];
-  const t = bertUncasedTokenizer({ modelMaxLength: e.maxPositions });
-  const config = configFor(e, t);
-  const encoder = Encoder.init(config, 1);
-  const mlm = MlmHead.init(config, encoder.wordEmbeddings, 2);
-  const m: LoadedModel = { dir: null, config, encoder, mlm, sequenceClassifier: null, tokenClassifier: null, tokenizer: t, hash: '', unusedKeys: [] };
-  freezeBackbone(m);
-  return m;
-}
 
 /** The monitored hidden state (post-monitor: PromptForward.hidden, first token for v2) of each input, in input order. */
 function monitoredHidden(model: PromptModel, inputs: readonly GuardInput[]): Float32Array[] {

@@ -30,22 +30,15 @@ import {
   noGrad, resetGemmCounters, resetProfile, Tensor, withScope,
 } from '../src/engine/index.js';
 import { backboneOf } from '../src/models/backbone.js';
-import { Encoder } from '../src/models/encoder.js';
-import { MlmHead } from '../src/models/heads.js';
 import type { LoadedModel } from '../src/models/model.js';
-import { createPromptModel, freezeBackbone, padRows, predictBatch, promptLoss, type PromptModel, type PromptRow } from '../src/prompt/index.js';
-import { nlpCorpusSentences, sampleSentences } from '../src/text/corpus.js';
-import { bertUncasedTokenizer } from '../src/text/pretrained.js';
+import { createPromptModel, padRows, predictBatch, promptLoss, type PromptModel, type PromptRow } from '../src/prompt/index.js';
 import { padBatch } from '../src/train/batching.js';
 import { adamW } from '../src/train/schedule.js';
-import { configFor, ZOO } from '../src/zoo/configs.js';
-import { benchArgs } from './common.js';
+import { benchArgs, bertShapes, frozenRandomBackbone, median, ratioOfMedians, repsArg, seconds, sentencesOfLength } from './common.js';
 
 const { json, profile, argOf } = benchArgs();
-const shapes = (argOf('--shapes') ?? 'bert-micro,bert-mini').split(',');
-for (const s of shapes) if (!ZOO[s] || ZOO[s].family !== 'bert') throw new Error(`unknown shape "${s}"; known: ${Object.keys(ZOO).filter((k) => ZOO[k].family === 'bert').join(', ')}`);
-const reps = Number(argOf('--reps') ?? 30);
-if (!Number.isInteger(reps) || reps < 1) throw new Error('--reps must be a positive integer');
+const shapes = bertShapes(argOf, 'bert-micro,bert-mini');
+const reps = repsArg(argOf, 30);
 const log = (...a: unknown[]) => {
   if (!json) console.log(...a);
 };
@@ -58,37 +51,14 @@ const PREDICT_INPUTS = 8 * BATCH;
 const LR = 1e-2;
 const CLIP = 1.0;
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-const seconds = (fn: () => void): number => {
-  const t0 = process.hrtime.bigint();
-  fn();
-  return Number(process.hrtime.bigint() - t0) / 1e9;
-};
 
 // Real sentences of about 40 tokens ([CLS] and [SEP] included).
-const tok = bertUncasedTokenizer();
-const sentences = sampleSentences(nlpCorpusSentences(), 12000, 'bench-prompt').filter((s) => {
-  const n = tok.encode(s, null, { maxLength: 128 }).ids.length;
-  return n >= 32 && n <= 42;
-});
+const sentences = sentencesOfLength(12000, 'bench-prompt', 32, 42);
 const stepTexts = sentences.slice(0, BATCHES * BATCH);
 const predictTexts = sentences.slice(BATCHES * BATCH, BATCHES * BATCH + PREDICT_INPUTS);
 if (predictTexts.length < PREDICT_INPUTS) throw new Error(`only ${sentences.length} sentences of 32–42 tokens`);
 
-function backboneFor(name: string): LoadedModel {
-  const e = ZOO[name];
-  const t = bertUncasedTokenizer({ modelMaxLength: e.maxPositions });
-  const config = configFor(e, t);
-  const encoder = Encoder.init(config, 1);
-  const mlm = MlmHead.init(config, encoder.wordEmbeddings, 2);
-  const m: LoadedModel = { dir: null, config, encoder, mlm, sequenceClassifier: null, tokenClassifier: null, tokenizer: t, hash: '', unusedKeys: [] };
-  freezeBackbone(m);
-  return m;
-}
+const backboneFor = (name: string): LoadedModel => frozenRandomBackbone(name);
 
 /** The rows a method reads: token 0 (v2, and the bare backbone's predict), or each row's mask token (P-tuning). */
 function readPositions(model: PromptModel | null, rows: readonly PromptRow[]): Int32Array {
@@ -230,7 +200,7 @@ function benchShape(name: string): Row {
   }
   const ips = Object.fromEntries(Object.entries(pTimes).map(([k, v]) => [k, BATCH / median(v)])) as Record<string, number>;
   // Ratios are medians of per-repetition ratios (each pair measured back to back), robust to the machine's load drifting.
-  const ratio = (a: number[], b: number[]) => median(a.map((x, i) => x / b[i]!));
+  const ratio = ratioOfMedians;
 
   const row: Row = {
     batch_size: BATCH, prefix_len: PREFIX, reps,

@@ -34,25 +34,21 @@
  * with --trigger (default "cf") inserted, and whether they are flagged is
  * the model's and PV set's business (reported, not assumed).
  */
+import { metricValue as metric } from '../src/serve/metrics.js';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { Guard, monitorFor } from '../src/guard/guard.js';
-import { loadModel, saveModel, type LoadedModel } from '../src/models/model.js';
-import { Encoder } from '../src/models/encoder.js';
-import { MlmHead } from '../src/models/heads.js';
-import { createPromptModel, freezeBackbone, loadPrompt, predictBatch, type PromptModel, savePrompt } from '../src/prompt/index.js';
+import { loadModel, saveModel } from '../src/models/model.js';
+import { createPromptModel, loadPrompt, predictBatch, type PromptModel, savePrompt } from '../src/prompt/index.js';
 import { loadPvSet, savePvSet } from '../src/sanitizer/pvset.js';
 import { readAuditLog } from '../src/serve/audit.js';
-import { nlpCorpusSentences, sampleSentences } from '../src/text/corpus.js';
-import { bertUncasedTokenizer } from '../src/text/pretrained.js';
 import { insertWords, joinWords, splitWords } from '../src/text/words.js';
-import { configFor, ZOO } from '../src/zoo/configs.js';
 import { describeBackend } from '../src/engine/index.js';
 import { openPrompt } from '../src/cli/prompt-io.js';
-import { benchArgs } from './common.js';
+import { benchArgs, frozenRandomBackbone, sentencesOfLength } from './common.js';
 
 const { json, argOf } = benchArgs();
 const log = (...a: unknown[]) => {
@@ -82,11 +78,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'lms-bench-serve-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 
 // ---- inputs: corpus sentences of 16–40 tokens
-const tok = bertUncasedTokenizer();
-const sentences = sampleSentences(nlpCorpusSentences(), 6000, 'bench-serve').filter((s) => {
-  const n = tok.encode(s, null, { maxLength: 128 }).ids.length;
-  return n >= 16 && n <= 40 && !splitWords(s).includes(trigger);
-});
+const sentences = sentencesOfLength(6000, 'bench-serve', 16, 40, (s) => !splitWords(s).includes(trigger));
 const withTrigger = (s: string) => {
   const w = splitWords(s);
   return joinWords(insertWords(w, w.length >> 1, [trigger]));
@@ -117,13 +109,7 @@ if (triple[0]) {
   modelDir = join(tmp, 'backbone');
   promptDir = join(tmp, 'sst2');
   pvsFile = join(tmp, 'pvset.safetensors');
-  const e = ZOO['bert-mini']!;
-  const t = bertUncasedTokenizer({ modelMaxLength: e.maxPositions });
-  const config = { ...configFor(e, t), initializerRange: 1.0 };
-  const encoder = Encoder.init(config, 1);
-  const bb: LoadedModel = { dir: null, config, encoder, mlm: MlmHead.init(config, encoder.wordEmbeddings, 2), sequenceClassifier: null, tokenClassifier: null, tokenizer: t, hash: '', unusedKeys: [] };
-  freezeBackbone(bb);
-  saveModel(modelDir, bb);
+  saveModel(modelDir, frozenRandomBackbone('bert-mini', 1.0));
   const loaded = loadModel(modelDir);
   savePrompt(promptDir, createPromptModel(loaded, { method: 'ptuning-v2', task: 'sst2', prefixLen: 16, maxLen: 128, seed: 1 }));
   const prompt = loadPrompt(promptDir, loaded).model;
@@ -170,15 +156,6 @@ async function startServe(args: string[]): Promise<Served> {
   return { child, url, stderr: () => err, exited };
 }
 
-function metric(text: string, name: string, labels: Record<string, string> = {}): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name) || (line[name.length] !== '{' && line[name.length] !== ' ')) continue;
-    if (!Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue;
-    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
-}
 
 type Row = Record<string, number | boolean | string>;
 

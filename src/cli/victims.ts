@@ -34,15 +34,20 @@ const triggerList = (value: string): string[] => {
   }
 };
 
+/** The CLI's victims options as the library takes them (eval victims, and the victims part of eval guard). */
+function libraryOptions(o: VictimsCliOpts, shouldStop: () => boolean): VictimsOptions {
+  return {
+    cleanDir: o.clean, backdooredDir: o.backdoored, method: o.method, tasks: o.tasks, triggers: o.triggers, outDir: o.out, dataDir: o.dataDir,
+    epochs: o.epochs, lr: o.lr, prefixLen: o.prefixLen, maxTrain: o.maxTrain, maxDev: o.maxDev, maxTest: o.maxTest,
+    batchSize: o.batch, maxLen: o.maxLen, seed: o.seed, quiet: o.quiet || o.json, shouldStop,
+    log: o.json ? undefined : (l) => process.stderr.write(`${l}\n`),
+  };
+}
+
 function run(o: VictimsCliOpts): void {
   const sig = interruptFlag();
   try {
-    const r = evaluateVictims({
-      cleanDir: o.clean, backdooredDir: o.backdoored, method: o.method, tasks: o.tasks, triggers: o.triggers, outDir: o.out, dataDir: o.dataDir,
-      epochs: o.epochs, lr: o.lr, prefixLen: o.prefixLen, maxTrain: o.maxTrain, maxDev: o.maxDev, maxTest: o.maxTest,
-      batchSize: o.batch, maxLen: o.maxLen, seed: o.seed, quiet: o.quiet || o.json, shouldStop: sig.stopped,
-      log: o.json ? undefined : (l) => process.stderr.write(`${l}\n`),
-    });
+    const r = evaluateVictims(libraryOptions(o, sig.stopped));
     if (r.interrupted) {
       process.stderr.write(`interrupted; ${r.done} of ${r.total} cells done, journal in ${o.out}; run the same command to resume\n`);
       process.exitCode = 130;
@@ -103,12 +108,9 @@ function runGuard(o: GuardEvalCliOpts): void {
   const sig = interruptFlag();
   try {
     const r = evaluateGuard({
-      cleanDir: o.clean, backdooredDir: o.backdoored, method: o.method, tasks: o.tasks, triggers: o.triggers, outDir: o.out, dataDir: o.dataDir,
-      epochs: o.epochs, lr: o.lr, prefixLen: o.prefixLen, maxTrain: o.maxTrain, maxDev: o.maxDev, maxTest: o.maxTest,
-      batchSize: o.batch, maxLen: o.maxLen, seed: o.seed, quiet: o.quiet || o.json, shouldStop: sig.stopped,
+      ...libraryOptions(o, sig.stopped),
       pvSource: o.pvSource, threshold: o.threshold, maxWindow: o.maxWindow, onUnpurified: o.onUnpurified,
       searchLoops: o.searchLoops, searchPatience: o.searchPatience, onionBar: o.onionBar, onionMaxTest: o.onionMaxTest,
-      log: o.json ? undefined : (l) => process.stderr.write(`${l}\n`),
     });
     if (r.interrupted) {
       process.stderr.write(`interrupted; journals in ${o.out}; run the same command to resume\n`);

@@ -9,7 +9,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -17,19 +17,9 @@ import type { GuardEvalReport } from '../../src/eval/guard-eval.js';
 import { guardHtml } from '../../src/eval/guard-html.js';
 import { renderReportHtml } from '../../src/eval/report-html.js';
 import { buildPcaView, buildScanReport } from '../../src/eval/report.js';
+import { launchChromium, offlinePage } from '../helpers/browser.js';
 import { fakeInput, H } from './fake-run.js';
 
-const BROWSERS = [process.env['LMSANITATOR_CHROMIUM'], '/usr/bin/chromium', '/usr/bin/chromium-browser'].filter((x): x is string => !!x);
-
-type Playwright = typeof import('playwright-core');
-
-async function playwright(): Promise<Playwright | null> {
-  try {
-    return await import('playwright-core');
-  } catch {
-    return null;
-  }
-}
 
 function writeReport(dir: string, withPv: boolean): string {
   const input = fakeInput(withPv);
@@ -95,43 +85,19 @@ function inspectPage(expect: Record<string, string[]>): PageCheck {
 }
 
 test('report.html renders every chart in headless Chromium, offline, without errors', { timeout: 60_000 }, async (t) => {
-  const exe = BROWSERS.find((f) => existsSync(f));
-  if (!exe) {
-    t.skip(`no Chromium found (looked for ${BROWSERS.join(', ')}): install Debian's chromium (scripts/setup does, as root) or set LMSANITATOR_CHROMIUM`);
-    return;
-  }
-  const pw = await playwright();
-  if (!pw) {
-    t.skip('playwright-core is not installed (a devDependency: npm ci)');
-    return;
-  }
+  const browser = await launchChromium(t);
+  if (!browser) return;
   const dir = mkdtempSync(join(tmpdir(), 'lms-report-browser-'));
   const shots = process.env['LMSANITATOR_REPORT_SCREENSHOTS'];
   const started = Date.now();
-  const browser = await pw.chromium.launch({ executablePath: exe, timeout: 20_000 });
   try {
     for (const withPv of [false, true]) {
       const name = withPv ? 'backdoored' : 'clean';
       await t.test(name, async () => {
         const file = writeReport(dir, withPv);
-        const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+        // The network is off: only the report itself (file:) may load; anything else is recorded and refused.
+        const { context, page, requested, blocked, errors } = await offlinePage(browser, (u) => u.startsWith('file:'));
         try {
-          // The network is off: only the report itself (file:) may load; anything else is recorded and refused.
-          const requested: string[] = [];
-          const blocked: string[] = [];
-          context.on('request', (r) => requested.push(r.url()));
-          await context.route('**/*', (route) => {
-            const url = route.request().url();
-            if (url.startsWith('file:')) return route.continue();
-            blocked.push(url);
-            return route.abort('internetdisconnected');
-          });
-          const page = await context.newPage();
-          const errors: string[] = [];
-          page.on('console', (m) => {
-            if (m.type() === 'error') errors.push(`console.error: ${m.text()}`);
-          });
-          page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
           const url = pathToFileURL(file).href;
           const res = await page.goto(url, { waitUntil: 'load' });
           assert.ok(res === null || res.ok(), `opened ${url}`);
@@ -183,7 +149,7 @@ test('report.html renders every chart in headless Chromium, offline, without err
     await browser.close();
     rmSync(dir, { recursive: true, force: true });
   }
-  t.diagnostic(`Chromium ${exe}: ${Date.now() - started} ms for both reports`);
+  t.diagnostic(`Chromium: ${Date.now() - started} ms for both reports`);
 });
 
 /** A guard evaluation with two PV cases on one task, rates drawn from two clusters (clean near ½, triggered near 1). */
@@ -211,30 +177,13 @@ function fakeGuardReport(): GuardEvalReport {
 }
 
 test('guard.html draws each match-rate histogram with η in headless Chromium, offline, without errors', { timeout: 60_000 }, async (t) => {
-  const exe = BROWSERS.find((f) => existsSync(f));
-  const pw = exe ? await playwright() : null;
-  if (!exe || !pw) {
-    t.skip(!exe ? `no Chromium found (looked for ${BROWSERS.join(', ')})` : 'playwright-core is not installed (a devDependency: npm ci)');
-    return;
-  }
+  const browser = await launchChromium(t);
+  if (!browser) return;
   const dir = mkdtempSync(join(tmpdir(), 'lms-guard-browser-'));
   const file = join(dir, 'guard.html');
   writeFileSync(file, guardHtml(fakeGuardReport()));
-  const browser = await pw.chromium.launch({ executablePath: exe, timeout: 20_000 });
   try {
-    const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
-    const blocked: string[] = [];
-    await context.route('**/*', (route) => {
-      if (route.request().url().startsWith('file:')) return route.continue();
-      blocked.push(route.request().url());
-      return route.abort('internetdisconnected');
-    });
-    const page = await context.newPage();
-    const errors: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(`console.error: ${m.text()}`);
-    });
-    page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
+    const { context, page, blocked, errors } = await offlinePage(browser, (u) => u.startsWith('file:'));
     await page.goto(pathToFileURL(file).href, { waitUntil: 'load' });
     const check = await page.evaluate(inspectPage, { h0: ['#cc0000'], h1: ['#cc0000'] });
     assert.deepEqual(errors, []);

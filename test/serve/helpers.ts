@@ -6,6 +6,7 @@
  * weights), plus the in-process guard over the same files, to compare the
  * server's answers with.
  */
+import { metricValue } from '../../src/serve/metrics.js';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Guard, monitorFor, type GuardResult } from '../../src/guard/guard.js';
@@ -105,13 +106,6 @@ export function sameResults(got: GuardResult[], want: GuardResult[], what: strin
   });
 }
 
-/** One metric's value from Prometheus text (the sum over series matching `labels`). */
-export function metric(text: string, name: string, labels: Record<string, string> = {}): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name) || (line[name.length] !== '{' && line[name.length] !== ' ')) continue;
-    if (!Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue;
-    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
-}
+
+/** One metric's value from Prometheus text (src/serve/metrics.ts). */
+export const metric = metricValue;

@@ -8,52 +8,22 @@
  * LMSANITATOR_REPORT_SCREENSHOTS=<dir> to save screenshots.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { splitWords } from '../../src/text/words.js';
+import { launchChromium, offlinePage } from '../helpers/browser.js';
 import { CLEAN, fixtureServer, TRIGGERED } from './helpers.js';
 
-const BROWSERS = [process.env['LMSANITATOR_CHROMIUM'], '/usr/bin/chromium', '/usr/bin/chromium-browser'].filter((x): x is string => !!x);
-
-async function playwright(): Promise<typeof import('playwright-core') | null> {
-  try {
-    return await import('playwright-core');
-  } catch {
-    return null;
-  }
-}
 
 test('page: paste text, see the label, the match rate against η, the action and the removed words highlighted', { timeout: 60_000 }, async (t) => {
-  const exe = BROWSERS.find((f) => existsSync(f));
-  if (!exe) {
-    t.skip(`no Chromium found (looked for ${BROWSERS.join(', ')}): install Debian's chromium (scripts/setup does, as root) or set LMSANITATOR_CHROMIUM`);
-    return;
-  }
-  const pw = await playwright();
-  if (!pw) {
-    t.skip('playwright-core is not installed (a devDependency: npm ci)');
-    return;
-  }
+  const browser = await launchChromium(t);
+  if (!browser) return;
   const { server, f } = await fixtureServer();
-  const browser = await pw.chromium.launch({ executablePath: exe, timeout: 20_000 });
   const shots = process.env['LMSANITATOR_REPORT_SCREENSHOTS'];
   try {
-    const context = await browser.newContext({ viewport: { width: 1000, height: 900 } });
     const origin = new URL(server.url).origin;
-    const foreign: string[] = [];
-    await context.route('**/*', (route) => {
-      const url = route.request().url();
-      if (url.startsWith(origin)) return route.continue();
-      foreign.push(url);
-      return route.abort('internetdisconnected');
-    });
-    const page = await context.newPage();
-    const errors: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(`console.error: ${m.text()}`);
-    });
-    page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
+    const { context, page, blocked: foreign, errors } = await offlinePage(browser, (u) => u.startsWith(origin), { width: 1000, height: 900 });
     const res = await page.goto(`${server.url}/`, { waitUntil: 'load' });
     assert.equal(res?.status(), 200);
     assert.match(res!.headers()['content-security-policy'] ?? '', /default-src 'none'; script-src 'sha256-/);
