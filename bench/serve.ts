@@ -34,7 +34,6 @@
  * with --trigger (default "cf") inserted, and whether they are flagged is
  * the model's and PV set's business (reported, not assumed).
  */
-import { metricValue as metric } from '../src/serve/metrics.js';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -45,6 +44,7 @@ import { loadModel, saveModel } from '../src/models/model.js';
 import { createPromptModel, loadPrompt, predictBatch, type PromptModel, savePrompt } from '../src/prompt/index.js';
 import { loadPvSet, savePvSet } from '../src/sanitizer/pvset.js';
 import { readAuditLog } from '../src/serve/audit.js';
+import { metricValue as metric } from '../src/serve/metrics.js';
 import { insertWords, joinWords, splitWords } from '../src/text/words.js';
 import { describeBackend } from '../src/engine/index.js';
 import { openPrompt } from '../src/cli/prompt-io.js';
