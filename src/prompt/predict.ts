@@ -33,19 +33,30 @@ export interface BatchOptions {
   onBatch?: (b: PromptBatch, out: PromptForward, index: number[]) => void;
 }
 
+/** A batch stops growing once its rows would be padded by more than this share (past MIN_BATCH_ROWS rows). */
+const MAX_PADDING = 1.25;
+const MIN_BATCH_ROWS = 8;
+
 /**
- * Runs `rows` through the model in length-sorted batches; `each` sees
- * every batch's forward output (logits and the monitored hidden state)
- * and the original index of each of its rows.
+ * Runs `rows` through the model in length-sorted batches of at most
+ * `batchSize` rows, each cut where the next row is more than 25% longer
+ * than the batch's first (once it has 8 rows): padded tokens cost as much
+ * as real ones, so a batch of 16- to 40-token inputs is not all run at 40.
+ * `each` sees every batch's forward output (logits and the monitored
+ * hidden state) and the original index of each of its rows.
  */
 export function forEachBatch(model: PromptModel, rows: readonly PromptRow[], o: BatchOptions, each: (b: PromptBatch, out: PromptForward, index: number[]) => void): void {
   const size = o.batchSize ?? 32;
   if (!Number.isInteger(size) || size < 1) throw new RangeError(`batch size must be a positive integer, got ${size}`);
   const order = Array.from(rows.keys()).sort((a, b) => rows[a]!.ids.length - rows[b]!.ids.length);
   const pad = model.backbone.tokenizer!.specialIds.pad;
-  for (let i = 0; i < order.length; i += size) {
-    const index = order.slice(i, i + size);
-    const batch = padRows(index.map((j) => rows[j]!), pad);
+  for (let i = 0; i < order.length;) {
+    const first = rows[order[i]!]!.ids.length;
+    let j = i + 1;
+    while (j < order.length && j - i < size && (j - i < MIN_BATCH_ROWS || rows[order[j]!]!.ids.length <= MAX_PADDING * first)) j++;
+    const index = order.slice(i, j);
+    i = j;
+    const batch = padRows(index.map((k) => rows[k]!), pad);
     withScope(() => noGrad(() => {
       const out = model.forward(batch);
       o.onBatch?.(batch, out, index);

@@ -13,6 +13,7 @@ import {
 import { backboneTensors, freezeBackbone, padRows } from '../../src/prompt/model.js';
 import { PrefixTuningModel } from '../../src/prompt/ptuning-v2.js';
 import { PTuningModel } from '../../src/prompt/ptuning.js';
+import { forEachBatch } from '../../src/prompt/predict.js';
 import { promptLoss } from '../../src/prompt/train.js';
 import { promptModel } from './helpers.js';
 
@@ -122,4 +123,25 @@ test('a training step leaves the backbone without gradients and runs weight-grad
       t.requiresGrad = false;
     }
   }
+});
+
+test('forEachBatch: length-sorted batches, cut where padding would pass 25% (after 8 rows), every row once', () => {
+  const lengths = [10, 40, 12, 11, 30, 13, 10, 39, 12, 11, 10, 31, 12, 40, 25, 26, 27, 10, 11, 12];
+  const rows = lengths.map((n) => ({ ids: new Array<number>(n).fill(5), typeIds: new Array<number>(n).fill(0), truncated: false }));
+  const seen: { T: number; lengths: number[] }[] = [];
+  const stub = {
+    backbone: { tokenizer: { specialIds: { pad: 0 } } },
+    forward: (b: { T: number; rows: readonly { ids: number[] }[] }) => ({ logits: null, hidden: null, T: b.T }),
+  } as unknown as Parameters<typeof forEachBatch>[0];
+  forEachBatch(stub, rows, { batchSize: 64 }, (b, _out, index) => seen.push({ T: b.T, lengths: index.map((i) => lengths[i]!) }));
+  assert.deepEqual(seen.flatMap((s) => s.lengths).sort((a, b) => a - b), [...lengths].sort((a, b) => a - b), 'every row once');
+  for (const s of seen) {
+    assert.equal(s.T, Math.max(...s.lengths));
+    const first = Math.min(...s.lengths);
+    assert.ok(s.lengths.length <= 8 || s.T <= 1.25 * first, `batch of ${s.lengths.length} rows padded from ${first} to ${s.T}`);
+  }
+  assert.ok(seen.length >= 2, 'the 10-token rows are not padded to 40');
+  const small: number[] = [];
+  forEachBatch(stub, rows, { batchSize: 3 }, (b) => small.push(b.B));
+  assert.ok(small.every((n) => n <= 3));
 });
