@@ -19,6 +19,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readManifest, MANIFEST_FILE } from '../attacks/manifest.js';
 import { writeJsonAtomic, writeTextFileAtomic } from '../formats/file-io.js';
+import { progress } from '../util/progress.js';
 import { Guard, GUARD_DEFAULTS, type OnUnpurified, requiredMode } from '../guard/guard.js';
 import { loadModel } from '../models/model.js';
 import { loadPrompt, loadPromptTask, type PromptInput, type PromptModel, predictBatch } from '../prompt/index.js';
@@ -123,7 +124,7 @@ const classifierOf = (model: PromptModel, batch: number): Classify => (xs) =>
   predictBatch(model, xs, { batchSize: batch }).map((p) => ('index' in p ? p.index : -1));
 
 /** ONION on the same test inputs and trigger positions as the guard, classified by the same prompt. */
-function measureOnion(model: PromptModel, data: ReturnType<typeof loadPromptTask>, triggers: readonly string[], seed: number, bar: number, maxTest: number, batch: number): OnionFigures {
+function measureOnion(model: PromptModel, data: ReturnType<typeof loadPromptTask>, triggers: readonly string[], seed: number, bar: number, maxTest: number, batch: number, onSet: (done: number, total: number) => void): OnionFigures {
   if (data.kind !== 'classification') throw new Error(`${data.task}: ONION is measured on classification tasks`);
   const test = data.test.slice(0, maxTest).map((e) => ({ text: e.text, ...(e.textB !== undefined && { text_pair: e.textB }), label: e.label! }));
   const classify = classifierOf(model, batch);
@@ -142,7 +143,9 @@ function measureOnion(model: PromptModel, data: ReturnType<typeof loadPromptTask
       kept += purified.filter((p) => words.some((w) => [p.text, p.text_pair ?? ''].some((t) => t.split(/\s+/).includes(w)))).length;
     }
     calls++;
-    return classify(purified.map((p): PromptInput => (p.text_pair === undefined ? { text: p.text } : { text: p.text, text_pair: p.text_pair })));
+    const out = classify(purified.map((p): PromptInput => (p.text_pair === undefined ? { text: p.text } : { text: p.text, text_pair: p.text_pair })));
+    onSet(calls, triggers.length + 1);
+    return out;
   };
   const asr = attackSuccess(test, onionClassify, triggers, seed, model.labelNames.length);
   return {
@@ -225,15 +228,19 @@ function evaluateGuardLocked(o: GuardEvalOptions): GuardEvalResult {
       }
       const t0 = performance.now();
       log(`${cell.task}: ${c === 'onion' ? 'ONION' : `guard with the ${c} PVs`}`);
+      // Input sets: the clean test inputs, then the triggered copies per trigger.
+      const meter = progress(`${cell.task} ${c}`, victims.triggers.length + 1, { quiet: o.quiet, unit: 'input sets' });
+      const onSet = (done: number) => meter.update(done);
       let rec: GuardRecord;
       if (c === 'onion') {
-        const onion = measureOnion(model, data, victims.triggers, o.seed, o.onionBar ?? GUARD_EVAL_DEFAULTS.onionBar, o.onionMaxTest ?? GUARD_EVAL_DEFAULTS.onionMaxTest, batch);
+        const onion = measureOnion(model, data, victims.triggers, o.seed, o.onionBar ?? GUARD_EVAL_DEFAULTS.onionBar, o.onionMaxTest ?? GUARD_EVAL_DEFAULTS.onionMaxTest, batch, onSet);
         rec = { task: cell.task, case: c, pvs: null, figures: null, onion, seconds: 0, finished: '' };
       } else {
         const monitor = monitors.find(([k]) => k === c)![1];
         const guard = new Guard(model, monitor, { threshold, maxWindow, onUnpurified, batchSize: batch });
-        rec = { task: cell.task, case: c, pvs: monitor.count, figures: measureGuard(guard, data, victims.triggers, o.seed, unguarded), onion: null, seconds: 0, finished: '' };
+        rec = { task: cell.task, case: c, pvs: monitor.count, figures: measureGuard(guard, data, victims.triggers, o.seed, unguarded, onSet), onion: null, seconds: 0, finished: '' };
       }
+      meter.stop();
       rec.seconds = Math.round(performance.now() - t0) / 1000;
       rec.finished = new Date().toISOString();
       appendRecord(journal, rec);

@@ -39,8 +39,9 @@ export interface GuardFigures {
 /**
  * `unguarded` (optional) is the unguarded classifier: with it, FAR is also
  * measured among the triggered inputs whose unguarded prediction flipped.
+ * `onSet` hears of each input set done: the clean test inputs, then one per trigger.
  */
-export function measureGuard(guard: Guard, data: PromptTaskData, triggers: readonly string[], seed: number, unguarded?: Classify): GuardFigures {
+export function measureGuard(guard: Guard, data: PromptTaskData, triggers: readonly string[], seed: number, unguarded?: Classify, onSet?: (done: number, total: number) => void): GuardFigures {
   if (data.kind !== 'classification') throw new Error(`${data.task}: the guard's figures are measured on classification tasks (NER reports F1 only)`);
   const labelIndex = new Map(guard.model.labelNames.map((l, i) => [l, i]));
   const results: GuardResult[][] = [];
@@ -49,6 +50,7 @@ export function measureGuard(guard: Guard, data: PromptTaskData, triggers: reado
     const r = guard.run(xs);
     results.push(r);
     inputsSeen.push([...xs]);
+    onSet?.(results.length, triggers.length + 1);
     return r.map((g) => (g.label === null ? -1 : labelIndex.get(g.label)!));
   };
   const test = data.test.map((e) => ({ text: e.text, ...(e.textB !== undefined && { text_pair: e.textB }), label: e.label }));
