@@ -1,10 +1,17 @@
 /**
- * npm run bench:mining [-- --json]
+ * npm run bench:mining [-- --json] [--torch | --torch-only] [--steps N] [--round K]
  * PV-mining speed for the zoo shapes (bert-micro, bert-mini) and a random
  * BERT-base-shaped model, measured in one run: steps/s and sentences/s,
  * achieved GFLOP/s and its ratio to the run's sgemm GFLOP/s
  * (`mining_ratio`, on the BERT-base shape), and the speed-up of running k
  * fuzz loops as one batch (`--parallel k`) over k serial loops.
+ * --torch also times 2 fuzz loops on the bert-mini shape (one batch of
+ * 2 × 32 rows per step, as runFuzzLoops runs them) against an equivalent
+ * eager PyTorch step (bench/torch/mining_step.py, Debian's /usr/bin/python3
+ * with python3-torch; skipped with a message without it) on the same
+ * batches, back to back in rotating order (rounds of --round steps,
+ * default 2), and prints steps/s of each and their ratio (median of the
+ * per-round ratios). --torch-only runs just that.
  */
 import { gemmCounters, resetGemmCounters, withScope } from '../src/engine/index.js';
 import { createEncoderConfig } from '../src/formats/hf-config.js';
@@ -16,9 +23,16 @@ import { scanTargetOf } from '../src/sanitizer/model-target.js';
 import type { ScanTarget } from '../src/sanitizer/target.js';
 import { nlpCorpusSentences, sampleSentences } from '../src/text/corpus.js';
 import { bertUncasedTokenizer } from '../src/text/pretrained.js';
-import { sgemmGflops } from './common.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { nativeAddon } from '../src/engine/kernels/native.js';
+import { benchArgs, median, sgemmGflops } from './common.js';
+import { scratchDir, sideBySide, torchScript, torchUnavailable, TorchWorker, writeTyped } from './torch/worker.js';
 
 const json = process.argv.includes('--json');
+const { argOf } = benchArgs();
+const torchOnly = process.argv.includes('--torch-only');
+const withTorch = torchOnly || process.argv.includes('--torch');
 const log = (...a: unknown[]) => {
   if (!json) console.log(...a);
 };
@@ -53,6 +67,64 @@ function timeLoops(target: ScanTarget, data: MiningData, k: number): { seconds: 
   const t0 = process.hrtime.bigint();
   runFuzzLoops(target, data, seeds, [], opts);
   return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, flops: gemmCounters.flops };
+}
+
+/** 2 fuzz loops on bert-mini, lmsanitator vs an equivalent PyTorch step, same batches, rotating order. */
+async function torchCompare(): Promise<Record<string, unknown>> {
+  const steps = Number(argOf('--steps') ?? 16);
+  const round = Number(argOf('--round') ?? 2);
+  const WARM = 2;
+  const shape = SHAPES[1]!;
+  const target = targetFor(shape);
+  const data = prepareMiningData(target, sentences.slice(0, 32 * 8), { ...DEFAULT_DATA_OPTIONS, mode: 'cls' });
+  const seeds = [100, 101];
+  const opts = { ...DEFAULT_MINING_OPTIONS, epochs: 1, abandonAfterEpoch: 99 };
+  const nb = data.batches.length;
+  const ours = (i: number) => withScope(() => runFuzzLoops(target, { ...data, batches: [data.batches[i % nb]!] }, seeds, [], opts));
+  const scratch = scratchDir('mining');
+  try {
+    data.batches.forEach((b, i) => {
+      writeTyped(scratch.dir, `ids_${i}`, b.ids);
+      writeTyped(scratch.dir, `mask_${i}`, b.mask);
+      writeTyped(scratch.dir, `prompt_rows_${i}`, b.promptRows);
+      writeTyped(scratch.dir, `target_positions_${i}`, b.targetPositions);
+      writeTyped(scratch.dir, `aux_${i}`, b.aux);
+    });
+    writeFileSync(join(scratch.dir, 'manifest.json'), JSON.stringify({
+      config: {
+        vocab: tok.vocabSize, hidden: shape.hidden, layers: shape.layers, heads: shape.heads, ff: shape.ff, max_positions: 512,
+        type_vocab: 2, eps: 1e-12, hidden_dropout: 0.1, attn_dropout: 0.1, init_range: 0.02, seed: 1,
+      },
+      threads: nativeAddon?.threads ?? 1, loops: seeds.length, prompt_len: data.options.promptLen,
+      lr: DEFAULT_MINING_OPTIONS.lr * 100, div_coeff: DEFAULT_MINING_OPTIONS.divCoeff,
+      batches: data.batches.map((b) => ({ B: b.B, T: b.T })),
+    }));
+    const worker = await TorchWorker.start(torchScript('mining_step.py'), ['--dir', scratch.dir], nativeAddon?.threads ?? 1);
+    try {
+      const r = await sideBySide(worker, Array.from({ length: steps }, (_, i) => WARM + i), round, Array.from({ length: WARM }, (_, i) => i), ours);
+      const res = {
+        shape: shape.name, loops: seeds.length, rows_per_step: seeds.length * 32, steps, rounds: r.rounds,
+        torch_version: String(worker.ready.torch), threads: Number(worker.ready.threads),
+        lms_steps_per_second: r.lms.length / r.lms.reduce((a, b) => a + b, 0), torch_steps_per_second: r.torch.length / r.torch.reduce((a, b) => a + b, 0),
+        ratio: median(r.ratios), total_ratio: r.totalRatio,
+      };
+      log(`${shape.name}, ${seeds.length} fuzz loops (${res.rows_per_step} rows a step) vs PyTorch ${res.torch_version} (eager, ${res.threads} threads, same batches, ${r.rounds} rounds of ${round} in rotating order):`);
+      log(`  lmsanitator ${res.lms_steps_per_second.toFixed(2)} steps/s · PyTorch ${res.torch_steps_per_second.toFixed(2)} steps/s → ${res.ratio.toFixed(2)}× (median of per-round ratios; ${res.total_ratio.toFixed(2)}× in total time)`);
+      return res;
+    } finally {
+      await worker.close();
+    }
+  } finally {
+    scratch.remove();
+  }
+}
+
+if (torchOnly) {
+  const skipped = torchUnavailable();
+  if (skipped) log(`--torch: skipped: ${skipped}`);
+  const torch = skipped ? { skipped } : await torchCompare();
+  if (json) console.log(JSON.stringify({ torch }));
+  process.exit(0);
 }
 
 const sgemm = sgemmGflops();
@@ -97,8 +169,15 @@ for (const batchOrder of ['length', 'input'] as const) {
   scanEstimate[batchOrder] = epoch * 60;
   log(`bert-mini 30-loop clean scan (60 epochs × ${data.batches.length} batches, ${batchOrder} order): ≈ ${(epoch * 60 / 60).toFixed(1)} min`);
 }
+let torchResult: Record<string, unknown> | undefined;
+if (withTorch) {
+  const skipped = torchUnavailable();
+  if (skipped) log(`--torch: skipped: ${skipped}`);
+  torchResult = skipped ? { skipped } : await torchCompare();
+}
 if (json) {
   console.log(JSON.stringify({
+    ...(torchResult && { torch: torchResult }),
     sgemm_gflops: sgemm, mining_ratio: miningRatio, shapes: results,
     bert_mini_scan_estimate_seconds: scanEstimate.length,
     bert_mini_scan_estimate_seconds_input_order: scanEstimate.input,

@@ -10,7 +10,16 @@
  * train_ratio, train_shape, shapes: {…per shape} }; the scalar train_* are
  * for the last shape listed (bert-mini by default, the working model).
  * --profile adds per-kernel time shares and the MLM head's share of a step.
+ * --torch also runs an equivalent eager PyTorch step (bench/torch/pretrain_step.py,
+ * Debian's /usr/bin/python3 with python3-torch; skipped with a message without
+ * it) on the same masked batches, the two timed back to back in rotating order
+ * (rounds of --round steps, default 2, each side on the same batches), and
+ * prints the tokens/s of each and their ratio (median of per-round ratios).
+ * Data preparation (masking, padding) is outside both timings there.
+ * --torch-only runs just that comparison.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   backward, crossEntropy, describeBackend, disableProfiling, enableProfiling, gemmCounters, kernelTimes, nativeAvailable,
   resetGemmCounters, resetProfile, Tensor, withScope,
@@ -25,9 +34,14 @@ import { mlmTrainStep } from '../src/train/pretrain.js';
 import { adamW } from '../src/train/schedule.js';
 import { configFor, tokenizerFor, ZOO } from '../src/zoo/configs.js';
 import { zooCorpus } from '../src/zoo/zoo.js';
-import { benchArgs, sgemmGflops } from './common.js';
+import { benchArgs, median, sgemmGflops } from './common.js';
+import { nativeAddon } from '../src/engine/kernels/native.js';
+import { scratchDir, sideBySide, torchScript, torchUnavailable, TorchWorker, writeTyped } from './torch/worker.js';
 
 const { json, profile, argOf } = benchArgs();
+const torchOnly = process.argv.includes('--torch-only');
+const withTorch = torchOnly || process.argv.includes('--torch');
+const roundSteps = Number(argOf('--round') ?? 2);
 const steps = Number(argOf('--steps') ?? 24);
 const shapes = (argOf('--shapes') ?? 'bert-micro,bert-mini').split(',');
 for (const s of shapes) if (!ZOO[s]) throw new Error(`unknown shape "${s}"; known: ${Object.keys(ZOO).join(', ')}`);
@@ -129,13 +143,87 @@ function benchShape(name: string, sentences: readonly string[], sgemm: number): 
   return r;
 }
 
+interface TorchResult {
+  steps: number;
+  rounds: number;
+  torch_version: string;
+  threads: number;
+  lms_tokens_per_second: number;
+  torch_tokens_per_second: number;
+  /** Median over rounds of (lms tokens/s) / (torch tokens/s), both on the same batches. */
+  ratio: number;
+  /** The same over all timed steps together. */
+  total_ratio: number;
+  lms_ms_per_step: number;
+  torch_ms_per_step: number;
+}
+
+/** lmsanitator's mlmTrainStep and an equivalent PyTorch step on the same batches, in rotating order. */
+async function torchCompare(name: string, sentences: readonly string[]): Promise<TorchResult> {
+  const e = ZOO[name];
+  const tok = tokenizerFor(e);
+  const config = configFor(e, tok);
+  const t = e.train;
+  const encoder = Encoder.init(config, t.seed);
+  const mlm = MlmHead.init(config, encoder.wordEmbeddings, t.seed + 1);
+  const model: LoadedModel = { dir: null, config, encoder, mlm, sequenceClassifier: null, tokenClassifier: null, tokenizer: tok, hash: '', unusedKeys: [] };
+  const params = new Map([...encoder.params, ...mlm.params]);
+  for (const p of params.values()) p.requiresGrad = true;
+  const opt = adamW(params, t.lr, t.weightDecay);
+  const rows = sentences.map((s) => tok.encode(s, null, { maxLength: t.maxLen }).ids).filter((ids) => ids.length > 2);
+  const order = bucketedBatches(rows.map((r) => r.length), t.batchSize, new Rng(`${t.seed}:epoch:0`)).filter((b) => b.length === t.batchSize);
+  const masking: MaskingOptions = { maskProb: t.maskProb, maskId: tok.specialIds.mask, vocabSize: config.vocabSize, skip: tok.specialOrUnusedMask() };
+  const total = WARMUP + steps;
+  const batches = Array.from({ length: total }, (_, s) => maskBatch(padBatch(order[s].map((i) => rows[i]), tok.specialIds.pad), masking, new Rng(`${t.seed}:mask:${s}`)));
+  const lr = t.lr / 10;
+  const threads = nativeAddon?.threads ?? 1;
+
+  const scratch = scratchDir('pretrain');
+  try {
+    batches.forEach((b, i) => {
+      writeTyped(scratch.dir, `ids_${i}`, b.ids);
+      writeTyped(scratch.dir, `mask_${i}`, b.mask);
+      writeTyped(scratch.dir, `label_rows_${i}`, b.labelRows);
+      writeTyped(scratch.dir, `labels_${i}`, b.labels);
+    });
+    writeFileSync(join(scratch.dir, 'manifest.json'), JSON.stringify({
+      config: {
+        vocab: config.vocabSize, hidden: config.hiddenSize, layers: config.numHiddenLayers, heads: config.numAttentionHeads,
+        ff: config.intermediateSize, max_positions: config.maxPositionEmbeddings, type_vocab: config.typeVocabSize,
+        eps: config.layerNormEps, hidden_dropout: config.hiddenDropoutProb, attn_dropout: config.attentionProbsDropoutProb,
+        init_range: config.initializerRange, seed: t.seed,
+      },
+      threads, lr, weight_decay: t.weightDecay, clip: t.clip,
+      batches: batches.map((b) => ({ B: b.B, T: b.T, N: b.labels.length })),
+    }));
+    const worker = await TorchWorker.start(torchScript('pretrain_step.py'), ['--dir', scratch.dir], threads);
+    try {
+      const timed = Array.from({ length: steps }, (_, i) => WARMUP + i);
+      const warm = Array.from({ length: WARMUP }, (_, i) => i);
+      const r = await sideBySide(worker, timed, roundSteps, warm, (s) => mlmTrainStep(model, batches[s], opt, s, t.clip, lr));
+      const tokens = timed.reduce((x, i) => x + batches[i].B * batches[i].T, 0);
+      const sum = (xs: number[]) => xs.reduce((x, y) => x + y, 0);
+      return {
+        steps, rounds: r.rounds, torch_version: String(worker.ready.torch), threads: Number(worker.ready.threads),
+        lms_tokens_per_second: tokens / sum(r.lms), torch_tokens_per_second: tokens / sum(r.torch), ratio: median(r.ratios), total_ratio: r.totalRatio,
+        lms_ms_per_step: (1000 * sum(r.lms)) / r.lms.length, torch_ms_per_step: (1000 * sum(r.torch)) / r.torch.length,
+      };
+    } finally {
+      await worker.close();
+    }
+  } finally {
+    scratch.remove();
+    for (const p of params.values()) p.requiresGrad = false;
+  }
+}
+
 log(`backend: ${describeBackend()}`);
 const sgemm = sgemmGflops();
 log(`sgemm 2048×768×768: ${sgemm.toFixed(1)} GFLOP/s`);
 const maxBatch = Math.max(...shapes.map((s) => ZOO[s].train.batchSize));
 const corpus = zooCorpus(maxBatch * Math.max(50, WARMUP + steps + 14), 0).train;
 const results: Record<string, ShapeResult> = {};
-for (const name of shapes) {
+for (const name of torchOnly ? [] : shapes) {
   const r = benchShape(name, corpus, sgemm);
   results[name] = r;
   log(`${name}: ${Math.round(r.tokens_per_second)} tokens/s (${(1000 * r.seconds_per_step).toFixed(0)} ms/step, ${r.batch_size}×${r.mean_seq_len.toFixed(1)} tokens, ${r.masked_per_step.toFixed(0)} masked)`);
@@ -146,8 +234,23 @@ for (const name of shapes) {
     for (const [k, s] of Object.entries(r.profile.kernel_shares).slice(0, 10)) log(`    ${k.padEnd(22)} ${(100 * s).toFixed(1)}%`);
   }
 }
+const torchResults: Record<string, TorchResult> = {};
+let torchSkipped: string | null = null;
+if (withTorch) {
+  torchSkipped = torchUnavailable();
+  if (torchSkipped) log(`--torch: skipped: ${torchSkipped}`);
+  else {
+    for (const name of shapes) {
+      const r = await torchCompare(name, corpus);
+      torchResults[name] = r;
+      log(`${name} vs PyTorch ${r.torch_version} (eager, ${r.threads} threads, same ${r.steps} batches, ${r.rounds} rounds of ${roundSteps} in rotating order):`);
+      log(`  lmsanitator ${Math.round(r.lms_tokens_per_second)} tokens/s (${r.lms_ms_per_step.toFixed(0)} ms/step) · PyTorch ${Math.round(r.torch_tokens_per_second)} tokens/s (${r.torch_ms_per_step.toFixed(0)} ms/step) → ${r.ratio.toFixed(2)}× (median of per-round ratios; ${r.total_ratio.toFixed(2)}× in total time)`);
+    }
+  }
+}
 const headline = shapes[shapes.length - 1];
-if (json) {
+if (json && torchOnly) console.log(JSON.stringify({ backend: describeBackend(), torch: torchSkipped ? { skipped: torchSkipped } : torchResults }));
+else if (json) {
   console.log(JSON.stringify({
     backend: describeBackend(),
     native_available: nativeAvailable(),
@@ -157,5 +260,6 @@ if (json) {
     train_ratio: results[headline].train_ratio,
     train_shape: headline,
     shapes: results,
+    ...(withTorch && { torch: torchSkipped ? { skipped: torchSkipped } : torchResults }),
   }));
 }

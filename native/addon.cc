@@ -13,6 +13,7 @@
 #include <limits>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "gemm.h"
 #include "kernels.h"
@@ -640,6 +641,239 @@ Napi::Value AdamStep(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// ---------------------------------------------------------------------------
+// Fused kernels (contracts in types.ts)
+
+void check_labels(const Args& a, const View<int32_t>& labels, int64_t R, int64_t C, int32_t ignore) {
+  a.need(labels, "labels", R, dims({{"R", double(R)}}));
+  for (int64_t r = 0; r < R; r++) {
+    const int32_t l = labels.p[r];
+    if (l != ignore && (l < 0 || l >= C)) {
+      std::ostringstream os;
+      os << "labels[" << r << "] = " << l << " is outside [0, " << C << ") and is not ignoreIndex " << ignore;
+      a.range_error(os.str());
+    }
+  }
+}
+
+int32_t int32_arg(const Args& a, const Napi::CallbackInfo& info, size_t i, const char* name) {
+  const double d = a.number(i, name);
+  if (d != std::floor(d) || d < -2147483648.0 || d > 2147483647.0) {
+    std::ostringstream os;
+    os << name << " must be a 32-bit integer, got " << d;
+    a.range_error(os.str());
+  }
+  (void)info;
+  return static_cast<int32_t>(d);
+}
+
+// crossEntropyForward(lse, logits, labels, R, C, ignoreIndex) -> number
+Napi::Value CrossEntropyForward(const Napi::CallbackInfo& info) {
+  Args a(info, "crossEntropyForward", 6);
+  auto lse = a.f32(0, "lse");
+  auto logits = a.f32(1, "logits");
+  auto labels = a.i32(2, "labels");
+  const int64_t R = a.size(3, "R"), C = a.size(4, "C");
+  const int32_t ignore = int32_arg(a, info, 5, "ignoreIndex");
+  a.need(logits, "logits", static_cast<double>(R) * C, rc(R, C));
+  a.need(lse, "lse", R, dims({{"R", double(R)}}));
+  check_labels(a, labels, R, C, ignore);
+  return Napi::Number::New(info.Env(), lms::cross_entropy_forward(lse.p, logits.p, labels.p, R, C, ignore));
+}
+
+// crossEntropyBackward(dlogits, logits, lse, labels, R, C, scale, ignoreIndex, accumulate)
+Napi::Value CrossEntropyBackward(const Napi::CallbackInfo& info) {
+  Args a(info, "crossEntropyBackward", 9);
+  auto dlogits = a.f32(0, "dlogits");
+  auto logits = a.f32(1, "logits");
+  auto lse = a.f32(2, "lse");
+  auto labels = a.i32(3, "labels");
+  const int64_t R = a.size(4, "R"), C = a.size(5, "C");
+  const double scale = a.number(6, "scale");
+  const int32_t ignore = int32_arg(a, info, 7, "ignoreIndex");
+  const bool accumulate = a.boolean(8, "accumulate");
+  const double RC = static_cast<double>(R) * C;
+  a.need(dlogits, "dlogits", RC, rc(R, C));
+  a.need(logits, "logits", RC, rc(R, C));
+  a.need(lse, "lse", R, dims({{"R", double(R)}}));
+  check_labels(a, labels, R, C, ignore);
+  lms::cross_entropy_backward(dlogits.p, logits.p, lse.p, labels.p, R, C, scale, ignore, accumulate);
+  return info.Env().Undefined();
+}
+
+// addLayerNormForward(out, sum, mean, rstd, x, res, weight, bias, R, C, eps, p, seed)
+Napi::Value AddLayerNormForward(const Napi::CallbackInfo& info) {
+  Args a(info, "addLayerNormForward", 13);
+  auto out = a.f32(0, "out");
+  auto sum = a.f32(1, "sum");
+  auto mean = a.f32(2, "mean");
+  auto rstd = a.f32(3, "rstd");
+  auto x = a.f32(4, "x");
+  auto res = a.f32(5, "res");
+  auto weight = a.f32(6, "weight");
+  auto bias = a.f32(7, "bias");
+  const int64_t R = a.size(8, "R"), C = a.size(9, "C");
+  const double eps = a.number(10, "eps");
+  const double p = a.number(11, "p");
+  const uint32_t seed = a.uint32(12, "seed");
+  if (!(p >= 0 && p < 1)) a.range_error("p must be in [0, 1)");
+  const double RC = static_cast<double>(R) * C;
+  a.need(out, "out", RC, rc(R, C));
+  a.need(sum, "sum", RC, rc(R, C));
+  a.need(x, "x", RC, rc(R, C));
+  a.need(res, "res", RC, rc(R, C));
+  a.need(mean, "mean", R, dims({{"R", double(R)}}));
+  a.need(rstd, "rstd", R, dims({{"R", double(R)}}));
+  if (R > 0) {
+    a.need(weight, "weight", C, dims({{"C", double(C)}}));
+    a.need(bias, "bias", C, dims({{"C", double(C)}}));
+  }
+  lms::add_layernorm_forward(out.p, sum.p, mean.p, rstd.p, x.p, res.p, weight.p, bias.p, R, C, eps, p, seed);
+  return info.Env().Undefined();
+}
+
+// addLayerNormBackward(dx | null, dres | null, dweight | null, dbias | null, dout, sum, weight, mean, rstd,
+//                      R, C, p, seed, accumulateX, accumulateRes)
+Napi::Value AddLayerNormBackward(const Napi::CallbackInfo& info) {
+  Args a(info, "addLayerNormBackward", 15);
+  auto dx = a.f32_or_null(0, "dx");
+  auto dres = a.f32_or_null(1, "dres");
+  auto dweight = a.f32_or_null(2, "dweight");
+  auto dbias = a.f32_or_null(3, "dbias");
+  auto dout = a.f32(4, "dout");
+  auto sum = a.f32(5, "sum");
+  auto weight = a.f32(6, "weight");
+  auto mean = a.f32(7, "mean");
+  auto rstd = a.f32(8, "rstd");
+  const int64_t R = a.size(9, "R"), C = a.size(10, "C");
+  const double p = a.number(11, "p");
+  const uint32_t seed = a.uint32(12, "seed");
+  const bool accX = a.boolean(13, "accumulateX");
+  const bool accRes = a.boolean(14, "accumulateRes");
+  if (!(p >= 0 && p < 1)) a.range_error("p must be in [0, 1)");
+  const double RC = static_cast<double>(R) * C;
+  if (dx.p) a.need(dx, "dx", RC, rc(R, C));
+  if (dres.p) a.need(dres, "dres", RC, rc(R, C));
+  a.need(dout, "dout", RC, rc(R, C));
+  a.need(sum, "sum", RC, rc(R, C));
+  a.need(mean, "mean", R, dims({{"R", double(R)}}));
+  a.need(rstd, "rstd", R, dims({{"R", double(R)}}));
+  if (R > 0) {
+    a.need(weight, "weight", C, dims({{"C", double(C)}}));
+    if (dweight.p) a.need(dweight, "dweight", C, dims({{"C", double(C)}}));
+    if (dbias.p) a.need(dbias, "dbias", C, dims({{"C", double(C)}}));
+  }
+  lms::add_layernorm_backward(dx.p, dres.p, dweight.p, dbias.p, dout.p, sum.p, weight.p, mean.p, rstd.p, R, C, p, seed,
+                              accX, accRes);
+  return info.Env().Undefined();
+}
+
+// biasGeluForward(out, pre, inp, bias, R, C)
+Napi::Value BiasGeluForward(const Napi::CallbackInfo& info) {
+  Args a(info, "biasGeluForward", 6);
+  auto out = a.f32(0, "out");
+  auto pre = a.f32(1, "pre");
+  auto inp = a.f32(2, "inp");
+  auto bias = a.f32(3, "bias");
+  const int64_t R = a.size(4, "R"), C = a.size(5, "C");
+  const double RC = static_cast<double>(R) * C;
+  a.need(out, "out", RC, rc(R, C));
+  a.need(pre, "pre", RC, rc(R, C));
+  a.need(inp, "inp", RC, rc(R, C));
+  if (R > 0) a.need(bias, "bias", C, dims({{"C", double(C)}}));
+  lms::bias_gelu_forward(out.p, pre.p, inp.p, bias.p, R, C);
+  return info.Env().Undefined();
+}
+
+// biasGeluBackward(dpre, dbias | null, dout, pre, R, C)
+Napi::Value BiasGeluBackward(const Napi::CallbackInfo& info) {
+  Args a(info, "biasGeluBackward", 6);
+  auto dpre = a.f32(0, "dpre");
+  auto dbias = a.f32_or_null(1, "dbias");
+  auto dout = a.f32(2, "dout");
+  auto pre = a.f32(3, "pre");
+  const int64_t R = a.size(4, "R"), C = a.size(5, "C");
+  const double RC = static_cast<double>(R) * C;
+  a.need(dpre, "dpre", RC, rc(R, C));
+  a.need(dout, "dout", RC, rc(R, C));
+  a.need(pre, "pre", RC, rc(R, C));
+  if (R > 0 && dbias.p) a.need(dbias, "dbias", C, dims({{"C", double(C)}}));
+  lms::bias_gelu_backward(dpre.p, dbias.p, dout.p, pre.p, R, C);
+  return info.Env().Undefined();
+}
+
+// A JS array of Float32Arrays: pointers and lengths, each element checked.
+struct F32List {
+  std::vector<float*> p;
+  std::vector<int64_t> n;
+};
+
+F32List f32_list(const Args& a, const Napi::CallbackInfo& info, size_t i, const char* name) {
+  if (!info[i].IsArray()) a.type_error(std::string(name) + " must be an Array of Float32Array, got " + describe(info[i]));
+  Napi::Array arr = info[i].As<Napi::Array>();
+  F32List out;
+  const uint32_t len = arr.Length();
+  out.p.resize(len);
+  out.n.resize(len);
+  for (uint32_t k = 0; k < len; k++) {
+    Napi::Value v = arr.Get(k);
+    napi_typedarray_type type;
+    size_t length = 0;
+    void* data = nullptr;
+    if (napi_get_typedarray_info(info.Env(), v, &type, &length, &data, nullptr, nullptr) != napi_ok ||
+        type != napi_float32_array) {
+      std::ostringstream os;
+      os << name << "[" << k << "] must be a Float32Array, got " << describe(v);
+      a.type_error(os.str());
+    }
+    out.p[k] = static_cast<float*>(data);
+    out.n[k] = static_cast<int64_t>(length);
+  }
+  return out;
+}
+
+// adamStepMany(params[], grads[], m[], v[], weightDecays[], lr, beta1, beta2, eps, step, gradScale)
+Napi::Value AdamStepMany(const Napi::CallbackInfo& info) {
+  Args a(info, "adamStepMany", 11);
+  F32List P = f32_list(a, info, 0, "params"), G = f32_list(a, info, 1, "grads");
+  F32List M = f32_list(a, info, 2, "m"), V = f32_list(a, info, 3, "v");
+  if (!info[4].IsArray()) a.type_error("weightDecays must be an Array of numbers, got " + describe(info[4]));
+  Napi::Array wdArr = info[4].As<Napi::Array>();
+  const size_t count = P.p.size();
+  if (G.p.size() != count || M.p.size() != count || V.p.size() != count || wdArr.Length() != count) {
+    std::ostringstream os;
+    os << "params, grads, m, v and weightDecays must have the same length, got " << count << ", " << G.p.size()
+       << ", " << M.p.size() << ", " << V.p.size() << ", " << wdArr.Length();
+    a.range_error(os.str());
+  }
+  std::vector<double> wd(count);
+  for (size_t k = 0; k < count; k++) {
+    Napi::Value v = wdArr.Get(static_cast<uint32_t>(k));
+    if (!v.IsNumber()) a.type_error("weightDecays[" + std::to_string(k) + "] must be a number, got " + describe(v));
+    wd[k] = v.As<Napi::Number>().DoubleValue();
+    const int64_t n = P.n[k];
+    if (G.n[k] < n || M.n[k] < n || V.n[k] < n) {
+      std::ostringstream os;
+      os << "tensor " << k << ": param has " << n << " elements but grad/m/v have " << G.n[k] << "/" << M.n[k] << "/"
+         << V.n[k];
+      a.range_error(os.str());
+    }
+  }
+  const double lr = a.number(5, "lr"), beta1 = a.number(6, "beta1"), beta2 = a.number(7, "beta2");
+  const double eps = a.number(8, "eps"), step = a.number(9, "step"), gscale = a.number(10, "gradScale");
+  lms::adam_step_many(P.p.data(), G.p.data(), M.p.data(), V.p.data(), P.n.data(), wd.data(),
+                      static_cast<int64_t>(count), lr, beta1, beta2, eps, step, gscale);
+  return info.Env().Undefined();
+}
+
+// sumSquaresMany(xs[]) -> number
+Napi::Value SumSquaresMany(const Napi::CallbackInfo& info) {
+  Args a(info, "sumSquaresMany", 1);
+  F32List X = f32_list(a, info, 0, "xs");
+  std::vector<const float*> p(X.p.begin(), X.p.end());
+  return Napi::Number::New(info.Env(), lms::sum_squares_many(p.data(), X.n.data(), static_cast<int64_t>(p.size())));
+}
+
 // setBatchedMode(0 | 1 | 2): benchmarking knob, see gemm.h.
 Napi::Value SetBatchedMode(const Napi::CallbackInfo& info) {
   Args a(info, "setBatchedMode", 1);
@@ -724,6 +958,14 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fn("sumSquaredDiff", SumSquaredDiff);
   fn("maxAbs", MaxAbs);
   fn("adamStep", AdamStep);
+  fn("crossEntropyForward", CrossEntropyForward);
+  fn("crossEntropyBackward", CrossEntropyBackward);
+  fn("addLayerNormForward", AddLayerNormForward);
+  fn("addLayerNormBackward", AddLayerNormBackward);
+  fn("biasGeluForward", BiasGeluForward);
+  fn("biasGeluBackward", BiasGeluBackward);
+  fn("adamStepMany", AdamStepMany);
+  fn("sumSquaresMany", SumSquaresMany);
   fn("setBatchedMode", SetBatchedMode);
   fn("hash32", Hash32);
   fn("installInterruptHandler", InstallInterruptHandler);

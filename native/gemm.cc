@@ -119,6 +119,15 @@ void sgemm_batched(bool tA, bool tB, int M, int N, int K, float alpha,
                         beta, C + o * sCo + h * sCi, ldc);
   };
   int mode = g_batched_mode.load();
+  if (mode == 0 && 2.0 * M * N * static_cast<double>(K) * count < 2.0e6) {
+    // A few tiny matrices (one batch row's heads in ragged attention): a
+    // pool wake-up costs more than the arithmetic, so run them here, serially.
+#if defined(LMS_HAVE_CBLAS)
+    BlasSingleThread guard;
+#endif
+    for (int64_t i = 0; i < count; i++) one(i);
+    return;
+  }
   if (mode == 0) {
     // Attention-sized matrices are too small for a GEMM to split well over
     // cores, while heads are independent: give each core whole matrices.

@@ -19,7 +19,14 @@ struct Pool {
   void* ctx = nullptr;
   int64_t n = 0;
   std::atomic<int64_t> next{0};
-  int running = 0;  // workers not yet finished with the current job
+  // Workers that joined the current job and have not finished it. The
+  // caller waits for these only, not for every worker: on a machine whose
+  // cores other processes also use, a worker may be woken but not
+  // scheduled for milliseconds, and a caller that had already run every
+  // task itself would sit idle waiting for it to check in. A worker that
+  // wakes after the caller closed the job (open == false) leaves it alone.
+  int active = 0;
+  bool open = false;
   std::atomic<bool> busy{false};
 
   void drain(void (*f)(void*, int64_t), void* c, int64_t count) {
@@ -32,13 +39,15 @@ struct Pool {
       std::unique_lock<std::mutex> lk(mu);
       work_cv.wait(lk, [&] { return generation != seen; });
       seen = generation;
+      if (!open) continue;
+      active++;
       auto f = fn;
       auto c = ctx;
       int64_t count = n;
       lk.unlock();
       drain(f, c, count);
       lk.lock();
-      if (--running == 0) done_cv.notify_one();
+      if (--active == 0) done_cv.notify_one();
     }
   }
 };
@@ -80,14 +89,17 @@ void parallel_for(int64_t n, void (*fn)(void*, int64_t), void* ctx) {
     p->ctx = ctx;
     p->n = n;
     p->next.store(0, std::memory_order_relaxed);
-    p->running = p->nthreads - 1;
+    p->active = 0;
+    p->open = true;
     p->generation++;
   }
   p->work_cv.notify_all();
   p->drain(fn, ctx, n);
   {
+    // Every task is claimed now; wait only for the ones workers are still running.
     std::unique_lock<std::mutex> lk(p->mu);
-    p->done_cv.wait(lk, [&] { return p->running == 0; });
+    p->open = false;
+    p->done_cv.wait(lk, [&] { return p->active == 0; });
   }
   p->busy.store(false, std::memory_order_release);
 }

@@ -109,5 +109,39 @@ void vadam(float* param, const float* grad, float* m, float* v, int64_t n, float
            float ob2, float eps, float step_size, float inv_sqrt_bc2, float decay);
 // dinp += dout - exp(out) * s   (one row of the log-softmax backward)
 void vlogsoftmax_backward_row(float* dinp, const float* dout, const float* out, float s, int64_t n);
+// dinp = dout * (Phi(x) + x phi(x))   (overwrites: the bias+GELU backward's scratch)
+void vgelu_backward_set(float* dinp, const float* dout, const float* inp, int64_t n);
+// d = s * exp(x - lse) (accumulate: d += …), one row of the fused cross-entropy backward
+void vce_backward_row(float* d, const float* x, float lse, float s, int64_t n, bool accumulate);
+
+// Inverted dropout on n elements whose flat indices start at i0: element i
+// is kept when hash32(seed, i0 + i) >= thr (thr = ceil(p * 2^32), see
+// dropout_threshold in kernels.cc), and a kept value is rounded from
+// double(x) * s as js.ts does. keep may be null (fused ops regenerate the
+// mask in their backward instead of storing it).
+void vdropout_forward(float* out, uint8_t* keep, const float* inp, int64_t n, uint32_t seed, uint32_t i0, uint32_t thr,
+                      double s);
+// dinp += keep ? dout * s : 0, in double and rounded, as js.ts.
+void vdropout_backward(float* dinp, const float* dout, const uint8_t* keep, int64_t n, double s);
+// sum = dropout(x) + res, the mask regenerated from (seed, i0 + i) as vdropout_forward draws it.
+void vdropout_add(float* sum, const float* x, const float* res, int64_t n, uint32_t seed, uint32_t i0, uint32_t thr,
+                  double s);
+// The dropout backward of a fused op: g = ds (float); dx (+)= keep ? double(g) * s : 0, the mask regenerated.
+void vdropout_grad(float* dx, const float* ds, int64_t n, uint32_t seed, uint32_t i0, uint32_t thr, double s,
+                   bool accumulate);
+// One row of layer norm (C channels): mean and variance in double (eight
+// partial sums), out = (x - m) * rstd * weight + bias; writes mean and rstd.
+void vln_forward_row(float* out, float* mean, float* rstd, const float* x, const float* weight, const float* bias,
+                     int64_t C, double eps);
+// One row of the layer-norm backward with the row's saved m and s:
+// ds = (dnorm - mean(dnorm) - norm * mean(dnorm * norm)) * s (when ds is not
+// null), pw += norm * dout and pb += dout (double partial sums; either may be null).
+void vln_backward_row(float* ds, double* pw, double* pb, const float* x, const float* dout, const float* weight,
+                      double m, double s, int64_t C);
+// AdamW over n elements with the gradient first scaled by gscale (rounded
+// to float, as the clip's scale kernel rounds) when `scaled`, and zeroed
+// after it is read when `zero`; otherwise exactly vadam.
+void vadam_ex(float* param, float* grad, float* m, float* v, int64_t n, float beta1, float beta2, float ob1, float ob2,
+              float eps, float step_size, float inv_sqrt_bc2, float decay, double gscale, bool scaled, bool zero);
 
 }  // namespace lms

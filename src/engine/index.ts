@@ -12,6 +12,7 @@ export { layerNorm } from './ops/norm.js';
 export { gelu, relu, tanh } from './ops/activation.js';
 export { embedding, gatherRows, spliceRows } from './ops/embedding.js';
 export { add, scale, dropout } from './ops/elementwise.js';
+export { addLayerNorm, linearGelu } from './ops/fused.js';
 export { reshape, permute, transpose2d, concatSeq, sliceSeq, expandBatch } from './ops/shape.js';
 export { sum, mean, mse, logSoftmax, crossEntropy, entropy, weightedSum } from './ops/loss.js';
 export { Adam, SGD, clipGradNorm, maxAbsGrad, type AdamOptions } from './optim.js';

@@ -1,7 +1,16 @@
 /**
- * Optimizers over persistent parameters. Adam(W) runs as one kernel per
- * parameter; SGD is plain (optional momentum). Both skip parameters whose
- * gradient never materialised.
+ * Optimizers over persistent parameters. Adam(W) runs as one multi-tensor
+ * kernel call over every parameter (the clip's scale and the gradient
+ * zeroing folded into the same pass); SGD is plain (optional momentum).
+ * Both skip parameters whose gradient never materialised.
+ *
+ * Dense, not lazy: every parameter with a gradient buffer gets the full
+ * AdamW update each step, rows of the 30,522-row word embedding that no
+ * token used included (their moments decay, their weights get the
+ * momentum step and the decoupled weight decay). A lazy/sparse update of
+ * only the used rows would not be AdamW — it changes every untouched row's
+ * trajectory, and with the MLM decoder tied to the embedding the gradient
+ * is dense anyway (every row gets a softmax gradient) — so it is not done.
  */
 import { kernelsFor } from './backend.js';
 import type { Tensor } from './tensor.js';
@@ -44,16 +53,34 @@ export class Adam {
 
   private readonly noDecay: Set<Tensor>;
 
-  /** One update with the current gradients; then gradients are zeroed. */
-  update(): void {
+  /**
+   * One update with the current gradients; then gradients are zeroed.
+   * With `maxGradNorm`, the gradients are first clipped to that global L2
+   * norm exactly as clipGradNorm(params, maxGradNorm) would (same norm, same
+   * rounding of the scaled gradients), the scale applied inside the update's
+   * single pass; the norm before clipping is returned (NaN without it).
+   */
+  update(opts: { maxGradNorm?: number } = {}): number {
     this.step++;
+    const params: Float32Array[] = [], grads: Float32Array[] = [], m: Float32Array[] = [], v: Float32Array[] = [], wds: number[] = [];
     this.params.forEach((p, i) => {
       if (!p.grad) return;
-      const wd = this.noDecay.has(p) ? 0 : this.weightDecay;
-      kernelsFor(p.data).adamStep(p.data as Float32Array, p.grad as Float32Array, this.m[i], this.v[i], p.size,
-        this.lr, this.beta1, this.beta2, this.eps, wd, this.step);
-      p.zeroGrad();
+      params.push(p.data as Float32Array);
+      grads.push(p.grad as Float32Array);
+      m.push(this.m[i]);
+      v.push(this.v[i]);
+      wds.push(this.noDecay.has(p) ? 0 : this.weightDecay);
     });
+    if (params.length === 0) return opts.maxGradNorm === undefined ? NaN : 0;
+    const k = kernelsFor(params[0]);
+    let norm = NaN;
+    let scale = 1;
+    if (opts.maxGradNorm !== undefined) {
+      norm = Math.sqrt(k.sumSquaresMany(grads));
+      if (norm > opts.maxGradNorm && norm > 0) scale = opts.maxGradNorm / norm;
+    }
+    k.adamStepMany(params, grads, m, v, wds, this.lr, this.beta1, this.beta2, this.eps, this.step, scale);
+    return norm;
   }
 
   /** Optimizer state for checkpoints. */
@@ -99,9 +126,10 @@ export class SGD {
 
 /** Scales gradients so their global L2 norm is at most maxNorm; returns the norm before. */
 export function clipGradNorm(params: Tensor[], maxNorm: number): number {
-  let sq = 0;
-  for (const p of params) if (p.grad) sq += kernelsFor(p.grad).sumSquaredDiff(p.grad, null, p.size);
-  const norm = Math.sqrt(sq);
+  const grads = params.flatMap((p) => (p.grad ? [p.grad] : []));
+  // A float64 gradient anywhere sends the sum to the js set (the native one is float32-only).
+  const k = kernelsFor(grads.find((g) => g instanceof Float64Array) ?? grads[0] ?? new Float32Array(0));
+  const norm = grads.length ? Math.sqrt(k.sumSquaresMany(grads)) : 0;
   if (norm > maxNorm && norm > 0) {
     const c = maxNorm / norm;
     for (const p of params) if (p.grad) kernelsFor(p.grad).scale(p.grad, p.size, c);

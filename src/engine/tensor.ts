@@ -83,6 +83,19 @@ export class Tensor {
     return this.grad;
   }
 
+  /**
+   * The gradient buffer for a backward that writes every element: on first
+   * use it is allocated without zeroing and `accumulate` is false (the
+   * writer overwrites it); afterwards it is the existing buffer and
+   * `accumulate` is true. Saves the zero fill and the read-back of
+   * accumulating into zeros.
+   */
+  gradSink(): { grad: Buf; accumulate: boolean } {
+    if (this.grad) return { grad: this.grad, accumulate: true };
+    this.grad = allocBuf(this.size, this.dtype, false);
+    return { grad: this.grad, accumulate: false };
+  }
+
   zeroGrad(): void {
     this.grad?.fill(0);
   }

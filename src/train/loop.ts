@@ -8,7 +8,7 @@
  * loop differentiates.
  */
 import { existsSync, rmSync } from 'node:fs';
-import { backward, clipGradNorm, type Tensor, withScope } from '../engine/index.js';
+import { backward, type Tensor, withScope } from '../engine/index.js';
 import { fmt, progress } from '../util/progress.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { adamW, linearSchedule } from './schedule.js';
@@ -104,9 +104,9 @@ export function trainLoop<B>(spec: TrainLoopSpec<B>): TrainLoopResult {
         return { loss: r.loss.item(), covered: r.tokens };
       });
       if (!Number.isFinite(loss)) throw new Error(`${spec.label} diverged at step ${step + 1} (loss ${loss}); lower --lr`);
-      if (spec.clip > 0) clipGradNorm(opt.params, spec.clip);
+      // Clipping (as clipGradNorm) folded into the one multi-tensor AdamW pass.
       opt.lr = lrAt(step);
-      opt.update();
+      opt.update(spec.clip > 0 ? { maxGradNorm: spec.clip } : {});
       step++;
       trainTime += Number(process.hrtime.bigint() - t0) / 1e9;
       tokens += covered;

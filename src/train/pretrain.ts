@@ -7,7 +7,7 @@
  */
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Adam, backward, clipGradNorm, crossEntropy, noGrad, type Tensor, withScope } from '../engine/index.js';
+import { type Adam, backward, crossEntropy, noGrad, type Tensor, withScope } from '../engine/index.js';
 import { backendName } from '../engine/backend.js';
 import type { EncoderConfig } from '../formats/hf-config.js';
 import { Encoder } from '../models/encoder.js';
@@ -95,9 +95,9 @@ export function mlmTrainStep(model: LoadedModel, batch: MlmBatch, opt: Adam, dro
     backward(l);
     return l.item();
   });
-  clipGradNorm(opt.params, clip);
+  // Clipping (as clipGradNorm) folded into the one multi-tensor AdamW pass.
   opt.lr = lr;
-  opt.update();
+  opt.update({ maxGradNorm: clip });
   return loss;
 }
 

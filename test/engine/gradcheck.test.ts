@@ -1,8 +1,8 @@
 /** Finite-difference gradient checks of every op, in float64 on the js kernels. */
 import { test } from 'node:test';
 import {
-  add, attention, concatSeq, crossEntropy, dropout, embedding, entropy, expandBatch, gatherRows, gelu,
-  layerNorm, linear, logSoftmax, mean, mse, permute, reshape, scale, sliceSeq, spliceRows, sum, tanh,
+  add, addLayerNorm, attention, concatSeq, crossEntropy, dropout, embedding, entropy, expandBatch, gatherRows, gelu,
+  layerNorm, linear, linearGelu, logSoftmax, mean, mse, permute, reshape, scale, sliceSeq, spliceRows, sum, tanh,
   Tensor, transpose2d, weightedSum,
 } from '../../src/engine/index.js';
 import { gradcheck, randTensor } from '../helpers/gradcheck.js';
@@ -33,6 +33,23 @@ test('layerNorm: input, weight, bias', () => {
   gradcheck('layerNorm', [x, w, b], (x, w, b) => layerNorm(x, w, b, 1e-12));
 });
 
+test('fused addLayerNorm (dropout + residual + layerNorm) and linearGelu', () => {
+  const x = randTensor([2, 3, 6], 40, { scale: 2 });
+  const r = randTensor([2, 3, 6], 41);
+  const w = randTensor([6], 42, { offset: 1, scale: 0.3 });
+  const b = randTensor([6], 43, { scale: 0.3 });
+  gradcheck('addLayerNorm', [x, r, w, b], (x, r, w, b) => addLayerNorm(x, r, w, b, 1e-12));
+  gradcheck('addLayerNorm-dropout', [x, r, w, b], (x, r, w, b) => addLayerNorm(x, r, w, b, 1e-12, { p: 0.3, seed: 5 }));
+  gradcheck('addLayerNorm-same-tensor', [x, w, b], (x, w, b) => addLayerNorm(x, x, w, b, 1e-5, { p: 0.3, seed: 9 }));
+  gradcheck('addLayerNorm-frozen-params', [x, r], (x, r) => addLayerNorm(x, r, randTensor([6], 44, { offset: 1, requiresGrad: false }), randTensor([6], 45, { requiresGrad: false }), 1e-5, { p: 0.2, seed: 3 }));
+  const W = randTensor([5, 6], 46);
+  const bb = randTensor([5], 47);
+  gradcheck('linearGelu', [x, W, bb], (x, W, bb) => linearGelu(x, W, bb));
+  gradcheck('linearGelu-frozen-weight', [x, bb], (x, bb) => linearGelu(x, randTensor([5, 6], 48, { requiresGrad: false }), bb));
+  // Fresh gradients are overwritten, existing ones accumulated: a tensor feeding both kinds of consumer.
+  gradcheck('gradSink-mixed', [x, W, bb], (x, W, bb) => add(linearGelu(x, W, bb), linear(x, W, null)));
+});
+
 test('attention: q, k, v with a mask and more keys than queries', () => {
   const B = 2, T = 3, Tk = 5, H = 4;
   const q = randTensor([B, T, H], 10);
@@ -42,6 +59,19 @@ test('attention: q, k, v with a mask and more keys than queries', () => {
   mask[Tk - 1] = -1e9; // row 0 cannot see its last key
   mask[Tk + 0] = -1e9; // row 1 cannot see its first key
   gradcheck('attention', [q, k, v], (q, k, v) => attention(q, k, v, { heads: 2, mask }));
+});
+
+test('attention with ragged queries (0–3 per batch row), a mask and dropout', () => {
+  const B = 4, Tk = 5, H = 4;
+  const offsets = Int32Array.from([0, 2, 2, 3, 6]);
+  const q = randTensor([6, H], 50);
+  const k = randTensor([B, Tk, H], 51);
+  const v = randTensor([B, Tk, H], 52);
+  const mask = new Float64Array(B * Tk);
+  mask[Tk - 1] = -1e9;
+  mask[3 * Tk + 1] = -1e9;
+  gradcheck('attention-ragged', [q, k, v], (q, k, v) => attention(q, k, v, { heads: 2, mask, queryOffsets: offsets }));
+  gradcheck('attention-ragged-dropout', [q, k, v], (q, k, v) => attention(q, k, v, { heads: 2, mask, queryOffsets: offsets, dropout: { p: 0.3, seed: 11 } }));
 });
 
 test('attention with dropout on the probabilities (fixed seed)', () => {

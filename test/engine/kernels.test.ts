@@ -460,6 +460,165 @@ ntest('adamStep matches js (bias correction, decoupled weight decay)', (nat) => 
 // ---------------------------------------------------------------------------
 // Bad calls throw, naming the kernel, instead of crashing
 
+// ---------------------------------------------------------------------------
+// Fused kernels
+
+ntest('crossEntropy forward/backward (fused): lse, loss, ignored rows, overwrite and accumulate', (nat) => {
+  for (const [R, C] of [[0, 5], [1, 1], [3, 17], [17, 67], [4, 30522], [5, 1000]] as const) {
+    const logits = rand(R * C, 30);
+    const labels = new Int32Array(R);
+    const r = rng(R * 31 + C);
+    for (let i = 0; i < R; i++) labels[i] = i % 3 === 1 ? -100 : Math.floor(r() * C);
+    const [lj, ln] = [new Float32Array(R), new Float32Array(R)];
+    const sj = js.crossEntropyForward(lj, logits, labels, R, C, -100);
+    const sn = nat.crossEntropyForward(ln, logits, labels, R, C, -100);
+    const what = `crossEntropy R=${R} C=${C}`;
+    closeNum(sn, sj, `${what} loss sum`, { rel: 1e-5, abs: 1e-5 });
+    close(ln, lj, `${what} lse`, { rel: 1e-6, abs: 1e-5 });
+    // Against the unfused reference: -Σ log_softmax[label].
+    const logp = new Float32Array(R * C);
+    js.logSoftmaxForward(logp, logits, R, C);
+    let ref = 0;
+    for (let i = 0; i < R; i++) if (labels[i] !== -100) ref -= logp[i * C + labels[i]!]!;
+    closeNum(sn, ref, `${what} loss vs logSoftmax`, { rel: 1e-5, abs: 1e-4 });
+    for (const accumulate of [false, true]) {
+      const d0 = accumulate ? rand(R * C) : new Float32Array(R * C).fill(NaN);
+      const [dj, dn] = [copy(d0), copy(d0)];
+      js.crossEntropyBackward(dj, logits, lj, labels, R, C, 0.37, -100, accumulate);
+      nat.crossEntropyBackward(dn, logits, lj, labels, R, C, 0.37, -100, accumulate);
+      close(dn, dj, `${what} backward accumulate=${accumulate}`, { rel: 1e-4, abs: 1e-6 });
+      if (!accumulate) for (let i = 0; i < R; i++) if (labels[i] === -100) assert.ok(dn.subarray(i * C, (i + 1) * C).every((x) => x === 0), `${what}: ignored row ${i} zeroed`);
+    }
+  }
+  assert.throws(() => nat.crossEntropyForward(new Float32Array(2), new Float32Array(6), Int32Array.from([0, 3]), 2, 3, -100),
+    (e: Error) => e instanceof RangeError && /crossEntropyForward/.test(e.message) && /labels\[1\] = 3/.test(e.message));
+});
+
+ntest('addLayerNorm forward/backward (fused dropout + residual + layerNorm)', (nat) => {
+  for (const R of ROWS) {
+    for (const C of COLS) {
+      for (const [p, seed] of [[0, 0], [0.1, 1234], [0.5, 0xdeadbeef]] as const) {
+        const x = rand(R * C, 2, 1);
+        const res = rand(R * C, 2, 2);
+        const w = rand(C, 1, 1);
+        const b = rand(C);
+        const N = R * C;
+        const what = `addLayerNorm R=${R} C=${C} p=${p}`;
+        const [oj, on, sj, sn] = [new Float32Array(N), new Float32Array(N), new Float32Array(N), new Float32Array(N)];
+        const [mj, mn, rj, rn] = [new Float32Array(R), new Float32Array(R), new Float32Array(R), new Float32Array(R)];
+        js.addLayerNormForward(oj, sj, mj, rj, x, res, w, b, R, C, 1e-12, p, seed);
+        nat.addLayerNormForward(on, sn, mn, rn, x, res, w, b, R, C, 1e-12, p, seed);
+        // sum is exactly dropoutForward + add (same mask, same rounding).
+        const dropped = new Float32Array(N);
+        nat.dropoutForward(dropped, new Uint8Array(N), x, N, p, seed);
+        const sumRef = new Float32Array(N);
+        nat.add(sumRef, dropped, res, N);
+        assert.deepEqual(sn, sumRef, `${what}: sum = dropout(x) + res bit for bit`);
+        assert.deepEqual(sj, sumRef, `${what}: js sum = dropout(x) + res bit for bit`);
+        close(on, oj, `${what} out`);
+        close(mn, mj, `${what} mean`);
+        close(rn, rj, `${what} rstd`, { rel: C === 1 ? 1e-3 : 1e-4 });
+        const dout = rand(N);
+        for (const accumulate of [false, true]) {
+          const init = () => (accumulate ? rand(N) : new Float32Array(N).fill(NaN));
+          const [dx0, dr0, dw0, db0] = [init(), init(), rand(C), rand(C)];
+          const [dxj, drj, dwj, dbj] = [copy(dx0), copy(dr0), copy(dw0), copy(db0)];
+          const [dxn, drn, dwn, dbn] = [copy(dx0), copy(dr0), copy(dw0), copy(db0)];
+          js.addLayerNormBackward(dxj, drj, dwj, dbj, dout, sj, w, mj, rj, R, C, p, seed, accumulate, accumulate);
+          nat.addLayerNormBackward(dxn, drn, dwn, dbn, dout, sj, w, mj, rj, R, C, p, seed, accumulate, accumulate);
+          const abs = C === 1 ? 1e-3 : 1e-5;
+          close(dxn, dxj, `${what} dx acc=${accumulate}`, { rel: 1e-4, abs });
+          close(drn, drj, `${what} dres acc=${accumulate}`, { rel: 1e-4, abs });
+          close(dwn, dwj, `${what} dweight`);
+          close(dbn, dbj, `${what} dbias`);
+          // Against the unfused kernels: ds from layerNormBackward, then add's and dropout's backward.
+          if (!accumulate) {
+            const ds = new Float32Array(N);
+            nat.layerNormBackward(ds, null, null, dout, sj, w, mj, rj, R, C);
+            close(drn, ds, `${what} dres vs layerNormBackward`, { rel: 1e-6, abs: 1e-7 });
+            const keep = new Uint8Array(N);
+            nat.dropoutForward(new Float32Array(N), keep, x, N, p, seed);
+            const dxRef = new Float32Array(N);
+            nat.dropoutBackward(dxRef, ds, keep, N, p);
+            close(dxn, dxRef, `${what} dx vs dropoutBackward`, { rel: 1e-6, abs: 1e-7 });
+          }
+        }
+        // Frozen branches and parameters: nothing else is touched.
+        const dr0 = rand(N);
+        const drn = copy(dr0);
+        nat.addLayerNormBackward(null, drn, null, null, dout, sj, w, mj, rj, R, C, p, seed, false, true);
+        const drj = copy(dr0);
+        js.addLayerNormBackward(null, drj, null, null, dout, sj, w, mj, rj, R, C, p, seed, false, true);
+        close(drn, drj, `${what} dres only`, { rel: 1e-4, abs: C === 1 ? 1e-3 : 1e-5 });
+      }
+    }
+  }
+});
+
+ntest('biasGelu forward/backward (fused bias + GELU), in place', (nat) => {
+  for (const R of ROWS) {
+    for (const C of COLS) {
+      const inp = rand(R * C, 4);
+      const bias = rand(C);
+      const N = R * C;
+      const [oj, on, pj, pn] = [new Float32Array(N), new Float32Array(N), new Float32Array(N), new Float32Array(N)];
+      js.biasGeluForward(oj, pj, inp, bias, R, C);
+      nat.biasGeluForward(on, pn, inp, bias, R, C);
+      const what = `biasGelu R=${R} C=${C}`;
+      close(pn, pj, `${what} pre`, { rel: 0, abs: 0 });
+      close(on, oj, `${what} out`, { rel: 1e-5, abs: 1e-6 });
+      const ip = copy(inp);
+      nat.biasGeluForward(on, ip, ip, bias, R, C); // pre aliases inp
+      close(ip, pj, `${what} pre in place`, { rel: 0, abs: 0 });
+      const dout = rand(N);
+      const db0 = rand(C);
+      const [dbj, dbn] = [copy(db0), copy(db0)];
+      const [dj, dn] = [new Float32Array(N), new Float32Array(N).fill(NaN)];
+      js.biasGeluBackward(dj, dbj, dout, pj, R, C);
+      nat.biasGeluBackward(dn, dbn, dout, pj, R, C);
+      close(dn, dj, `${what} dpre`, { rel: 1e-5, abs: 1e-6 });
+      close(dbn, dbj, `${what} dbias`, { rel: 1e-4, abs: 1e-5 });
+      nat.biasGeluBackward(dn, null, dout, pj, R, C);
+      close(dn, dj, `${what} dpre without dbias`, { rel: 1e-5, abs: 1e-6 });
+    }
+  }
+});
+
+ntest('adamStepMany = scale (clip) + adamStep + zeroed gradient per tensor; sumSquaresMany', (nat) => {
+  const sizes = [0, 1, 17, 10007, 70000, 300000];
+  for (const gradScale of [1, 0.37]) {
+    const p0 = sizes.map((n) => rand(n));
+    const g0 = sizes.map((n) => rand(n, 0.1));
+    const m0 = sizes.map((n) => rand(n, 0.01));
+    const v0 = sizes.map((n) => rand(n, 0.001, 0.001));
+    const wds = sizes.map((_, i) => (i % 2 ? 0.01 : 0));
+    const [pn, gn, mn, vn] = [p0.map(copy), g0.map(copy), m0.map(copy), v0.map(copy)];
+    nat.adamStepMany(pn, gn, mn, vn, wds, 1e-3, 0.9, 0.999, 1e-6, 7, gradScale);
+    sizes.forEach((n, i) => {
+      const [pr, gr, mr, vr] = [copy(p0[i]!), copy(g0[i]!), copy(m0[i]!), copy(v0[i]!)];
+      if (gradScale !== 1) nat.scale(gr, n, gradScale);
+      nat.adamStep(pr, gr, mr, vr, n, 1e-3, 0.9, 0.999, 1e-6, wds[i]!, 7);
+      const what = `adamStepMany tensor ${i} (n=${n}) scale=${gradScale}`;
+      assert.deepEqual(pn[i], pr, `${what}: param equals adamStep's`);
+      assert.deepEqual(mn[i], mr, `${what}: m`);
+      assert.deepEqual(vn[i], vr, `${what}: v`);
+      assert.ok(gn[i]!.every((x) => x === 0), `${what}: gradient zeroed`);
+    });
+    const [pj, gj, mj, vj] = [p0.map(copy), g0.map(copy), m0.map(copy), v0.map(copy)];
+    js.adamStepMany(pj, gj, mj, vj, wds, 1e-3, 0.9, 0.999, 1e-6, 7, gradScale);
+    sizes.forEach((_, i) => close(pn[i]!, pj[i]!, `adamStepMany vs js tensor ${i}`, { rel: 1e-6, abs: 1e-8 }));
+  }
+  const xs = sizes.map((n) => rand(n, 2));
+  const ref = xs.reduce((s, x) => s + js.sumSquaredDiff(x, null, x.length), 0);
+  closeNum(nat.sumSquaresMany(xs), ref, 'sumSquaresMany', { rel: 1e-12, abs: 1e-9 });
+  closeNum(js.sumSquaresMany(xs), ref, 'js sumSquaresMany', { rel: 1e-12, abs: 1e-9 });
+  assert.equal(nat.sumSquaresMany([]), 0);
+  assert.throws(() => nat.adamStepMany([new Float32Array(3)], [new Float32Array(2)], [new Float32Array(3)], [new Float32Array(3)], [0], 1e-3, 0.9, 0.999, 1e-8, 1, 1),
+    (e: Error) => e instanceof RangeError && /adamStepMany/.test(e.message) && /tensor 0/.test(e.message));
+  assert.throws(() => nat.sumSquaresMany([new Float64Array(2) as unknown as Float32Array]),
+    (e: Error) => e instanceof TypeError && /sumSquaresMany/.test(e.message) && /xs\[0\]/.test(e.message));
+});
+
 ntest('bad inputs throw clear errors', (nat) => {
   const f = (n: number) => new Float32Array(n);
   // Too-short buffers.

@@ -309,4 +309,101 @@ export const jsKernels: Kernels = {
       param[i] -= lr * (mHat / (Math.sqrt(vHat) + eps) + weightDecay * param[i]);
     }
   },
+
+  crossEntropyForward(lse, logits, labels, R, C, ignoreIndex) {
+    let loss = 0;
+    for (let r = 0; r < R; r++) {
+      if (labels[r] === ignoreIndex) {
+        lse[r] = 0;
+        continue;
+      }
+      const o = r * C;
+      let max = -Infinity;
+      for (let c = 0; c < C; c++) if (logits[o + c] > max) max = logits[o + c];
+      let s = 0;
+      for (let c = 0; c < C; c++) s += Math.exp(logits[o + c] - max);
+      const l = max + Math.log(s);
+      lse[r] = l;
+      loss += l - logits[o + labels[r]];
+    }
+    return loss;
+  },
+
+  crossEntropyBackward(dlogits, logits, lse, labels, R, C, scale, ignoreIndex, accumulate) {
+    for (let r = 0; r < R; r++) {
+      const o = r * C;
+      if (labels[r] === ignoreIndex) {
+        if (!accumulate) dlogits.fill(0, o, o + C);
+        continue;
+      }
+      const l = lse[r];
+      for (let c = 0; c < C; c++) {
+        const g = scale * (Math.exp(logits[o + c] - l) - (c === labels[r] ? 1 : 0));
+        dlogits[o + c] = accumulate ? dlogits[o + c] + g : g;
+      }
+    }
+  },
+
+  addLayerNormForward(out, sum, mean, rstd, x, res, weight, bias, R, C, eps, p, seed) {
+    const N = R * C;
+    if (p > 0) {
+      const threshold = p * 4294967296;
+      const s = 1 / (1 - p);
+      // The dropped value is rounded to the buffer's precision before the add, as dropoutForward's output is.
+      const round = sum instanceof Float32Array ? Math.fround : (v: number) => v;
+      for (let i = 0; i < N; i++) sum[i] = (hash32(seed, i) >= threshold ? round(x[i] * s) : 0) + res[i];
+    } else {
+      for (let i = 0; i < N; i++) sum[i] = x[i] + res[i];
+    }
+    jsKernels.layerNormForward(out, mean, rstd, sum, weight, bias, R, C, eps);
+  },
+
+  addLayerNormBackward(dx, dres, dweight, dbias, dout, sum, weight, mean, rstd, R, C, p, seed, accumulateX, accumulateRes) {
+    const N = R * C;
+    let ds: Buf | null = null;
+    if (dx || dres) {
+      ds = sum instanceof Float64Array ? new Float64Array(N) : new Float32Array(N);
+    }
+    jsKernels.layerNormBackward(ds, dweight, dbias, dout, sum, weight, mean, rstd, R, C);
+    if (!ds) return;
+    if (dres) for (let i = 0; i < N; i++) dres[i] = accumulateRes ? dres[i] + ds[i] : ds[i];
+    if (dx) {
+      const threshold = p * 4294967296;
+      const s = p > 0 ? 1 / (1 - p) : 1;
+      for (let i = 0; i < N; i++) {
+        const keep = p <= 0 || hash32(seed, i) >= threshold;
+        const g = keep ? ds[i] * s : 0;
+        dx[i] = accumulateX ? dx[i] + g : g;
+      }
+    }
+  },
+
+  biasGeluForward(out, pre, inp, bias, R, C) {
+    for (let r = 0; r < R; r++) {
+      const o = r * C;
+      for (let c = 0; c < C; c++) pre[o + c] = inp[o + c] + bias[c];
+    }
+    jsKernels.geluForward(out, pre, R * C);
+  },
+
+  biasGeluBackward(dpre, dbias, dout, pre, R, C) {
+    dpre.fill(0, 0, R * C);
+    jsKernels.geluBackward(dpre, dout, pre, R * C);
+    if (dbias) jsKernels.biasBackward(dbias, dpre, R, C);
+  },
+
+  adamStepMany(params, grads, m, v, weightDecays, lr, beta1, beta2, eps, step, gradScale) {
+    params.forEach((p, i) => {
+      const g = grads[i];
+      if (gradScale !== 1) jsKernels.scale(g, p.length, gradScale);
+      jsKernels.adamStep(p, g, m[i], v[i], p.length, lr, beta1, beta2, eps, weightDecays[i], step);
+      g.fill(0, 0, p.length);
+    });
+  },
+
+  sumSquaresMany(xs) {
+    let s = 0;
+    for (const x of xs) s += jsKernels.sumSquaredDiff(x, null, x.length);
+    return s;
+  },
 };

@@ -106,6 +106,14 @@ function makeKernels(a: Addon): Kernels {
     sumSquaredDiff: a.sumSquaredDiff,
     maxAbs: a.maxAbs,
     adamStep: a.adamStep,
+    crossEntropyForward: a.crossEntropyForward,
+    crossEntropyBackward: a.crossEntropyBackward,
+    addLayerNormForward: a.addLayerNormForward,
+    addLayerNormBackward: a.addLayerNormBackward,
+    biasGeluForward: a.biasGeluForward,
+    biasGeluBackward: a.biasGeluBackward,
+    adamStepMany: a.adamStepMany,
+    sumSquaresMany: a.sumSquaresMany,
   };
 }
 

@@ -120,4 +120,69 @@ export interface Kernels {
     param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, N: number,
     lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number,
   ): void;
+
+  // ---- fused kernels ------------------------------------------------------
+  // A gradient output with an `accumulate` flag is added into when it is
+  // true and overwritten (every element set; its old contents, NaN included,
+  // never read) when false — a gradient buffer allocated for this writer
+  // needs no zeroing first.
+
+  /**
+   * Cross-entropy forward without materialising log-probabilities:
+   * lse[r] = log Σ_c exp(logits[r, c]) (accumulated in double) for rows
+   * whose label is not ignoreIndex (0 on the others); returns
+   * Σ_r (lse[r] − logits[r, labels[r]]) over those rows, in double.
+   * logits [R, C], labels and lse [R]; every label is ignoreIndex or in [0, C).
+   */
+  crossEntropyForward(lse: Buf, logits: Buf, labels: Int32Array, R: number, C: number, ignoreIndex: number): number;
+  /**
+   * dlogits[r, :] (+)= scale · (softmax(logits[r, :]) − onehot(labels[r]))
+   * on labelled rows; ignored rows get nothing (0 when overwriting).
+   * The softmax is exp(logits − lse) with the forward's lse.
+   */
+  crossEntropyBackward(
+    dlogits: Buf, logits: Buf, lse: Buf, labels: Int32Array, R: number, C: number,
+    scale: number, ignoreIndex: number, accumulate: boolean,
+  ): void;
+
+  /**
+   * The residual branch of a post-LN block in one pass:
+   *   sum = dropout(x; p, seed) + res,  out = layerNorm(sum)   (R×C)
+   * The dropout is dropoutForward's (same mask for the same seed and flat
+   * index, same rounding) and p = 0 means none; the mask is not stored: the
+   * backward draws it again. mean and rstd (R) are saved as layerNormForward saves them.
+   */
+  addLayerNormForward(
+    out: Buf, sum: Buf, mean: Buf, rstd: Buf, x: Buf, res: Buf, weight: Buf, bias: Buf,
+    R: number, C: number, eps: number, p: number, seed: number,
+  ): void;
+  /**
+   * With ds = layerNorm's input gradient at `sum`: dres (+)= ds,
+   * dx (+)= ds · keep / (1 − p) (dropoutBackward's rounding), dweight and
+   * dbias += as layerNormBackward; each of dx, dres, dweight, dbias may be
+   * null (not needed).
+   */
+  addLayerNormBackward(
+    dx: Buf | null, dres: Buf | null, dweight: Buf | null, dbias: Buf | null,
+    dout: Buf, sum: Buf, weight: Buf, mean: Buf, rstd: Buf, R: number, C: number,
+    p: number, seed: number, accumulateX: boolean, accumulateRes: boolean,
+  ): void;
+
+  /** pre = inp + bias[c] (pre may alias inp), out = gelu(pre)   (R×C). */
+  biasGeluForward(out: Buf, pre: Buf, inp: Buf, bias: Buf, R: number, C: number): void;
+  /** dpre = dout · gelu'(pre) (overwritten), dbias += Σ_r dpre when dbias is given. */
+  biasGeluBackward(dpre: Buf, dbias: Buf | null, dout: Buf, pre: Buf, R: number, C: number): void;
+
+  /**
+   * One Adam(W) step over several tensors at once: for tensor i,
+   * g = grads[i] · gradScale (rounded as `scale` rounds; skipped when
+   * gradScale is 1), then adamStep's update with weightDecays[i], then
+   * grads[i] is zeroed. Each grads/m/v entry has at least params[i].length elements.
+   */
+  adamStepMany(
+    params: Float32Array[], grads: Float32Array[], m: Float32Array[], v: Float32Array[], weightDecays: number[],
+    lr: number, beta1: number, beta2: number, eps: number, step: number, gradScale: number,
+  ): void;
+  /** Σ_i Σ xs[i]² (accumulated in double; tensors added in order). */
+  sumSquaresMany(xs: Buf[]): number;
 }

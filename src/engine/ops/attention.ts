@@ -6,6 +6,12 @@
  * batched GEMMs, so no permute copies are made.
  *   scores = q·kᵀ  [B, nh, T, Tk];  probs = softmax(scores/√hd + mask)
  *   ctx = probs·v  → [B, T, H]
+ *
+ * Ragged queries (`queryOffsets`, length B + 1): q is [Nq, H] and batch row
+ * b's queries are its rows [off[b], off[b+1]) — any number per row, none
+ * included — against that row's keys k[b], v[b]; ctx is [Nq, H]. This is
+ * the last layer of an MLM step that computes only the masked positions.
+ * Probabilities are stored per row as [nh, c_b, Tk] blocks, one after another.
  */
 import type { Buf } from '../kernels/types.js';
 import { countGemm } from '../backend.js';
@@ -19,11 +25,14 @@ export interface AttentionOptions {
   mask?: Buf | null;
   /** Dropout on the attention probabilities (training only). */
   dropout?: { p: number; seed: number } | null;
+  /** Ragged queries: q is [Nq, H], batch row b's queries are rows [off[b], off[b+1]); length B + 1. */
+  queryOffsets?: Int32Array;
 }
 
 type BatchedArgs = [transA: boolean, transB: boolean, M: number, N: number, K: number, A: Buf, lda: number, sAo: number, sAi: number, B: Buf, ldb: number, sBo: number, sBi: number, beta: number, C: Buf, ldc: number, sCo: number, sCi: number];
 
 export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions): Tensor {
+  if (opts.queryOffsets) return raggedAttention(q, k, v, opts, opts.queryOffsets);
   const op = 'attention';
   expectRank(op, q, 3, 'q');
   expectRank(op, k, 3, 'k');
@@ -62,8 +71,10 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   return finish(op, ctx, (dctx) => {
     const dUsed = Tensor.output(probs.shape, dtype, []).data;
     batched('gradInput', false, true, T, Tk, hd, dctx, H, T * H, hd, v.data, H, Tk * H, hd, 0, dUsed, Tk, nh * T * Tk, T * Tk);
+    // Each of dq, dk, dv is written whole by one batched GEMM: a fresh gradient is overwritten (beta 0), not zeroed first.
     if (v.requiresGrad) {
-      batched('gradInput', true, false, Tk, hd, T, used, Tk, nh * T * Tk, T * Tk, dctx, H, T * H, hd, 1, v.ensureGrad(), H, Tk * H, hd);
+      const dv = v.gradSink();
+      batched('gradInput', true, false, Tk, hd, T, used, Tk, nh * T * Tk, T * Tk, dctx, H, T * H, hd, dv.accumulate ? 1 : 0, dv.grad, H, Tk * H, hd);
     }
     let dProbs = dUsed;
     if (drop && keep) {
@@ -74,10 +85,12 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
     const dScores = Tensor.output(probs.shape, dtype, [], true).data;
     kern.softmaxBackward(dScores, dProbs, probs.data, scale, B * nh * T, Tk);
     if (q.requiresGrad) {
-      batched('gradInput', false, false, T, hd, Tk, dScores, Tk, nh * T * Tk, T * Tk, k.data, H, Tk * H, hd, 1, q.ensureGrad(), H, T * H, hd);
+      const dq = q.gradSink();
+      batched('gradInput', false, false, T, hd, Tk, dScores, Tk, nh * T * Tk, T * Tk, k.data, H, Tk * H, hd, dq.accumulate ? 1 : 0, dq.grad, H, T * H, hd);
     }
     if (k.requiresGrad) {
-      batched('gradInput', true, false, Tk, hd, T, dScores, Tk, nh * T * Tk, T * Tk, q.data, H, T * H, hd, 1, k.ensureGrad(), H, Tk * H, hd);
+      const dk = k.gradSink();
+      batched('gradInput', true, false, Tk, hd, T, dScores, Tk, nh * T * Tk, T * Tk, q.data, H, T * H, hd, dk.accumulate ? 1 : 0, dk.grad, H, Tk * H, hd);
     }
   });
 }
@@ -86,4 +99,90 @@ function runBatched(kern: Kernels, role: 'forward' | 'gradInput', outer: number,
   const [transA, transB, M, N, K, A, lda, sAo, sAi, Bm, ldb, sBo, sBi, beta, C, ldc, sCo, sCi] = a;
   countGemm(role, 2 * M * N * K * outer * inner);
   kern.sgemmBatched(transA, transB, M, N, K, 1, A, 0, lda, sAo, sAi, Bm, 0, ldb, sBo, sBi, beta, C, 0, ldc, sCo, sCi, outer, inner);
+}
+
+/** attention() with ragged queries: see the header. q: [Nq, H]; k, v: [B, Tk, H]; off: B + 1 offsets. */
+function raggedAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions, off: Int32Array): Tensor {
+  const op = 'attention';
+  expectRank(op, q, 2, 'q (ragged)');
+  expectRank(op, k, 3, 'k');
+  expectRank(op, v, 3, 'v');
+  const [Nq, H] = q.shape;
+  const [B, Tk] = k.shape;
+  if (k.shape[2] !== H || v.shape[0] !== B || v.shape[1] !== Tk || v.shape[2] !== H) {
+    fail(op, 'ragged q, k, v must be [Nq, H], [B, Tk, H], [B, Tk, H]', q, k, v);
+  }
+  if (off.length !== B + 1 || off[0] !== 0 || off[B] !== Nq) {
+    fail(op, `queryOffsets must have B + 1 = ${B + 1} entries from 0 to Nq = ${Nq}`, q, k);
+  }
+  for (let b = 0; b < B; b++) if (off[b + 1]! < off[b]!) fail(op, `queryOffsets must not decrease (entry ${b + 1})`, q, k);
+  const nh = opts.heads;
+  if (!Number.isInteger(nh) || nh <= 0 || H % nh !== 0) fail(op, `hidden size ${H} is not divisible by ${nh} heads`, q);
+  const mask = opts.mask ?? null;
+  if (mask && mask.length !== B * Tk) fail(op, `mask must have B*Tk = ${B * Tk} entries, got ${mask.length}`, q, k);
+  const dtype = assertSameDtype(op, q, k, v);
+  const hd = H / nh;
+  const scale = 1 / Math.sqrt(hd);
+  const kern = kernelsOf(q);
+  // One batched GEMM over the heads of batch row b (c_b queries).
+  const gemmRow = (role: 'forward' | 'gradInput', tA: boolean, tB: boolean, M: number, N: number, K: number,
+    A: Buf, offA: number, lda: number, sAi: number, Bm: Buf, offB: number, ldb: number, sBi: number,
+    beta: number, C: Buf, offC: number, ldc: number, sCi: number) => {
+    countGemm(role, 2 * M * N * K * nh);
+    kern.sgemmBatched(tA, tB, M, N, K, 1, A, offA, lda, 0, sAi, Bm, offB, ldb, 0, sBi, beta, C, offC, ldc, 0, sCi, 1, nh);
+  };
+  const rows = (fn: (b: number, c: number, qo: number, po: number, ko: number) => void) => {
+    for (let b = 0; b < B; b++) {
+      const c = off[b + 1]! - off[b]!;
+      if (c > 0) fn(b, c, off[b]! * H, nh * off[b]! * Tk, b * Tk * H);
+    }
+  };
+
+  const probs = Tensor.output([nh * Nq * Tk], dtype, []);
+  const P = probs.data;
+  rows((b, c, qo, po, ko) => {
+    gemmRow('forward', false, true, c, Tk, hd, q.data, qo, H, hd, k.data, ko, H, hd, 0, P, po, Tk, c * Tk);
+    const block = P.subarray(po, po + nh * c * Tk);
+    kern.softmaxForward(block, block, mask ? mask.subarray(b * Tk, (b + 1) * Tk) : null, scale, nh * c, Tk, nh * c);
+  });
+  let used = P;
+  let keep: Uint8Array | null = null;
+  const drop = opts.dropout && opts.dropout.p > 0 ? opts.dropout : null;
+  if (drop) {
+    keep = new Uint8Array(probs.size);
+    used = Tensor.output(probs.shape, dtype, []).data;
+    kern.dropoutForward(used, keep, P, probs.size, drop.p, drop.seed);
+  }
+  const ctx = Tensor.output([Nq, H], dtype, [q, k, v]);
+  rows((_b, c, qo, po, ko) => gemmRow('forward', false, false, c, hd, Tk, used, po, Tk, c * Tk, v.data, ko, H, hd, 0, ctx.data, qo, H, hd));
+
+  return finish(op, ctx, (dctx) => {
+    const dUsed = Tensor.output(probs.shape, dtype, []).data;
+    rows((_b, c, qo, po, ko) => gemmRow('gradInput', false, true, c, Tk, hd, dctx, qo, H, hd, v.data, ko, H, hd, 0, dUsed, po, Tk, c * Tk));
+    // A fresh dk / dv is overwritten row by row; rows without queries get no GEMM, so they are zeroed here.
+    const sinkKV = (t: Tensor) => {
+      const s = t.gradSink();
+      if (!s.accumulate) for (let b = 0; b < B; b++) if (off[b + 1] === off[b]) s.grad.fill(0, b * Tk * H, (b + 1) * Tk * H);
+      return s;
+    };
+    if (v.requiresGrad) {
+      const dv = sinkKV(v);
+      rows((_b, c, qo, po, ko) => gemmRow('gradInput', true, false, Tk, hd, c, used, po, Tk, c * Tk, dctx, qo, H, hd, dv.accumulate ? 1 : 0, dv.grad, ko, H, hd));
+    }
+    let dProbs = dUsed;
+    if (drop && keep) {
+      dProbs = Tensor.output(probs.shape, dtype, [], true).data;
+      kern.dropoutBackward(dProbs, dUsed, keep, probs.size, drop.p);
+    }
+    const dScores = Tensor.output(probs.shape, dtype, [], true).data;
+    kern.softmaxBackward(dScores, dProbs, P, scale, nh * Nq, Tk);
+    if (q.requiresGrad) {
+      const dq = q.gradSink();
+      rows((_b, c, qo, po, ko) => gemmRow('gradInput', false, false, c, hd, Tk, dScores, po, Tk, c * Tk, k.data, ko, H, hd, dq.accumulate ? 1 : 0, dq.grad, qo, H, hd));
+    }
+    if (k.requiresGrad) {
+      const dk = sinkKV(k);
+      rows((_b, c, qo, po, ko) => gemmRow('gradInput', true, false, Tk, hd, c, dScores, po, Tk, c * Tk, q.data, qo, H, hd, dk.accumulate ? 1 : 0, dk.grad, ko, H, hd));
+    }
+  });
 }

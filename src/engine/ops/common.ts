@@ -17,6 +17,13 @@ export function gemm(
   k.sgemm(transA, transB, M, N, K, alpha, A, 0, lda, B, 0, ldb, beta, C, 0, ldc);
 }
 
+/** t.grad += dy, as a copy when t has no gradient yet (no zero fill, no read-back). */
+export function accumulateGrad(k: Kernels, t: Tensor, dy: Buf): void {
+  const s = t.gradSink();
+  if (s.accumulate) k.axpy(t.size, 1, dy, 0, s.grad, 0);
+  else s.grad.set(dy.length === t.size ? dy : dy.subarray(0, t.size));
+}
+
 export function lastDim(t: Tensor): number {
   return t.shape[t.shape.length - 1] ?? 1;
 }

@@ -1,6 +1,6 @@
 /** Elementwise arithmetic on equal shapes, scaling, and dropout. */
 import { assertSameDtype, Tensor } from '../tensor.js';
-import { fail, finish, kernelsOf } from './common.js';
+import { accumulateGrad, fail, finish, kernelsOf } from './common.js';
 
 function sameShape(a: Tensor, b: Tensor): boolean {
   return a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i]);
@@ -14,8 +14,8 @@ export function add(a: Tensor, b: Tensor): Tensor {
   const y = Tensor.output(a.shape, dtype, [a, b]);
   k.add(y.data, a.data, b.data, a.size);
   return finish('add', y, (dy) => {
-    if (a.requiresGrad) k.axpy(a.size, 1, dy, 0, a.ensureGrad(), 0);
-    if (b.requiresGrad) k.axpy(b.size, 1, dy, 0, b.ensureGrad(), 0);
+    if (a.requiresGrad) accumulateGrad(k, a, dy);
+    if (b.requiresGrad) accumulateGrad(k, b, dy);
   });
 }
 

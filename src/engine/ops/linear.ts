@@ -21,7 +21,10 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
   gemm('forward', k, false, true, R, outF, inF, 1, x.data, inF, weight.data, inF, 0, y.data, outF);
   if (bias) k.biasAdd(y.data, y.data, bias.data, R, outF);
   return finish(op, y, (dy) => {
-    if (x.requiresGrad) gemm('gradInput', k, false, false, R, inF, outF, 1, dy, outF, weight.data, inF, 1, x.ensureGrad(), inF);
+    if (x.requiresGrad) {
+      const dx = x.gradSink();
+      gemm('gradInput', k, false, false, R, inF, outF, 1, dy, outF, weight.data, inF, dx.accumulate ? 1 : 0, dx.grad, inF);
+    }
     if (weight.requiresGrad) gemm('gradWeight', k, true, false, outF, inF, R, 1, dy, outF, x.data, inF, 1, weight.ensureGrad(), inF);
     if (bias?.requiresGrad) k.biasBackward(bias.ensureGrad(), dy, R, outF);
   });

@@ -95,17 +95,17 @@ export function crossEntropy(logits: Tensor, labels: Int32Array, ignoreIndex = -
     count++;
   }
   if (count === 0) throw new Error(`${op}: every label is ignored`);
+  // Fused: the forward keeps only each row's log-sum-exp, and the backward
+  // writes scale · (softmax − onehot) straight into the logits' gradient —
+  // no [R, C] log-probabilities, no zeroed [R, C] seed gradient, and one
+  // exp per logit instead of two passes through logSoftmaxBackward.
   const k = kernelsOf(logits);
-  const logp = Tensor.output(logits.shape, logits.dtype, []);
-  k.logSoftmaxForward(logp.data, logits.data, R, C);
-  let s = 0;
-  for (let r = 0; r < R; r++) if (labels[r] !== ignoreIndex) s -= logp.data[r * C + labels[r]];
+  const lse = Tensor.output([R], logits.dtype, []).data;
+  const s = k.crossEntropyForward(lse, logits.data, labels, R, C, ignoreIndex);
   const y = scalarOut([logits], s / count);
   return finish(op, y, (dy) => {
-    const dlogp = Tensor.output(logits.shape, logits.dtype, [], true).data;
-    const c = -dy[0] / count;
-    for (let r = 0; r < R; r++) if (labels[r] !== ignoreIndex) dlogp[r * C + labels[r]] = c;
-    k.logSoftmaxBackward(logits.ensureGrad(), dlogp, logp.data, R, C);
+    const g = logits.gradSink();
+    k.crossEntropyBackward(g.grad, logits.data, lse, labels, R, C, dy[0] / count, ignoreIndex, g.accumulate);
   });
 }
 

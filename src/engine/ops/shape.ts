@@ -5,7 +5,7 @@
  */
 import { assertSameDtype, shapeStr, sizeOf, Tensor } from '../tensor.js';
 import { track } from '../memory.js';
-import { expectRank, fail, finish, kernelsOf } from './common.js';
+import { accumulateGrad, expectRank, fail, finish, kernelsOf } from './common.js';
 
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const inferred = shape.indexOf(-1);
@@ -19,7 +19,7 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const y = new Tensor(x.data, full, { requiresGrad: x.requiresGrad, ownsData: false, pooled: true });
   track(y);
   const k = kernelsOf(x);
-  return finish('reshape', y, (dy) => k.axpy(x.size, 1, dy, 0, x.ensureGrad(), 0));
+  return finish('reshape', y, (dy) => accumulateGrad(k, x, dy));
 }
 
 /** Generic axis permutation (a copy): out.shape[i] = x.shape[perm[i]]. */
