@@ -124,3 +124,23 @@ def serve(threads, step, info):
                 step(i)
                 secs.append(time.perf_counter() - t0)
             print(json.dumps({"seconds": secs}), flush=True)
+
+
+def setup(frozen, train):
+    """The manifest the TS bench wrote (--dir), threads and seed set, and the model (frozen: no parameter gradients)."""
+    import argparse
+    import json
+    import os
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dir", required=True)
+    args = ap.parse_args()
+    m = json.load(open(os.path.join(args.dir, "manifest.json")))
+    c = m["config"]
+    torch.set_num_threads(m["threads"])
+    torch.manual_seed(c["seed"])
+    model = BertMlm(c)
+    model.train(train)
+    if frozen:
+        for p in model.parameters():
+            p.requires_grad_(False)
+    return args, m, c, model

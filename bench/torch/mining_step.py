@@ -13,29 +13,16 @@ entropy(h_jᵀ) (softmax over the batch), loss Σ_j −distance − div·diversi
 backward; then per loop the largest |gradient| (the loop's convergence
 test) and an Adam step on its prompt.
 """
-import argparse
-import json
-import os
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bert import BertMlm, mask_add_of, read, serve
+from bert import mask_add_of, read, serve, setup
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--dir", required=True)
-    args = ap.parse_args()
-    m = json.load(open(os.path.join(args.dir, "manifest.json")))
-    c = m["config"]
-    torch.set_num_threads(m["threads"])
-    torch.manual_seed(c["seed"])
-    bb = BertMlm(c)
-    bb.eval()
-    for p in bb.parameters():
-        p.requires_grad_(False)
+    args, m, c, bb = setup(frozen=True, train=False)
     k, L, H = m["loops"], m["prompt_len"], c["hidden"]
     E = H
     vocab = bb.word.weight

@@ -7,26 +7,15 @@ forward, cross-entropy at the masked rows, backward, clip_grad_norm_, AdamW
 (no decay on biases and LayerNorm, eps 1e-6, foreach), zero_grad(set_to_none).
 Dropout on (train mode), seeded per step.
 """
-import argparse
-import json
-import os
 
 import numpy as np
 import torch
 
-from bert import BertMlm, mask_add_of, read, serve
+from bert import mask_add_of, read, serve, setup
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--dir", required=True)
-    args = ap.parse_args()
-    m = json.load(open(os.path.join(args.dir, "manifest.json")))
-    c = m["config"]
-    torch.set_num_threads(m["threads"])
-    torch.manual_seed(c["seed"])
-    model = BertMlm(c)
-    model.train()
+    args, m, c, model = setup(frozen=False, train=True)
     named = list(model.named_parameters())
     no_decay = lambda n: n.endswith("bias") or "_ln" in n
     opt = torch.optim.AdamW(

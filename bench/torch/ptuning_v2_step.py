@@ -12,30 +12,17 @@ batch with dropout on the whole past_key_values tensor, and a linear head
 on dropout(last hidden state at token 0). Step: cross-entropy, backward,
 clip_grad_norm_, AdamW (eps 1e-6, no weight decay, foreach).
 """
-import argparse
-import json
-import os
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from bert import BertMlm, mask_add_of, read, serve
+from bert import mask_add_of, read, serve, setup
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--dir", required=True)
-    args = ap.parse_args()
-    m = json.load(open(os.path.join(args.dir, "manifest.json")))
-    c = m["config"]
-    torch.set_num_threads(m["threads"])
-    torch.manual_seed(c["seed"])
-    bb = BertMlm(c)
-    bb.train()
-    for p in bb.parameters():
-        p.requires_grad_(False)
+    args, m, c, bb = setup(frozen=True, train=True)
     L, H, P = c["layers"], c["hidden"], m["prefix_len"]
     prefix = nn.Parameter(torch.randn(P, 2 * L * H))
     head = nn.Linear(H, m["labels"])
