@@ -146,15 +146,17 @@ export interface LayerOptions {
  * one op (addLayerNorm), the intermediate dense's bias + GELU in one
  * (linearGelu).
  */
+/** Keys and values [B, P + T, H]: the layer's projections of h, after the P-tuning v2 prefix rows when there are any. */
+function keysValues(L: LayerWeights, h: Tensor, prefix: LayerOptions['prefix']): { k: Tensor; v: Tensor } {
+  const k = linear(h, ...L.k);
+  const v = linear(h, ...L.v);
+  return prefix ? { k: concatSeq(prefix.key, k), v: concatSeq(prefix.value, v) } : { k, v };
+}
+
 export function layerForward(L: LayerWeights, h: Tensor, o: LayerOptions): Tensor {
   if (!o.drop || o.hiddenDropout || o.raggedRows) return layerForwardFused(L, h, o);
   const drop = o.drop;
-  let k = linear(h, ...L.k);
-  let v = linear(h, ...L.v);
-  if (o.prefix) {
-    k = concatSeq(o.prefix.key, k);
-    v = concatSeq(o.prefix.value, v);
-  }
+  const { k, v } = keysValues(L, h, o.prefix);
   const [B, T, H] = h.shape;
   const hq = o.queryRows ? reshape(gatherRows(reshape(h, [B * T, H]), o.queryRows), [B, o.queryRows.length / B, H]) : h;
   const ctx = attention(linear(hq, ...L.q), k, v, { heads: o.heads, mask: o.mask, dropout: o.attentionDropout });
@@ -165,12 +167,7 @@ export function layerForward(L: LayerWeights, h: Tensor, o: LayerOptions): Tenso
 
 function layerForwardFused(L: LayerWeights, h: Tensor, o: LayerOptions): Tensor {
   const dropSpec = o.hiddenDropout ?? (() => null);
-  let k = linear(h, ...L.k);
-  let v = linear(h, ...L.v);
-  if (o.prefix) {
-    k = concatSeq(o.prefix.key, k);
-    v = concatSeq(o.prefix.value, v);
-  }
+  const { k, v } = keysValues(L, h, o.prefix);
   const [B, T, H] = h.shape;
   const ragged = o.raggedRows;
   const hq = ragged

@@ -31,6 +31,17 @@ export interface AttentionOptions {
 
 type BatchedArgs = [transA: boolean, transB: boolean, M: number, N: number, K: number, A: Buf, lda: number, sAo: number, sAi: number, B: Buf, ldb: number, sBo: number, sBi: number, beta: number, C: Buf, ldc: number, sCo: number, sCi: number];
 
+/** What both attention forms check and derive alike: heads, head size, the 1/√hd scale, the mask's length, the dtype, the kernels. */
+function headsOf(op: string, q: Tensor, k: Tensor, v: Tensor, B: number, Tk: number, H: number, opts: AttentionOptions) {
+  const nh = opts.heads;
+  if (!Number.isInteger(nh) || nh <= 0 || H % nh !== 0) fail(op, `hidden size ${H} is not divisible by ${nh} heads`, q);
+  const mask = opts.mask ?? null;
+  if (mask && mask.length !== B * Tk) fail(op, `mask must have B*Tk = ${B * Tk} entries, got ${mask.length}`, q, k);
+  const dtype = assertSameDtype(op, q, k, v);
+  const hd = H / nh;
+  return { nh, mask, dtype, hd, scale: 1 / Math.sqrt(hd), kern: kernelsOf(q) };
+}
+
 export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions): Tensor {
   if (opts.queryOffsets) return raggedAttention(q, k, v, opts, opts.queryOffsets);
   const op = 'attention';
@@ -42,14 +53,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   if (k.shape[0] !== B || v.shape[0] !== B || k.shape[2] !== H || v.shape[2] !== H || v.shape[1] !== Tk) {
     fail(op, 'q, k, v must be [B, T, H], [B, Tk, H], [B, Tk, H]', q, k, v);
   }
-  const nh = opts.heads;
-  if (!Number.isInteger(nh) || nh <= 0 || H % nh !== 0) fail(op, `hidden size ${H} is not divisible by ${nh} heads`, q);
-  const mask = opts.mask ?? null;
-  if (mask && mask.length !== B * Tk) fail(op, `mask must have B*Tk = ${B * Tk} entries, got ${mask.length}`, q, k);
-  const dtype = assertSameDtype(op, q, k, v);
-  const hd = H / nh;
-  const scale = 1 / Math.sqrt(hd);
-  const kern = kernelsOf(q);
+  const { nh, mask, dtype, hd, scale, kern } = headsOf(op, q, k, v, B, Tk, H, opts);
   const batched = (role: 'forward' | 'gradInput', ...a: BatchedArgs) => runBatched(kern, role, B, nh, a);
 
   const probs = Tensor.output([B, nh, T, Tk], dtype, []);
@@ -116,14 +120,7 @@ function raggedAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions
     fail(op, `queryOffsets must have B + 1 = ${B + 1} entries from 0 to Nq = ${Nq}`, q, k);
   }
   for (let b = 0; b < B; b++) if (off[b + 1]! < off[b]!) fail(op, `queryOffsets must not decrease (entry ${b + 1})`, q, k);
-  const nh = opts.heads;
-  if (!Number.isInteger(nh) || nh <= 0 || H % nh !== 0) fail(op, `hidden size ${H} is not divisible by ${nh} heads`, q);
-  const mask = opts.mask ?? null;
-  if (mask && mask.length !== B * Tk) fail(op, `mask must have B*Tk = ${B * Tk} entries, got ${mask.length}`, q, k);
-  const dtype = assertSameDtype(op, q, k, v);
-  const hd = H / nh;
-  const scale = 1 / Math.sqrt(hd);
-  const kern = kernelsOf(q);
+  const { nh, mask, dtype, hd, scale, kern } = headsOf(op, q, k, v, B, Tk, H, opts);
   // One batched GEMM over the heads of batch row b (c_b queries).
   const gemmRow = (role: 'forward' | 'gradInput', tA: boolean, tB: boolean, M: number, N: number, K: number,
     A: Buf, offA: number, lda: number, sAi: number, Bm: Buf, offB: number, ldb: number, sBi: number,
