@@ -7,11 +7,11 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { measureGuard } from '../eval/guarded.js';
-import { measurePrompt } from '../eval/victims.js';
+import { classifierOf, measurePrompt } from '../eval/victims.js';
 import { Guard, type MonitorPlacement, monitorFor, type OnUnpurified } from '../guard/guard.js';
 import { loadModel } from '../models/model.js';
 import {
-  loadPromptTask, PROMPT_DEFAULTS, PROMPT_JSON, PROMPT_METHODS, PROMPT_TASKS, type PromptInput, type PromptTuneOptions, predictBatch, promptTune, savePrompt,
+  loadPromptTask, PROMPT_DEFAULTS, PROMPT_JSON, PROMPT_METHODS, PROMPT_TASKS, type PromptTuneOptions, predictBatch, promptTune, savePrompt,
 } from '../prompt/index.js';
 import { loadPvSet } from '../sanitizer/pvset.js';
 import { guardOptions } from './guard.js';
@@ -109,8 +109,7 @@ function evalPrompt(modelDir: string, o: EvalOpts): void {
     if (data.kind !== 'classification') throw new Error('--guard: the guard\'s figures are measured on classification tasks');
     const monitor = monitorFor(model, loadPvSet(o.guard), o.guard, o.threshold);
     const guard = new Guard(model, monitor, { threshold: o.threshold, maxWindow: o.maxWindow, onUnpurified: o.onUnpurified, monitor: o.monitor, batchSize: o.batch });
-    const unguarded = (xs: readonly PromptInput[]) => predictBatch(model, xs, { batchSize: o.batch }).map((p) => ('index' in p ? p.index : -1));
-    guarded = measureGuard(guard, data, triggers, o.seed, unguarded);
+    guarded = measureGuard(guard, data, triggers, o.seed, classifierOf(model, o.batch));
   }
   const out = {
     task: model.task, method: model.method, test_examples: data.test.length, data: data.data, ...metrics,

@@ -22,7 +22,7 @@ import { writeJsonAtomic, writeTextFileAtomic } from '../formats/file-io.js';
 import { progress } from '../util/progress.js';
 import { Guard, GUARD_DEFAULTS, type OnUnpurified, requiredMode } from '../guard/guard.js';
 import { loadModel } from '../models/model.js';
-import { loadPrompt, loadPromptTask, type PromptInput, type PromptModel, predictBatch } from '../prompt/index.js';
+import { loadPrompt, loadPromptTask, type PromptInput, type PromptModel } from '../prompt/index.js';
 import { appendRecord, readRecords } from '../sanitizer/journal.js';
 import { SignMonitor } from '../sanitizer/monitor.js';
 import { loadPvSet, type PvSet } from '../sanitizer/pvset.js';
@@ -31,7 +31,7 @@ import { type GuardFigures, measureGuard } from './guarded.js';
 import { guardHtml } from './guard-html.js';
 import { onionPurify } from './onion.js';
 import { search } from './scan-model.js';
-import { evaluateVictims, type VictimCell, type VictimsOptions } from './victims.js';
+import { classifierOf, evaluateVictims, type VictimCell, type VictimsOptions } from './victims.js';
 import { withDirLock } from '../util/dir-lock.js';
 
 export const PV_SOURCES = ['search', 'search+attacker'] as const;
@@ -119,9 +119,6 @@ function isGuardRecord(v: unknown): v is GuardRecord {
   const r = v as Record<string, unknown>;
   return typeof r.task === 'string' && ['search', 'search+attacker', 'onion'].includes(r.case as string) && typeof r.seconds === 'number';
 }
-
-const classifierOf = (model: PromptModel, batch: number): Classify => (xs) =>
-  predictBatch(model, xs, { batchSize: batch }).map((p) => ('index' in p ? p.index : -1));
 
 /** ONION on the same test inputs and trigger positions as the guard, classified by the same prompt. */
 function measureOnion(model: PromptModel, data: ReturnType<typeof loadPromptTask>, triggers: readonly string[], seed: number, bar: number, maxTest: number, batch: number, onSet: (done: number, total: number) => void): OnionFigures {

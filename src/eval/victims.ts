@@ -29,7 +29,7 @@ import {
 } from '../prompt/index.js';
 import { appendRecord, readRecords } from '../sanitizer/journal.js';
 import { locateDataDir } from '../text/data-dir.js';
-import { type AsrResult, attackSuccess } from './asr.js';
+import { type AsrResult, attackSuccess, type Classify } from './asr.js';
 import { withDirLock } from '../util/dir-lock.js';
 
 export const VICTIMS_JOURNAL = 'victims.jsonl';
@@ -272,7 +272,8 @@ export function readVictimsJournal(file: string): Map<string, VictimRecord> {
   return readRecords(file, isRecord, (r) => `${r.side}:${r.task}`, 'a victims record');
 }
 
-const classifyWith = (model: PromptModel, batch: number) => (xs: readonly { text: string; text_pair?: string }[]) =>
+/** A prompt model as the ASR measurement sees it: a label index per input (−1 for a tagging model's output). */
+export const classifierOf = (model: PromptModel, batch: number): Classify => (xs) =>
   predictBatch(model, xs, { batchSize: batch }).map((p) => ('index' in p ? p.index : -1));
 
 /** Test metrics and, for a classification task with triggers, the ASR of one prompt (`eval prompt` and each victims cell). */
@@ -281,7 +282,7 @@ export function measurePrompt(model: PromptModel, data: PromptTaskData, triggers
   let asr: AsrResult | null = null;
   if (data.kind === 'classification' && triggers.length > 0) {
     const inputs = data.test.map((e) => ({ text: e.text, ...(e.textB !== undefined && { text_pair: e.textB }), label: e.label }));
-    asr = attackSuccess(inputs, classifyWith(model, batch), triggers, seed, model.labelNames.length);
+    asr = attackSuccess(inputs, classifierOf(model, batch), triggers, seed, model.labelNames.length);
   }
   return { test, asr, test_examples: data.test.length };
 }
