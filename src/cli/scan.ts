@@ -7,6 +7,7 @@
 import type { Command } from 'commander';
 import { SCAN_DEFAULTS, scan, search, type ScanOptions, type ScanResult } from '../index.js';
 import { DEFAULT_MAX_CLEAN_SHARE } from '../sanitizer/run.js';
+import { ACCEPT_AT, DEFAULT_MINING_OPTIONS, type MiningOptions } from '../sanitizer/mining.js';
 import { TARGET_MODES, type TargetMode } from '../sanitizer/target.js';
 import { BATCH_ORDERS, type BatchOrder } from '../text/batch.js';
 import { choiceOpt, EXIT_ERROR, EXIT_INTERRUPTED, exitCodes, intOpt, numOpt } from './options.js';
@@ -34,6 +35,9 @@ interface Parsed {
   batch: number;
   batchOrder: BatchOrder;
   epochs: number;
+  acceptAt: MiningOptions['acceptAt'];
+  recoverTriggers: boolean;
+  recoverWords: number;
   tokenPosition: number;
   json?: boolean;
   quiet?: boolean;
@@ -59,6 +63,9 @@ function addOptions(cmd: Command, command: 'scan' | 'search'): Command {
     .addOption(intOpt('--batch <n>', 'sentences per batch', 2, 32))
     .addOption(choiceOpt('--batch-order <order>', 'length: similar-length sentences batched together (≈ 2× faster, exact per sentence); random: seeded random batches; input: consecutive sentences', BATCH_ORDERS, 'length'))
     .addOption(intOpt('--epochs <n>', 'epochs per loop', 1, 4))
+    .addOption(choiceOpt('--accept-at <when>', 'first-pass: judge a loop after every epoch and keep the first candidate that passes every rule (ends the loop); final-epoch: judge after the last epoch only (the reference)', ACCEPT_AT, DEFAULT_MINING_OPTIONS.acceptAt))
+    .option('--no-recover-triggers', 'skip trigger recovery (by default every kept PV gets the input words that produce it)')
+    .addOption(intOpt('--recover-words <n>', 'trigger recovery: sweep at most this many vocabulary words (0 = the whole word vocabulary)', 0, 0))
     .addOption(intOpt('--token-position <n>', 'target token index in token mode', 0, 1))
     .option('--json', 'print report.json to stdout')
     .option('--quiet', 'no progress output');
@@ -69,7 +76,7 @@ function toScanOptions(o: Parsed, stop: () => boolean): ScanOptions {
     outDir: o.out, mode: o.mode, sentencesFile: o.sentences, sentenceCount: o.count, loops: o.loops, patience: o.patience,
     seed: o.seed, parallel: o.parallel, resume: Boolean(o.resume), force: Boolean(o.force),
     lr: o.lr, distanceTh: o.distanceTh, converGrad: o.converGrad, divTh: o.divTh, maxCleanShare: o.maxCleanShare,
-    batchSize: o.batch, batchOrder: o.batchOrder, epochs: o.epochs, tokenPosition: o.tokenPosition,
+    batchSize: o.batch, batchOrder: o.batchOrder, epochs: o.epochs, acceptAt: o.acceptAt, recoverTriggers: o.recoverTriggers, recoverWords: o.recoverWords, tokenPosition: o.tokenPosition,
     quiet: Boolean(o.quiet || o.json), shouldStop: stop,
   };
 }
@@ -84,6 +91,10 @@ export function verdictLines(modelDir: string, r: ScanResult, mode: TargetMode):
   for (const pv of d.pvs) {
     const words = pv.nearest.map((row) => row[0]?.token ?? '?').join(' ');
     lines.push(`  PV ${pv.index} (loop seed ${pv.seed}): nearest tokens of the prompt: ${words}`);
+    const best = pv.triggerCandidates?.[0];
+    if (best) {
+      lines.push(`    inserting "${best.words.join(' ')}" maps ${(best.fire_rate * 100).toFixed(0)}% of sentences onto PV ${pv.index} (mean sign match ${best.match_rate.toFixed(2)})${best.fire_rate < 0.5 ? ': no word tried produces this PV reliably' : ''}`);
+    }
   }
   if (r.verdict === 'clean') {
     lines.push(`  ${d.loops.length} fuzz loops at the ${mode} position found no predefined vector. That is evidence, not proof, that the`);

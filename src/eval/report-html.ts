@@ -403,7 +403,7 @@ export function renderReportHtml({ report: r, pca }: HtmlInput): string {
     ['thresholds', `distanceTh ${num(r.thresholds.distanceTh)} (distance loss below −${num(r.thresholds.distanceTh)}), divTh ${num(r.thresholds.divTh)}`],
     ['learning rate', `${num(m.lr)} (starts at ×100 = ${num(m.lr * 100)} until a prompt gradient exceeds converGrad ${num(m.converGrad)})`],
     ['loss weights', `diversity α ${num(m.divCoeff, 2)}, path β ${num(m.pathCoeff, 2)}`],
-    ['epochs', `${m.epochs} (abandon without a candidate after epoch ${m.abandonAfterEpoch + 1})`],
+    ['epochs', `${m.epochs} (abandon without a candidate after epoch ${m.abandonAfterEpoch + 1}; ${(m.acceptAt ?? 'final-epoch') === 'first-pass' ? 'a loop is judged at the end of every epoch and ends at the first one whose candidate passes every rule' : 'a loop is judged after its last epoch only'})`],
     ['soft prompt', `${d.promptLen} rows, inserted at word 1…${d.maxInsertWord}; max length ${d.maxLen}; data seed ${d.dataSeed}; batches by ${d.batchOrder ?? 'input'} order`],
     ['total time', `${num(r.timings.totalSeconds, 1)} s`],
     ['report', `${escapeHtml(r.created)} · lmsanitator ${escapeHtml(r.tool.version)}`],
@@ -420,15 +420,26 @@ export function renderReportHtml({ report: r, pca }: HtmlInput): string {
 <h3><span class="swatch" style="background:${pvColour(p.index)}"></span>PV #${p.index} <span class="muted">found by the loop with seed ${p.seed}</span></h3>
 <p class="pvstats">‖PV‖ ${num(p.norm, 3)} · mean ${num(p.mean, 3)} · range [${num(p.min, 3)}, ${num(p.max, 3)}] · MSE to the clean mean ${num(p.mseToCleanMean, 3)} · ${(p.signs.positiveFraction * 100).toFixed(1)}% of entries ≥ 0</p>
 <div class="signrow"><span class="muted">signs of all ${p.signs.runs.lengths.reduce((a, b) => a + b, 0)} dims (blue +, red −)</span>${signStrip(p.signs.runs)}<span class="muted">by quarter</span> ${quarters}</div>
+${triggerTable(p)}
 <div class="scroll-x"><table class="tokens"><thead><tr><th>prompt row</th>${Array.from({ length: width }, (_, k) => `<th>nearest ${k + 1} (cos)</th>`).join('')}</tr></thead><tbody>${rows}</tbody></table></div>
 </div>`;
   }).join('\n');
+
+  function triggerTable(p: ReportPv): string {
+    const c = p.trigger_candidates;
+    if (!c) return '';
+    if (c.length === 0) return '<p class="muted">Trigger recovery found no candidate word.</p>';
+    const best = c[0]!;
+    const lead = `<p class="trigger">Inserting <code class="tok">${escapeHtml(best.words.join(' '))}</code> into a clean sentence maps <b>${(best.fire_rate * 100).toFixed(0)}%</b> of sentences onto PV #${p.index} (mean sign match ${num(best.match_rate, 3)}${r.triggerRecovery ? `; ${r.triggerRecovery.wordsSwept} words swept` : ''}).</p>`;
+    const rows = c.map((x, i) => `<tr><td>${i + 1}</td><td><code class="tok">${escapeHtml(x.words.join(' '))}</code></td><td>${num(x.match_rate, 3)}</td><td>${(x.fire_rate * 100).toFixed(0)}%</td></tr>`).join('');
+    return `${lead}<table class="tokens"><thead><tr><th>rank</th><th>inserted words</th><th>sign match</th><th>sentences past η</th></tr></thead><tbody>${rows}</tbody></table>`;
+  }
 
   const loopRows = r.loops.map((l) => {
     const reasons = l.kept
       ? '<span class="chip kept">kept</span>'
       : l.reasons.map((x) => `<span class="chip" title="${escapeHtml(REASON_TEXT[x] ?? x)}">${escapeHtml(REASON_SHORT[x] ?? x)}${x === 'out-of-range' ? ` (${l.rangeViolations})` : ''}</span>`).join(' ');
-    return `<tr class="${l.kept ? 'keptrow' : ''}"><td>${l.seed}</td><td>${reasons}</td><td>${num(l.initialDistance)}</td><td>${num(l.bestDistance)}</td><td>${num(l.finalDistance)}</td><td>${num(l.finalDiversity)}</td><td>${l.epochs.length}${l.abandoned ? ' (abandoned)' : ''}</td><td>${num(l.initialMaxGrad, 3)}</td><td>${num(l.score, 3)}</td><td>${num(l.seconds, 1)}</td></tr>`;
+    return `<tr class="${l.kept ? 'keptrow' : ''}"><td>${l.seed}</td><td>${reasons}</td><td>${num(l.initialDistance)}</td><td>${num(l.bestDistance)}</td><td>${num(l.finalDistance)}</td><td>${num(l.finalDiversity)}</td><td>${l.epochs.length}${l.abandoned ? ' (abandoned)' : l.settled ? ' (kept at this epoch)' : ''}</td><td>${num(l.initialMaxGrad, 3)}</td><td>${num(l.score, 3)}</td><td>${num(l.seconds, 1)}</td></tr>`;
   }).join('\n');
 
   const pcaCaption = pca

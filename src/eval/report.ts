@@ -12,6 +12,7 @@ import type { MiningData, MiningDataOptions } from '../sanitizer/data.js';
 import type { MiningOptions } from '../sanitizer/mining.js';
 import type { DriverOptions, DriverResult, FoundPv } from '../sanitizer/scan.js';
 import type { TargetMode } from '../sanitizer/target.js';
+import type { RecoveryResult, TriggerCandidate } from '../sanitizer/recover.js';
 import { topTwoPca } from './pca.js';
 
 export const REPORT_VERSION = 1;
@@ -49,6 +50,8 @@ export interface ScanReportInput {
   settings: ReportSettings;
   /** Defaults to now; fixed in tests. */
   created?: Date;
+  /** Trigger recovery, when it ran (its candidates are on the PVs). */
+  recovery?: RecoveryResult | null;
 }
 
 export interface ReportEpoch {
@@ -68,6 +71,8 @@ export interface ReportLoop {
   score: number | null;
   crossed: boolean;
   abandoned: boolean;
+  /** Ended before its last epoch because its candidate passed every filter rule. */
+  settled: boolean;
   /** Distance loss before the first update: an initial prompt that already moves the output is suspicious. */
   initialDistance: number | null;
   initialMaxGrad: number | null;
@@ -116,6 +121,12 @@ export interface ReportPv {
   mseToCleanMean: number | null;
   /** For each prompt row, the nearest vocabulary tokens by cosine. */
   nearest: NearestToken[][];
+  /**
+   * Trigger recovery: the input words that send clean sentences onto this
+   * PV, best first — match_rate the mean sign match of the outputs with the
+   * PV, fire_rate the share past η (null: recovery not run).
+   */
+  trigger_candidates: TriggerCandidate[] | null;
 }
 
 export interface ReportPca {
@@ -164,6 +175,8 @@ export interface ScanReport {
     sentencesHash: string | null;
   };
   timings: { totalSeconds: number; loops: { seed: number; seconds: number | null }[] };
+  /** Trigger recovery's cost (null: not run). */
+  triggerRecovery: { wordsSwept: number; rows: number; seconds: number; secondsPerPv: number } | null;
   loops: ReportLoop[];
   pvs: ReportPv[];
   pca: ReportPca | null;
@@ -231,6 +244,7 @@ export function buildScanReport(input: ScanReportInput, pca: ReportPca | null = 
       score: fin(l.score),
       crossed: l.crossed,
       abandoned: l.abandoned,
+      settled: l.settled ?? false,
       initialDistance: fin(l.initialDistance),
       initialMaxGrad: fin(l.initialMaxGrad),
       rangeViolations: l.rangeViolations,
@@ -270,6 +284,10 @@ export function buildScanReport(input: ScanReportInput, pca: ReportPca | null = 
       sentencesHash: settings.sentencesHash ?? null,
     },
     timings: { totalSeconds: r.seconds, loops: loops.map((l) => ({ seed: l.seed, seconds: l.seconds })) },
+    triggerRecovery: input.recovery ? {
+      wordsSwept: input.recovery.wordsSwept, rows: input.recovery.rows, seconds: input.recovery.seconds,
+      secondsPerPv: input.recovery.seconds / Math.max(1, r.pvs.length),
+    } : null,
     loops,
     pvs: r.pvs.map((p) => summarisePv(p, cleanMean)),
     pca,
@@ -342,6 +360,7 @@ export function summarisePv(p: FoundPv, cleanMean: Float64Array | null): ReportP
     },
     mseToCleanMean: fin(mse),
     nearest: p.nearest.map((row) => row.map((t) => ({ token: t.token, id: t.id, cosine: fin(t.cosine) }))),
+    trigger_candidates: p.triggerCandidates ?? null,
   };
 }
 

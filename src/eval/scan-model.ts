@@ -58,7 +58,7 @@ export function scanModel(o: ScanModelOptions): ScanModelResult {
     prepareOutDir(o.outDir, o);
     const r = runScan(o);
     const outputs = writeScanOutputs(o.outDir, {
-      command: o.command, driverResult: r.driver, data: r.data, target: targetInfoOf(r.target, o.modelDir), settings: r.settings,
+      command: o.command, driverResult: r.driver, data: r.data, target: targetInfoOf(r.target, o.modelDir), settings: r.settings, recovery: r.recovery,
     });
     return { ...r, outputs };
   });

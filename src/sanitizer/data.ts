@@ -61,7 +61,8 @@ export interface MiningData {
   sentenceCount: number;
 }
 
-interface Row {
+/** A sentence with its placeholders, target position and clean-output input. */
+export interface PlaceholderRow {
   ids: number[];
   placeholders: number[];
   target: number;
@@ -69,7 +70,12 @@ interface Row {
   auxTarget: number;
 }
 
-function buildRow(target: ScanTarget, text: string, o: MiningDataOptions, rng: Rng): Row {
+/**
+ * One sentence with o.promptLen placeholder tokens at a random word index
+ * in [1, min(maxInsertWord, words)] and the mode's target position (a
+ * [MASK] inserted at a random word boundary in mask mode).
+ */
+export function placeholderRow(target: ScanTarget, text: string, o: MiningDataOptions, rng: Rng): PlaceholderRow {
   const words = target.wordCount(text);
   if (words === 0) throw new Error('empty sentence');
   const insertAt = 1 + rng.int(Math.min(o.maxInsertWord, words));
@@ -113,13 +119,13 @@ function buildRow(target: ScanTarget, text: string, o: MiningDataOptions, rng: R
  * come in a seeded random order, so the final batch (the PV candidate) is
  * not systematically the longest.
  */
-function groupRows(rows: Row[], o: MiningDataOptions): Row[][] {
+function groupRows(rows: PlaceholderRow[], o: MiningDataOptions): PlaceholderRow[][] {
   const B = o.batchSize;
   const kept = rows.slice(0, Math.floor(rows.length / B) * B);
   const ordered = o.batchOrder === 'length'
     ? kept.map((r, i) => ({ r, i })).sort((a, b) => a.r.ids.length - b.r.ids.length || a.i - b.i).map((x) => x.r)
     : o.batchOrder === 'random' ? new Rng(`${o.dataSeed}:batch-rows`).shuffled(kept) : kept;
-  const batches: Row[][] = [];
+  const batches: PlaceholderRow[][] = [];
   for (let i = 0; i < ordered.length; i += B) batches.push(ordered.slice(i, i + B));
   return o.batchOrder === 'length' ? new Rng(`${o.dataSeed}:batch-order`).shuffleInPlace(batches) : batches;
 }
@@ -140,8 +146,8 @@ export function prepareMiningData(
     throw new Error(`need at least one full batch of ${o.batchSize} non-empty sentences, got ${clean.length}`);
   }
   const rng = new Rng(o.dataSeed);
-  const rows: Row[] = [];
-  for (const s of clean) rows.push(buildRow(target, s, o, rng));
+  const rows: PlaceholderRow[] = [];
+  for (const s of clean) rows.push(placeholderRow(target, s, o, rng));
   const groups = groupRows(rows, o);
   const nBatches = groups.length;
   const H = target.hidden;

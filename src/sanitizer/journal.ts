@@ -27,6 +27,8 @@ export interface JournalLoop {
   initialMaxGrad: number;
   crossed: boolean;
   abandoned: boolean;
+  /** Ended early at an epoch whose candidate passed every rule (absent in older journals: false). */
+  settled?: boolean;
   kept: boolean;
   reasons: string[];
   rangeViolations: number;

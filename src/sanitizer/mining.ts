@@ -18,6 +18,9 @@ import { kernelsFor } from '../engine/backend.js';
 import type { MiningData } from './data.js';
 import type { ScanTarget } from './target.js';
 
+/** When a fuzz loop's candidate is judged (MiningOptions.acceptAt). */
+export const ACCEPT_AT = ['first-pass', 'final-epoch'] as const;
+
 export interface MiningOptions {
   /** Base learning rate; a loop starts at lr × 100 (docs/algorithm.md#learning-rate-schedule). */
   lr: number;
@@ -30,6 +33,16 @@ export interface MiningOptions {
   abandonAfterEpoch: number;
   divCoeff: number;
   pathCoeff: number;
+  /**
+   * When a loop's candidate is judged. 'first-pass' (default): at the end of
+   * every epoch once the distance has crossed, and the loop ends at the
+   * first epoch whose candidate passes every filter rule. 'final-epoch':
+   * only after the last epoch (the reference's rule). A prompt can reach a
+   * PV, collapse the batch, and then push on past it until the batch spreads
+   * again; judged only at the end, such a loop is rejected as not collapsed
+   * although it held a legitimate PV for an epoch (issue #17's near miss).
+   */
+  acceptAt: (typeof ACCEPT_AT)[number];
 }
 
 export const DEFAULT_MINING_OPTIONS: MiningOptions = {
@@ -40,6 +53,7 @@ export const DEFAULT_MINING_OPTIONS: MiningOptions = {
   abandonAfterEpoch: 1,
   divCoeff: 1.0,
   pathCoeff: 0.5,
+  acceptAt: 'first-pass',
 };
 
 export interface EpochStats {
@@ -64,6 +78,8 @@ export interface LoopResult {
   /** Whether any epoch's mean distance crossed −distanceTh. */
   crossed: boolean;
   abandoned: boolean;
+  /** Ended before its last epoch because its candidate passed every filter rule (acceptAt 'first-pass'). */
+  settled: boolean;
   /** Final prompt [L·E]. */
   prompt: Float32Array;
   /** Batch-mean of the target outputs of the final batch [H] (the PV candidate). */
@@ -98,9 +114,11 @@ class LoopState {
   initialMaxGrad = NaN;
   crossed = false;
   abandoned = false;
+  settled = false;
   candidate: Float32Array | null = null;
   sums = { distance: 0, diversity: 0, path: 0, n: 0 };
   readonly started = process.hrtime.bigint();
+  private ended: bigint | null = null;
 
   constructor(readonly seed: number, readonly initRows: number[], readonly prompt: Float32Array, baseLr: number) {
     this.m = new Float32Array(prompt.length);
@@ -108,12 +126,17 @@ class LoopState {
     this.lr = baseLr * 100;
   }
 
+  settle(): void {
+    this.settled = true;
+    this.ended = process.hrtime.bigint();
+  }
+
   result(): LoopResult {
     return {
       seed: this.seed, epochs: this.epochs, distanceCurve: this.distanceCurve, initialDistance: this.initialDistance,
-      initialMaxGrad: this.initialMaxGrad, initRows: this.initRows, crossed: this.crossed, abandoned: this.abandoned,
+      initialMaxGrad: this.initialMaxGrad, initRows: this.initRows, crossed: this.crossed, abandoned: this.abandoned, settled: this.settled,
       prompt: this.prompt, candidate: this.candidate,
-      seconds: Number(process.hrtime.bigint() - this.started) / 1e9,
+      seconds: Number((this.ended ?? process.hrtime.bigint()) - this.started) / 1e9,
     };
   }
 }
@@ -123,6 +146,12 @@ export interface MiningHooks {
   onStep?: (info: { epoch: number; batch: number; batches: number; seeds: number[]; distance: number[] }) => void;
   /** Return true to stop early (Ctrl-C): finished epochs are kept. */
   shouldStop?: () => boolean;
+  /**
+   * With acceptAt 'first-pass': asked at the end of each epoch but the last
+   * for every loop that has crossed the distance threshold, with the loop
+   * as it stands; true ends the loop there (the filter's verdict on it).
+   */
+  accept?: (loop: LoopResult) => boolean;
 }
 
 /**
@@ -146,15 +175,16 @@ export function runFuzzLoops(
   const mode = data.options.mode;
   const nb = data.batches.length;
 
+  const judgeEachEpoch = options.acceptAt === 'first-pass' && hooks.accept !== undefined;
   for (let epoch = 0; epoch < options.epochs; epoch++) {
-    const active = loops.filter((l) => !l.abandoned);
+    const active = loops.filter((l) => !l.abandoned && !l.settled);
     if (active.length === 0) break;
     for (const l of active) l.sums = { distance: 0, diversity: 0, path: 0, n: 0 };
     for (let bi = 0; bi < nb; bi++) {
       if (hooks.shouldStop?.()) return loops.map((l) => l.result());
       const batch = data.batches[bi];
-      const last = epoch === options.epochs - 1 && bi === nb - 1;
-      stepLoops(target, batch, active, pvTensors, options, L, E, H, mode, last);
+      const keepCandidate = bi === nb - 1 && (judgeEachEpoch || epoch === options.epochs - 1);
+      stepLoops(target, batch, active, pvTensors, options, L, E, H, mode, keepCandidate);
       hooks.onStep?.({ epoch, batch: bi, batches: nb, seeds: active.map((l) => l.seed), distance: active.map((l) => l.distanceCurve[l.distanceCurve.length - 1]) });
     }
     for (const l of active) {
@@ -168,6 +198,7 @@ export function runFuzzLoops(
       l.epochs.push(stats);
       if (stats.distance < -options.distanceTh) l.crossed = true;
       if (epoch >= options.abandonAfterEpoch && !l.crossed) l.abandoned = true;
+      if (judgeEachEpoch && l.crossed && !l.abandoned && epoch < options.epochs - 1 && hooks.accept!(l.result())) l.settle();
     }
   }
   for (const l of loops) if (l.abandoned) l.candidate = null;

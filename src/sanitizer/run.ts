@@ -18,6 +18,7 @@ import { allAux, DEFAULT_DATA_OPTIONS, type MiningData, type MiningDataOptions, 
 import { defaultsFor } from './defaults.js';
 import { defaultDivTh } from './filter.js';
 import { DEFAULT_MINING_OPTIONS, type MiningOptions } from './mining.js';
+import { RECOVERY_DEFAULTS, type RecoveryResult, recoverTriggers } from './recover.js';
 import { scanTargetOf } from './model-target.js';
 import { type DriverOptions, type DriverResult, hashSentences, runDriver } from './scan.js';
 import type { ScanTarget, TargetMode } from './target.js';
@@ -47,9 +48,14 @@ export interface RunOptions {
   batchSize?: number;
   batchOrder?: MiningDataOptions['batchOrder'];
   epochs?: number;
+  acceptAt?: MiningOptions['acceptAt'];
   tokenPosition?: number;
   quiet?: boolean;
   shouldStop?: () => boolean;
+  /** Trigger recovery for every kept PV (recover.ts; default true). */
+  recoverTriggers?: boolean;
+  /** Recovery: at most this many vocabulary words swept (0 or absent: all). */
+  recoverWords?: number;
   /** Disk cache for h_aux (default ~/.cache/lmsanitator/aux); null disables. */
   cacheDir?: string | null;
 }
@@ -64,6 +70,8 @@ export interface RunResult {
   data: MiningData;
   target: ScanTarget;
   settings: DriverOptions & { family: ReturnType<typeof defaultsFor> };
+  /** Trigger recovery over the kept PVs (null: disabled, no PV, or interrupted). */
+  recovery: RecoveryResult | null;
   seconds: number;
 }
 
@@ -136,6 +144,7 @@ export function runScan(o: RunOptions): RunResult {
     distanceTh: o.distanceTh ?? fam.distanceTh,
     converGrad: o.converGrad ?? fam.converGrad,
     epochs: o.epochs ?? DEFAULT_MINING_OPTIONS.epochs,
+    acceptAt: o.acceptAt ?? DEFAULT_MINING_OPTIONS.acceptAt,
   };
   const driverOpts: DriverOptions = {
     command: o.command, loops: o.loops, patience: o.patience, firstSeed: o.seed, parallel: o.parallel || autoParallel(model.config.hiddenSize),
@@ -167,8 +176,22 @@ export function runScan(o: RunOptions): RunResult {
     },
   });
   (bar as Progress | null)?.stop();
+  const recovery = o.recoverTriggers === false || driver.pvs.length === 0 || driver.interrupted ? null : recover(target, driver, sentences, dataOpts, o);
   return {
     verdict: driver.pvs.length > 0 ? 'backdoored' : 'clean', driver, data, target,
-    settings: { ...driverOpts, family: fam }, seconds: (Date.now() - started) / 1000,
+    settings: { ...driverOpts, family: fam }, recovery, seconds: (Date.now() - started) / 1000,
   };
+}
+
+/** Trigger recovery for the kept PVs, seeded by each PV prompt's nearest tokens; the candidates go onto the PVs. */
+function recover(target: ScanTarget, driver: DriverResult, sentences: readonly string[], d: MiningDataOptions, o: RunOptions): RecoveryResult {
+  const bar = progress('trigger recovery', 100, { quiet: o.quiet, fields: ['stage'], unit: '%' });
+  const result = recoverTriggers(
+    target, driver.pvs.map((p) => p.vector), sentences, driver.pvs.map((p) => p.nearest.flat().map((t) => t.id)),
+    { ...RECOVERY_DEFAULTS, mode: d.mode, tokenPosition: d.tokenPosition, maxLen: d.maxLen, maxWords: o.recoverWords ?? RECOVERY_DEFAULTS.maxWords },
+    (p) => bar.update(Math.floor((100 * p.done) / Math.max(1, p.total)), { stage: p.stage }),
+  );
+  bar.stop();
+  driver.pvs.forEach((p, k) => (p.triggerCandidates = result.candidates[k]));
+  return result;
 }

@@ -14,6 +14,7 @@ import { type LoopResult, type MiningHooks, type MiningOptions, runFuzzLoops } f
 import { allAux, type MiningData } from './data.js';
 import type { ScanTarget } from './target.js';
 import { loopScore } from './score.js';
+import type { TriggerCandidate } from './recover.js';
 
 export interface DriverOptions {
   command: 'scan' | 'search';
@@ -40,6 +41,8 @@ export interface FoundPv {
   vector: Float32Array;
   prompt: Float32Array;
   nearest: { token: string; id: number; cosine: number }[][];
+  /** Input words that produce this PV, best first (trigger recovery; absent when not run). */
+  triggerCandidates?: TriggerCandidate[];
 }
 
 export interface LoopRecord extends JournalLoop {
@@ -140,14 +143,17 @@ export function runDriver(target: ScanTarget, data: MiningData, o: DriverOptions
         seed++;
       }
       if (group.length === 0) continue;
-      const results = runFuzzLoops(target, data, group, pvs.map((p) => p.vector), o.mining, hooks);
+      const filterOptions = { distanceTh: o.mining.distanceTh, divTh: o.divTh, maxCleanShare: o.maxCleanShare };
+      const known = pvs.map((p) => p.vector);
+      const accept = (r: LoopResult) => filterCandidate(r, known, range, filterOptions, clean).kept;
+      const results = runFuzzLoops(target, data, group, known, o.mining, { ...hooks, accept });
       if (hooks.shouldStop?.()) {
         interrupted = true;
         stoppedBy = 'interrupt';
         break;
       }
       for (const r of results) {
-        const verdict = filterCandidate(r, pvs.map((p) => p.vector), range, { distanceTh: o.mining.distanceTh, divTh: o.divTh, maxCleanShare: o.maxCleanShare }, clean);
+        const verdict = filterCandidate(r, pvs.map((p) => p.vector), range, filterOptions, clean);
         if (verdict.kept && r.candidate) {
           const pv: FoundPv = {
             index: pvs.length, seed: r.seed, vector: r.candidate, prompt: r.prompt,
@@ -176,7 +182,7 @@ export function runDriver(target: ScanTarget, data: MiningData, o: DriverOptions
 function toRecord(r: LoopResult, v: FilterVerdict, o: DriverOptions): JournalLoop {
   return {
     type: 'loop', seed: r.seed, epochs: r.epochs, initialDistance: r.initialDistance, initialMaxGrad: r.initialMaxGrad,
-    crossed: r.crossed, abandoned: r.abandoned, kept: v.kept, reasons: v.reasons, rangeViolations: v.rangeViolations,
+    crossed: r.crossed, abandoned: r.abandoned, settled: r.settled, kept: v.kept, reasons: v.reasons, rangeViolations: v.rangeViolations,
     seconds: r.seconds, score: loopScore(r, v, o.mining.distanceTh, o.divTh), cleanShare: v.cleanShare, distanceCurve: r.distanceCurve,
   };
 }

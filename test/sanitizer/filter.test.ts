@@ -10,7 +10,7 @@ const opts = { distanceTh: 0.2, divTh: defaultDivTh(32) };
 function loop(over: Partial<LoopResult> = {}): LoopResult {
   return {
     seed: 0, epochs: [{ distance: -1.5, diversity: -3.46, path: null, lr: 1e-4 }], distanceCurve: [-1.5],
-    initialDistance: -0.01, initialMaxGrad: 0.01, initRows: [5, 6], crossed: true, abandoned: false,
+    initialDistance: -0.01, initialMaxGrad: 0.01, initRows: [5, 6], crossed: true, abandoned: false, settled: false,
     prompt: Float32Array.from([0.1, -0.1, 0.2, 0.0]), candidate: Float32Array.from([1, -1, 1, -1]), seconds: 1, ...over,
   };
 }

@@ -167,3 +167,43 @@ test('bad input: too few sentences, empty lines, no [MASK] in mask mode, unwrita
   chmodSync(tokPath, 0o644);
   assert.throws(() => runScan({ ...base, modelDir: noMask.dir, mode: 'mask', outDir: tmpDir('o2'), sentencesFile: file }), /mask mode needs a \[MASK\] token/);
 });
+
+test('acceptAt first-pass: a loop ends at the first epoch its judge accepts, with that epoch\'s candidate; final-epoch runs on', () => {
+  const small = { ...data, batches: data.batches.slice(0, 3) };
+  const three = { ...mining, epochs: 3, distanceTh: -1e9 }; // every loop "crosses": the judge alone decides
+  const asked: number[] = [];
+  const accept = (r: { epochs: unknown[]; candidate: Float32Array | null }) => {
+    asked.push(r.epochs.length);
+    assert.ok(r.candidate, 'the judge sees the candidate of the epoch just finished');
+    return r.epochs.length === 2;
+  };
+  const [settled] = runFuzzLoops(target, small, [5], [], { ...three, acceptAt: 'first-pass' }, { accept });
+  assert.deepEqual(asked, [1, 2], 'asked after epochs 1 and 2, never after the last');
+  assert.equal(settled.settled, true);
+  assert.equal(settled.epochs.length, 2);
+  assert.equal(settled.distanceCurve.length, 2 * small.batches.length, 'no step after the accepted epoch');
+
+  asked.length = 0;
+  const [full] = runFuzzLoops(target, small, [5], [], { ...three, acceptAt: 'final-epoch' }, { accept });
+  assert.deepEqual(asked, [], 'final-epoch never asks');
+  assert.equal(full.settled, false);
+  assert.equal(full.epochs.length, 3);
+  // Stopping does not change the optimisation up to the stop.
+  settled.distanceCurve.forEach((d, j) => assert.ok(Math.abs(d - full.distanceCurve[j]) < 1e-5 * Math.max(1, Math.abs(d)), `step ${j}`));
+
+  // The candidate is the batch mean of the accepted epoch's last batch: the same batch, one epoch on, differs.
+  assert.ok(settled.candidate && full.candidate);
+  let diff = 0;
+  settled.candidate.forEach((x, i) => (diff = Math.max(diff, Math.abs(x - full.candidate![i]))));
+  assert.ok(diff > 1e-6, 'the kept candidate is the one from epoch 2, not the final one');
+});
+
+test('acceptAt first-pass: the judge is only asked about loops that crossed the distance threshold', () => {
+  const small = { ...data, batches: data.batches.slice(0, 2) };
+  let asked = 0;
+  const [r] = runFuzzLoops(target, small, [6], [], { ...mining, epochs: 3, distanceTh: 1e9, abandonAfterEpoch: 5 }, { accept: () => (asked++, true) });
+  assert.equal(asked, 0);
+  assert.equal(r.crossed, false);
+  assert.equal(r.settled, false);
+  assert.equal(r.epochs.length, 3);
+});

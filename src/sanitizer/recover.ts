@@ -1,0 +1,264 @@
+/**
+ * Trigger recovery (docs/algorithm.md#trigger-recovery): for each PV a scan
+ * kept, the input words that produce it. A PV says *that* a backdoor exists;
+ * a word that sends most clean sentences onto the PV is evidence a person can
+ * check by hand (type it into the model and watch the output).
+ *
+ * 1. Sweep: every whole-word vocabulary token (the PV prompts' nearest
+ *    tokens first; `maxWords` bounds the sweep) is inserted at a random word
+ *    position of `sweepSentences` clean sentences; the target outputs are
+ *    matched against all PVs at once (one ±1 GEMM per batch, SignMonitor).
+ *    Each sentence's rows differ only in the inserted id, so a batch is one
+ *    sentence × a chunk of words and carries no padding.
+ * 2. Confirm: each PV's `shortlist` best words are re-scored on
+ *    `confirmSentences` other sentences (fresh positions).
+ * 3. Pairs: the best `pairsOf` words of a PV are tried two at a time
+ *    (inserted side by side); a pair is reported only when it beats the
+ *    better of its two words by PAIR_MARGIN, so a lone trigger is not
+ *    shadowed by itself plus a passenger.
+ * The score of a candidate is its mean sign match rate with the PV
+ * (`match_rate`, the monitor's r) and the share of sentences it pushes past
+ * η (`fire_rate`); candidates are ranked by match_rate.
+ */
+import { Rng } from '../text/random.js';
+import { noGrad, withScope } from '../engine/index.js';
+import { padBatch } from '../train/batching.js';
+import { type MiningDataOptions, placeholderRow } from './data.js';
+import { SignMonitor } from './monitor.js';
+import type { ScanTarget } from './target.js';
+
+/** One recovered trigger candidate (report.json: pvs[i].trigger_candidates, best first). */
+export interface TriggerCandidate {
+  words: string[];
+  match_rate: number;
+  fire_rate: number;
+}
+
+export interface RecoveryOptions {
+  mode: MiningDataOptions['mode'];
+  tokenPosition: number;
+  maxLen: number;
+  /** Sentences per word in the sweep. */
+  sweepSentences: number;
+  /** Sentences per shortlisted word and pair in the confirmation. */
+  confirmSentences: number;
+  /** Words per PV carried from the sweep to the confirmation. */
+  shortlist: number;
+  /** The best this-many confirmed words of a PV are combined in pairs. */
+  pairsOf: number;
+  /** Candidates reported per PV. */
+  top: number;
+  /** At most this many vocabulary words are swept (0: all of them). */
+  maxWords: number;
+  /** Rows per forward. */
+  chunk: number;
+  seed: number;
+}
+
+export const RECOVERY_DEFAULTS: Omit<RecoveryOptions, 'mode' | 'tokenPosition' | 'maxLen'> = {
+  sweepSentences: 4, confirmSentences: 32, shortlist: 16, pairsOf: 4, top: 5, maxWords: 0, chunk: 256, seed: 0,
+};
+
+/** A pair must beat its better word's match rate by this much to be reported. */
+export const PAIR_MARGIN = 0.05;
+
+export interface RecoveryResult {
+  /** Per PV, its candidates, best first. */
+  candidates: TriggerCandidate[][];
+  wordsSwept: number;
+  /** Rows run through the model, all stages. */
+  rows: number;
+  seconds: number;
+}
+
+export interface RecoveryProgress {
+  stage: 'sweep' | 'confirm';
+  done: number;
+  total: number;
+}
+
+interface Word {
+  ids: number[];
+  text: string;
+}
+
+/**
+ * The vocabulary tokens that stand for a whole word when placed at a word
+ * boundary: WordPiece rows without the "##" continuation mark, byte-level
+ * BPE rows with its "Ġ" space mark, SentencePiece rows with "▁"; each must
+ * hold a letter or digit. Which convention applies is read off the vocabulary.
+ */
+export function wholeWordTokens(target: ScanTarget): Word[] {
+  const rows: { id: number; s: string }[] = [];
+  for (let id = 0; id < target.vocabSize; id++) if (!target.isSpecialOrUnused(id)) rows.push({ id, s: target.tokenString(id) });
+  const share = (mark: string) => rows.filter((r) => r.s.startsWith(mark)).length / Math.max(1, rows.length);
+  const space = share('Ġ') > 0.2 ? 'Ġ' : share('▁') > 0.2 ? '▁' : null;
+  const out: Word[] = [];
+  for (const { id, s } of rows) {
+    let text: string;
+    if (space) {
+      if (!s.startsWith(space)) continue;
+      text = s.slice(space.length);
+    } else {
+      if (s.startsWith('##')) continue;
+      text = s;
+    }
+    if (/[\p{L}\p{N}]/u.test(text)) out.push({ ids: [id], text });
+  }
+  return out;
+}
+
+/** Clean sentences with `slots` placeholder tokens at a random word position (and the mode's target). */
+interface Slotted {
+  ids: number[];
+  slots: number[];
+  target: number;
+}
+
+function slotted(target: ScanTarget, sentences: readonly string[], slots: number, o: RecoveryOptions, rng: Rng): Slotted[] {
+  const dataOptions: MiningDataOptions = {
+    mode: o.mode, tokenPosition: o.tokenPosition, promptLen: slots, maxLen: o.maxLen, batchSize: 1, maxInsertWord: 32, dataSeed: 0, batchOrder: 'input',
+  };
+  const out: Slotted[] = [];
+  for (const s of sentences) {
+    try {
+      const r = placeholderRow(target, s, dataOptions, rng);
+      out.push({ ids: r.ids, slots: r.placeholders, target: r.target });
+    } catch {
+      // A sentence too short for the target position or too long for the slots: skip it, others remain.
+    }
+  }
+  return out;
+}
+
+/**
+ * Mean match rate with every PV, and the share of rows past η, of each
+ * word inserted into each sentence: [words, PVs] row-major.
+ */
+function scoreWords(
+  target: ScanTarget, monitor: SignMonitor, sentences: readonly Slotted[], words: readonly Word[], o: RecoveryOptions,
+  onRows: (n: number) => void,
+): { match: Float64Array; fire: Float64Array } {
+  const N = monitor.count;
+  const match = new Float64Array(words.length * N);
+  const fire = new Float64Array(words.length * N);
+  if (sentences.length === 0) return { match, fire };
+  const pooler = o.mode === 'pooler';
+  for (const s of sentences) {
+    for (let w0 = 0; w0 < words.length; w0 += o.chunk) {
+      const part = words.slice(w0, w0 + o.chunk);
+      const rows = part.map((w) => {
+        const ids = [...s.ids];
+        s.slots.forEach((p, i) => (ids[p] = w.ids[i]!));
+        return ids;
+      });
+      const { ids, mask } = padBatch(rows, target.specialIds.pad);
+      const T = ids.length / rows.length;
+      withScope(() => noGrad(() => {
+        const out = target.forward({ batch: rows.length, seqLen: T, ids, mask, positions: new Int32Array(rows.length).fill(s.target), pooler });
+        const h = pooler ? out.pooler! : out.hidden;
+        const { all } = monitor.rates(h.data, rows.length);
+        for (let r = 0; r < rows.length; r++) {
+          for (let k = 0; k < N; k++) {
+            const rate = all[r * N + k]!;
+            match[(w0 + r) * N + k] += rate / sentences.length;
+            if (monitor.flags(rate)) fire[(w0 + r) * N + k] += 1 / sentences.length;
+          }
+        }
+      }));
+      onRows(rows.length);
+    }
+  }
+  return { match, fire };
+}
+
+function topIndices(n: number, score: (i: number) => number, k: number): number[] {
+  return Array.from({ length: n }, (_, i) => i).sort((a, b) => score(b) - score(a) || a - b).slice(0, k);
+}
+
+/**
+ * Recovers trigger candidates for `pvs` from `sentences` (clean, ≥ sweep +
+ * confirm of them are used). `seedWords[k]` are token ids tried first for PV
+ * k (the prompt's nearest tokens); they are always confirmed.
+ */
+export function recoverTriggers(
+  target: ScanTarget, pvs: readonly Float32Array[], sentences: readonly string[], seedWords: readonly (readonly number[])[],
+  o: RecoveryOptions, onProgress?: (p: RecoveryProgress) => void,
+): RecoveryResult {
+  const started = process.hrtime.bigint();
+  const N = pvs.length;
+  if (N === 0) return { candidates: [], wordsSwept: 0, rows: 0, seconds: 0 };
+  const monitor = new SignMonitor(pvs, target.hidden);
+  const rng = new Rng(`${o.seed}:recover`);
+  const pool = rng.shuffled([...sentences]);
+  const sweepSet = slotted(target, pool.slice(0, o.sweepSentences), 1, o, rng);
+  const confirmText = pool.slice(o.sweepSentences, o.sweepSentences + o.confirmSentences);
+  const confirmOne = slotted(target, confirmText, 1, o, rng);
+  const confirmTwo = slotted(target, confirmText, 2, o, rng);
+
+  // The sweep's word list: seeded words first, then the vocabulary, up to maxWords.
+  const vocabulary = wholeWordTokens(target);
+  const byId = new Map(vocabulary.map((w) => [w.ids[0]!, w]));
+  const seeded = [...new Set(seedWords.flat())].map((id) => byId.get(id)).filter((w): w is Word => w !== undefined);
+  const seen = new Set(seeded.map((w) => w.ids[0]));
+  let words = [...seeded, ...vocabulary.filter((w) => !seen.has(w.ids[0]))];
+  if (o.maxWords > 0) words = words.slice(0, Math.max(o.maxWords, seeded.length));
+
+  let rows = 0;
+  const sweepTotal = words.length * sweepSet.length;
+  const sweep = scoreWords(target, monitor, sweepSet, words, o, (n) => {
+    rows += n;
+    onProgress?.({ stage: 'sweep', done: rows, total: sweepTotal });
+  });
+
+  // Per PV: the shortlist and its seeded words, confirmed on fresh sentences.
+  const seededIndex = new Map(seeded.map((w, i) => [w.ids[0]!, i]));
+  const lists = pvs.map((_, k) => {
+    const best = topIndices(words.length, (i) => sweep.match[i * N + k]!, o.shortlist);
+    const own = seedWords[k]?.map((id) => seededIndex.get(id)).filter((i): i is number => i !== undefined) ?? [];
+    return [...new Set([...best, ...own])];
+  });
+  const confirmWords = [...new Set(lists.flat())].map((i) => words[i]!);
+  const pairs: Word[] = [];
+  const pairOf: { pv: number; a: number; b: number }[] = [];
+  const confirmedIndex = new Map(confirmWords.map((w, i) => [w, i]));
+  const confirmTotal = () => confirmWords.length * confirmOne.length + pairs.length * confirmTwo.length;
+  let confirmDone = 0;
+  const counted = (n: number) => {
+    rows += n;
+    confirmDone += n;
+    onProgress?.({ stage: 'confirm', done: confirmDone, total: confirmTotal() });
+  };
+  const single = scoreWords(target, monitor, confirmOne, confirmWords, o, counted);
+  const singles = pvs.map((_, k) => lists[k]!.map((i) => {
+    const c = confirmedIndex.get(words[i]!)!;
+    return { word: words[i]!, match: single.match[c * N + k]!, fire: single.fire[c * N + k]! };
+  }).sort((a, b) => b.match - a.match || a.word.text.localeCompare(b.word.text)));
+
+  for (let k = 0; k < N; k++) {
+    const best = singles[k]!.slice(0, o.pairsOf);
+    for (let a = 0; a < best.length; a++) {
+      for (let b = a + 1; b < best.length; b++) {
+        pairOf.push({ pv: k, a, b });
+        pairs.push({ ids: [...best[a]!.word.ids, ...best[b]!.word.ids], text: `${best[a]!.word.text} ${best[b]!.word.text}` });
+      }
+    }
+  }
+  const paired = scoreWords(target, monitor, confirmTwo, pairs, o, counted);
+
+  const candidates = pvs.map((_, k) => {
+    const list: TriggerCandidate[] = singles[k]!.map((s) => ({ words: [s.word.text], match_rate: s.match, fire_rate: s.fire }));
+    pairOf.forEach((p, i) => {
+      if (p.pv !== k) return;
+      const a = singles[k]![p.a]!;
+      const b = singles[k]![p.b]!;
+      const m = paired.match[i * N + k]!;
+      if (m >= Math.max(a.match, b.match) + PAIR_MARGIN) list.push({ words: [a.word.text, b.word.text], match_rate: m, fire_rate: paired.fire[i * N + k]! });
+    });
+    return list.sort((x, y) => y.match_rate - x.match_rate || x.words.length - y.words.length).slice(0, o.top)
+      .map((c) => ({ ...c, match_rate: round(c.match_rate), fire_rate: round(c.fire_rate) }));
+  });
+  return { candidates, wordsSwept: words.length, rows, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
+}
+
+const round = (x: number) => Math.round(x * 1e4) / 1e4;
