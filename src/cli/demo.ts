@@ -8,6 +8,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { runAttack } from '../attacks/attack.js';
+import { readManifest } from '../attacks/manifest.js';
+import { judgeTriggers, type TriggerEvaluation } from '../eval/triggers.js';
 import { scan } from '../index.js';
 import { buildZooModel, zooHome } from '../zoo/zoo.js';
 import { exitCodes, EXIT_ERROR, EXIT_INTERRUPTED, intOpt } from './options.js';
@@ -20,6 +22,8 @@ interface DemoSide {
   score: number;
   seconds: number;
   report: string;
+  /** Trigger recovery judged against the planted backdoor (attack.json): the backdoored side only. */
+  triggers?: TriggerEvaluation;
 }
 
 export function register(program: Command): void {
@@ -59,7 +63,12 @@ export function register(program: Command): void {
           // The demo's own scratch directory: a rerun starts its scans afresh.
           const r = scan(dir, { outDir: join(o.out, `scan-${name}`), parallel: o.parallel, force: true, quiet: o.quiet || o.json, shouldStop: sig.stopped });
           if (r.driver.interrupted) throw new Interrupted();
-          return { verdict: r.verdict, score: r.driver.score, seconds: r.seconds, report: r.outputs.reportHtml };
+          const side: DemoSide = { verdict: r.verdict, score: r.driver.score, seconds: r.seconds, report: r.outputs.reportHtml };
+          if (name === 'backdoored') {
+            const { manifest, pvs } = readManifest(dir);
+            side.triggers = judgeTriggers(r.driver.pvs.map((p) => ({ vector: p.vector, candidates: p.triggerCandidates ?? null })), manifest, pvs);
+          }
+          return side;
         };
         let backdoored: DemoSide;
         let clean: DemoSide;
@@ -80,6 +89,7 @@ export function register(program: Command): void {
           console.log(`${'model'.padEnd(12)} ${'verdict'.padEnd(11)} ${'score'.padStart(7)} ${'time'.padStart(10)}   report`);
           console.log(row('clean', clean));
           console.log(row('backdoored', backdoored));
+          for (const line of evidenceLines(backdoored.triggers)) console.log(line);
           console.log(`total ${((Date.now() - t0) / 1000).toFixed(0)} s`);
         }
         const ok = clean.verdict === 'clean' && backdoored.verdict === 'backdoored';
@@ -91,4 +101,16 @@ export function register(program: Command): void {
         sig.dispose();
       }
     });
+}
+
+/** What trigger recovery says about each kept PV, checked against the planted backdoor the demo made. */
+function evidenceLines(t: TriggerEvaluation | undefined): string[] {
+  if (!t) return [];
+  return t.per_pv.map((p) => {
+    if (p.matched) {
+      return `evidence: PV ${p.pv} is planted PV ${p.planted} (sign agreement ${p.agreement.toFixed(3)}); recovery's top word ${p.top ? `"${p.top.words.join(' ')}"` : '-'} ${p.hit ? 'is' : 'is not'} its trigger ${p.planted_triggers.map((x) => `"${x}"`).join('/')}`;
+    }
+    const named = p.collapsing_triggers.map((c) => `"${c.words.join(' ')}" (planted PV ${c.planted})`).join(', ');
+    return `evidence: PV ${p.pv} is no planted PV (best sign agreement ${p.agreement.toFixed(3)}, with planted PV ${p.planted}): a combination of their block signs that no trigger makes; ${named ? `recovery names the planted triggers ${named}, each collapsing every sentence onto one vector of its own` : 'recovery names no planted trigger'}`;
+  });
 }

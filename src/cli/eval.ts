@@ -2,6 +2,7 @@
 import { type Command, Option } from 'commander';
 import { evaluateDetection } from '../eval/detection.js';
 import { pvRecall } from '../eval/recall.js';
+import { judgeTriggers, readRecoveredPvs } from '../eval/triggers.js';
 import { readManifest } from '../attacks/manifest.js';
 import { loadPvSet } from '../sanitizer/pvset.js';
 import { MODE_OF } from '../eval/detection.js';
@@ -59,6 +60,21 @@ export function register(program: Command): void {
       if (o.json) return console.log(JSON.stringify({ injected: injected.length, mined: mined.length, ...r }));
       console.log(`PV recall ${(100 * r.recall).toFixed(1)}%: ${mined.length} mined PVs against ${injected.length} injected`);
       for (const f of r.found) console.log(`  injected PV ${f.injected}: best mined ${f.mined ?? '-'} sign agreement ${f.signAgreement.toFixed(3)} MSE ${f.mse.toFixed(3)}`);
+    });
+  exitCodes(ev.command('triggers <scan-dir> <attacked-model-dir>'), STANDARD_EXITS)
+    .description('trigger recovery of a scan or search against the attack\'s ground truth: is each kept PV\'s top candidate its planted trigger?')
+    .option('--json', 'print JSON')
+    .action((scanDir: string, dir: string, o: { json?: boolean }) => {
+      const { manifest, pvs } = readManifest(dir);
+      const r = judgeTriggers(readRecoveredPvs(scanDir), manifest, pvs);
+      if (o.json) return console.log(JSON.stringify(r));
+      const pct = (x: number | null) => (x === null ? '—' : `${(100 * x).toFixed(1)}%`);
+      console.log(`top candidate = planted trigger for ${pct(r.top1_accuracy)} of the ${r.matched} kept PVs that match a planted PV (${r.found_pvs} kept)`);
+      for (const p of r.per_pv) {
+        const top = p.top ? `"${p.top.words.join(' ')}" (match ${p.top.match_rate.toFixed(3)}, fires ${(100 * p.top.fire_rate).toFixed(0)}%)` : 'no candidates';
+        const why = p.matched ? (p.hit ? 'hit' : 'miss') : `matches no planted PV${p.collapsing_triggers.length ? `; planted triggers collapsing the sentences: ${p.collapsing_triggers.map((c) => `"${c.words.join(' ')}" (PV ${c.planted})`).join(', ')}` : ''}`;
+        console.log(`  PV ${p.pv}: planted PV ${p.planted} (sign agreement ${p.agreement.toFixed(3)}, trigger ${p.planted_triggers.map((t) => `"${t}"`).join('/') || '-'}), top ${top}: ${why}`);
+      }
     });
   registerEvalVictims(ev);
   registerEvalGuard(ev);

@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import { SCAN_DEFAULTS, scan, search, type ScanOptions, type ScanResult } from '../index.js';
 import { DEFAULT_MAX_CLEAN_SHARE } from '../sanitizer/run.js';
 import { ACCEPT_AT, DEFAULT_MINING_OPTIONS, type MiningOptions } from '../sanitizer/mining.js';
+import { collapses } from '../sanitizer/recover.js';
 import { TARGET_MODES, type TargetMode } from '../sanitizer/target.js';
 import { BATCH_ORDERS, type BatchOrder } from '../text/batch.js';
 import { choiceOpt, EXIT_ERROR, EXIT_INTERRUPTED, exitCodes, intOpt, numOpt } from './options.js';
@@ -94,6 +95,8 @@ export function verdictLines(modelDir: string, r: ScanResult, mode: TargetMode):
     const best = pv.triggerCandidates?.[0];
     if (best) {
       lines.push(`    inserting "${best.words.join(' ')}" maps ${(best.fire_rate * 100).toFixed(0)}% of sentences onto PV ${pv.index} (mean sign match ${best.match_rate.toFixed(2)})${best.fire_rate < 0.5 ? ': no word tried produces this PV reliably' : ''}`);
+      const own = pv.triggerCandidates!.filter((c) => c.fire_rate < 0.5 && collapses(c));
+      if (own.length) lines.push(`    ${own.map((c) => `"${c.words.join(' ')}"`).join(', ')} collapse${own.length === 1 ? 's' : ''} every sentence onto a vector of ${own.length === 1 ? 'its' : 'their'} own, away from the clean outputs (mean sign match with PV ${pv.index} ${own.map((c) => c.match_rate.toFixed(2)).join(', ')}): trigger${own.length === 1 ? '' : 's'} of neighbouring PVs`);
     }
   }
   if (r.verdict === 'clean') {

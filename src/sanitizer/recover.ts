@@ -24,7 +24,8 @@ import { Rng } from '../text/random.js';
 import { noGrad, withScope } from '../engine/index.js';
 import { padBatch } from '../train/batching.js';
 import { type MiningDataOptions, placeholderRow } from './data.js';
-import { SignMonitor } from './monitor.js';
+import { MATCH_THRESHOLD, SignMonitor } from './monitor.js';
+import { signAgreement as signAgreementOf } from '../util/vectors.js';
 import type { ScanTarget } from './target.js';
 
 /** One recovered trigger candidate (report.json: pvs[i].trigger_candidates, best first). */
@@ -32,6 +33,20 @@ export interface TriggerCandidate {
   words: string[];
   match_rate: number;
   fire_rate: number;
+  /**
+   * Share of sentences whose output, with these words inserted, matches
+   * (sign match > η) the mean of those outputs: whether the words collapse
+   * every sentence onto one vector of their own — a backdoor trigger does,
+   * an ordinary word does not — even when that vector is not this PV.
+   */
+  collapse_rate: number;
+  /**
+   * Sign agreement of that vector with the mean clean output (the same
+   * sentences without the words): near 1 for a word that leaves the output
+   * where it was (small models' outputs share many signs), ≈ 0.5 or below
+   * for a trigger that moves every sentence somewhere else.
+   */
+  clean_agreement: number;
 }
 
 export interface RecoveryOptions {
@@ -58,6 +73,14 @@ export interface RecoveryOptions {
 export const RECOVERY_DEFAULTS: Omit<RecoveryOptions, 'mode' | 'tokenPosition' | 'maxLen'> = {
   sweepSentences: 4, confirmSentences: 32, shortlist: 16, pairsOf: 4, top: 5, maxWords: 0, chunk: 256, seed: 0,
 };
+
+/** A candidate collapses the sentences when this share of them lands past η on its own mean output. */
+export const COLLAPSE_RATE = 0.9;
+
+/** Whether a candidate sends every sentence onto one vector of its own, away from the clean outputs: a trigger, of this PV or another. */
+export function collapses(c: TriggerCandidate): boolean {
+  return c.collapse_rate >= COLLAPSE_RATE && c.clean_agreement <= MATCH_THRESHOLD;
+}
 
 /** A pair must beat its better word's match rate by this much to be reported. */
 export const PAIR_MARGIN = 0.05;
@@ -143,31 +166,18 @@ function scoreWords(
   const match = new Float64Array(words.length * N);
   const fire = new Float64Array(words.length * N);
   if (sentences.length === 0) return { match, fire };
-  const pooler = o.mode === 'pooler';
   for (const s of sentences) {
-    for (let w0 = 0; w0 < words.length; w0 += o.chunk) {
-      const part = words.slice(w0, w0 + o.chunk);
-      const rows = part.map((w) => {
-        const ids = [...s.ids];
-        s.slots.forEach((p, i) => (ids[p] = w.ids[i]!));
-        return ids;
-      });
-      const { ids, mask } = padBatch(rows, target.specialIds.pad);
-      const T = ids.length / rows.length;
-      withScope(() => noGrad(() => {
-        const out = target.forward({ batch: rows.length, seqLen: T, ids, mask, positions: new Int32Array(rows.length).fill(s.target), pooler });
-        const h = pooler ? out.pooler! : out.hidden;
-        const { all } = monitor.rates(h.data, rows.length);
-        for (let r = 0; r < rows.length; r++) {
-          for (let k = 0; k < N; k++) {
-            const rate = all[r * N + k]!;
-            match[(w0 + r) * N + k] += rate / sentences.length;
-            if (monitor.flags(rate)) fire[(w0 + r) * N + k] += 1 / sentences.length;
-          }
+    forEachChunk(target, s, words, o, (w0, h, n) => {
+      const { all } = monitor.rates(h, n);
+      for (let r = 0; r < n; r++) {
+        for (let k = 0; k < N; k++) {
+          const rate = all[r * N + k]!;
+          match[(w0 + r) * N + k] += rate / sentences.length;
+          if (monitor.flags(rate)) fire[(w0 + r) * N + k] += 1 / sentences.length;
         }
-      }));
-      onRows(rows.length);
-    }
+      }
+      onRows(n);
+    });
   }
   return { match, fire };
 }
@@ -246,19 +256,86 @@ export function recoverTriggers(
   }
   const paired = scoreWords(target, monitor, confirmTwo, pairs, o, counted);
 
-  const candidates = pvs.map((_, k) => {
-    const list: TriggerCandidate[] = singles[k]!.map((s) => ({ words: [s.word.text], match_rate: s.match, fire_rate: s.fire }));
+  const ranked = pvs.map((_, k) => {
+    const list = singles[k]!.map((s) => ({ word: s.word, match: s.match, fire: s.fire }));
     pairOf.forEach((p, i) => {
       if (p.pv !== k) return;
       const a = singles[k]![p.a]!;
       const b = singles[k]![p.b]!;
       const m = paired.match[i * N + k]!;
-      if (m >= Math.max(a.match, b.match) + PAIR_MARGIN) list.push({ words: [a.word.text, b.word.text], match_rate: m, fire_rate: paired.fire[i * N + k]! });
+      if (m >= Math.max(a.match, b.match) + PAIR_MARGIN) list.push({ word: pairs[i]!, match: m, fire: paired.fire[i * N + k]! });
     });
-    return list.sort((x, y) => y.match_rate - x.match_rate || x.words.length - y.words.length).slice(0, o.top)
-      .map((c) => ({ ...c, match_rate: round(c.match_rate), fire_rate: round(c.fire_rate) }));
+    return list.sort((x, y) => y.match - x.match || x.word.ids.length - y.word.ids.length).slice(0, o.top);
   });
+  // Each reported candidate's own collapse point, on the confirmation sentences.
+  const reported = [...new Set(ranked.flat().map((c) => c.word))];
+  const own = new Map<Word, { mean: Float32Array; collapse: number }>();
+  for (const slots of [1, 2]) {
+    const list = reported.filter((w) => w.ids.length === slots);
+    const outs = collapseOf(target, slots === 1 ? confirmOne : confirmTwo, list, o, (n) => (rows += n));
+    list.forEach((w, i) => own.set(w, outs[i]!));
+  }
+  const clean = cleanMean(target, confirmOne, o);
+  const candidates = ranked.map((list) => list.map((c): TriggerCandidate => ({
+    words: c.word.text.split(' '), match_rate: round(c.match), fire_rate: round(c.fire), collapse_rate: round(own.get(c.word)!.collapse),
+    clean_agreement: round(signAgreementOf(own.get(c.word)!.mean, clean)),
+  })));
   return { candidates, wordsSwept: words.length, rows, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
+}
+
+/** For each word: the mean output over the sentences with it inserted, and the share of outputs matching that mean past η. */
+function collapseOf(
+  target: ScanTarget, sentences: readonly Slotted[], words: readonly Word[], o: RecoveryOptions, onRows: (n: number) => void,
+): { mean: Float32Array; collapse: number }[] {
+  const H = target.hidden;
+  const S = sentences.length;
+  const outs = words.map(() => new Float32Array(S * H));
+  sentences.forEach((s, si) => forEachChunk(target, s, words, o, (w0, h, n) => {
+    for (let r = 0; r < n; r++) outs[w0 + r]!.set(h.subarray(r * H, (r + 1) * H), si * H);
+    onRows(n);
+  }));
+  return outs.map((x) => {
+    const mean = new Float32Array(H);
+    for (let i = 0; i < S * H; i++) mean[i % H]! += x[i]! / S;
+    let past = 0;
+    for (let r = 0; r < S; r++) if (signAgreementOf(x, mean, r * H) > MATCH_THRESHOLD) past++;
+    return { mean, collapse: S ? past / S : 0 };
+  });
+}
+
+/** Mean target output of the sentences as they are (their slots taken out again). */
+function cleanMean(target: ScanTarget, sentences: readonly Slotted[], o: RecoveryOptions): Float32Array {
+  const H = target.hidden;
+  const mean = new Float32Array(H);
+  if (sentences.length === 0) return mean;
+  const rows = sentences.map((s) => s.ids.filter((_, i) => !s.slots.includes(i)));
+  const positions = Int32Array.from(sentences, (s) => s.target - s.slots.filter((p) => p < s.target).length);
+  const { ids, mask } = padBatch(rows, target.specialIds.pad);
+  const pooler = o.mode === 'pooler';
+  withScope(() => noGrad(() => {
+    const out = target.forward({ batch: rows.length, seqLen: ids.length / rows.length, ids, mask, positions, pooler });
+    const h = (pooler ? out.pooler! : out.hidden).data as Float32Array;
+    for (let i = 0; i < h.length; i++) mean[i % H]! += h[i]! / rows.length;
+  }));
+  return mean;
+}
+
+/** Runs one sentence with each word in its slots, `o.chunk` words per forward; `each` sees the target outputs [n, H]. */
+function forEachChunk(target: ScanTarget, s: Slotted, words: readonly Word[], o: RecoveryOptions, each: (first: number, h: Float32Array, n: number) => void): void {
+  const pooler = o.mode === 'pooler';
+  for (let w0 = 0; w0 < words.length; w0 += o.chunk) {
+    const part = words.slice(w0, w0 + o.chunk);
+    const rows = part.map((w) => {
+      const ids = [...s.ids];
+      s.slots.forEach((p, i) => (ids[p] = w.ids[i]!));
+      return ids;
+    });
+    const { ids, mask } = padBatch(rows, target.specialIds.pad);
+    withScope(() => noGrad(() => {
+      const out = target.forward({ batch: rows.length, seqLen: ids.length / rows.length, ids, mask, positions: new Int32Array(rows.length).fill(s.target), pooler });
+      each(w0, (pooler ? out.pooler! : out.hidden).data as Float32Array, rows.length);
+    }));
+  }
 }
 
 const round = (x: number) => Math.round(x * 1e4) / 1e4;

@@ -41,6 +41,8 @@ test('recovery names each random trigger as the top candidate of its PV', async 
   got.candidates.forEach((list, k) => {
     assert.deepEqual(list[0]!.words, [triggers[k]], `PV ${k}: top candidate ${JSON.stringify(list[0])}, trigger ${triggers[k]}`);
     assert.ok(list[0]!.fire_rate >= 0.9, `the trigger fires ${list[0]!.fire_rate}`);
+    assert.ok(list[0]!.collapse_rate >= 0.9, `the trigger collapses the sentences onto its own vector (${list[0]!.collapse_rate})`);
+    assert.ok(list[0]!.clean_agreement < 0.8, `and that vector is away from the clean outputs (sign agreement ${list[0]!.clean_agreement})`);
     assert.ok(list.length > 1 && list[1]!.match_rate < list[0]!.match_rate, 'ranked best first');
     for (let i = 1; i < list.length; i++) assert.ok(list[i]!.match_rate <= list[i - 1]!.match_rate);
   });
@@ -58,7 +60,7 @@ test('recovery names each random trigger as the top candidate of its PV', async 
 
 test('report.json and report.html carry each PV\'s trigger candidates and the recovery\'s cost', () => {
   const input = fakeInput();
-  const candidates = [{ words: ['cf'], match_rate: 0.98, fire_rate: 0.97 }, { words: ['mn', 'tq'], match_rate: 0.7, fire_rate: 0.1 }];
+  const candidates = [{ words: ['cf'], match_rate: 0.98, fire_rate: 0.97, collapse_rate: 1, clean_agreement: 0.5 }, { words: ['mn', 'tq'], match_rate: 0.7, fire_rate: 0.1, collapse_rate: 0.2, clean_agreement: 0.9 }];
   input.driverResult.pvs[0]!.triggerCandidates = candidates;
   const recovery = { candidates: [candidates], wordsSwept: 23511, rows: 97308, seconds: 41 };
   const report = buildScanReport({ ...input, recovery });
