@@ -10,6 +10,7 @@ import { ZOO } from '../zoo/configs.js';
 import { choiceOpt, exitCodes, intOpt, JOB_EXITS, listOf, numOpt, STANDARD_EXITS } from './options.js';
 import { registerEvalPrompt } from './prompt.js';
 import { MATCH_THRESHOLD } from '../sanitizer/monitor.js';
+import { ACCEPT_AT, DEFAULT_MINING_OPTIONS, type MiningOptions } from '../sanitizer/mining.js';
 import { registerEvalGuard, registerEvalVictims } from './victims.js';
 import { interruptFlag } from './signals.js';
 
@@ -26,14 +27,17 @@ export function register(program: Command): void {
     .addOption(intOpt('--seed <n>', 'seed of the trigger draws, the attacks and the clean variants\' training', 0, 0))
     .addOption(intOpt('--parallel <k>', 'fuzz loops per batch (0 = automatic)', 0, 0))
     .addOption(intOpt('--loops <n>', 'fuzz loops per scan', 1, 30))
+    .addOption(choiceOpt('--accept-at <when>', 'fuzz-loop acceptance rule of the scans (see scan --help)', ACCEPT_AT, DEFAULT_MINING_OPTIONS.acceptAt))
+    .addOption(choiceOpt('--trigger-pool <pool>', 'words: the short tokens the defaults were tuned with; vocabulary: whole words of the base tokenizer (held out)', ['words', 'vocabulary'], 'words'))
+    .option('--vary-attacks', 'draw each attack\'s utility weight (0.25/0.5/1), lr (×0.5/1/2), epochs (2–4) and PVs (block or random ±1)')
     .option('--json', 'print the report as JSON')
     .option('--quiet', 'no progress bars')
-    .action(async (o: { base: string; clean: number; backdoored: number; methods: string[]; out: string; dataDir?: string; seed: number; parallel: number; loops: number; json?: boolean; quiet?: boolean }) => {
+    .action(async (o: { base: string; clean: number; backdoored: number; methods: string[]; out: string; dataDir?: string; seed: number; parallel: number; loops: number; acceptAt: MiningOptions['acceptAt']; triggerPool: 'words' | 'vocabulary'; varyAttacks?: boolean; json?: boolean; quiet?: boolean }) => {
       const sig = interruptFlag();
       try {
         const r = await evaluateDetection({
           base: o.base, clean: o.clean, backdoored: o.backdoored, methods: o.methods, outDir: o.out, dataDir: o.dataDir, seed: o.seed,
-          parallel: o.parallel, loops: o.loops, quiet: o.quiet || o.json,
+          parallel: o.parallel, loops: o.loops, acceptAt: o.acceptAt, triggerPool: o.triggerPool, varyAttacks: Boolean(o.varyAttacks), quiet: o.quiet || o.json,
           shouldStop: sig.stopped, log: o.json ? undefined : (l) => process.stderr.write(`${l}\n`),
         });
         if (o.json) return console.log(JSON.stringify(r, null, 2));
@@ -41,6 +45,8 @@ export function register(program: Command): void {
         console.log(`detection on ${r.base}: ${m.negatives} clean + ${m.positives} backdoored models`);
         console.log(`  accuracy ${(100 * m.accuracy).toFixed(1)}%  FP ${m.falsePositives}  FN ${m.falseNegatives}  ROC-AUC ${m.rocAuc === null ? 'n/a' : m.rocAuc.toFixed(3)}`);
         console.log(`  time per model: build ${r.secondsPerModel.build.toFixed(0)} s, scan ${r.secondsPerModel.scan.toFixed(0)} s`);
+        const t = r.triggerRecovery;
+        if (t.matched) console.log(`  trigger recovery: top candidate = planted trigger for ${t.hits} of ${t.matched} kept PVs matching a planted PV (${(100 * t.top1Accuracy!).toFixed(1)}%), ${t.secondsPerPv!.toFixed(1)} s per PV`);
         for (const x of r.models) console.log(`  ${x.positive ? 'backdoored' : 'clean     '} ${x.name.padEnd(28)} ${x.flagged ? 'FLAGGED' : 'passed '} score ${x.score.toFixed(3)}`);
       } finally {
         sig.dispose();

@@ -9,6 +9,11 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { runAttack } from '../attacks/attack.js';
+import { readManifest } from '../attacks/manifest.js';
+import { type AttackOptions, sizeDefaults } from '../attacks/settings.js';
+import { type LoadedModel, loadModel } from '../models/model.js';
+import { DEFAULT_MINING_OPTIONS, type MiningOptions } from '../sanitizer/mining.js';
+import { judgeTriggers } from './triggers.js';
 import { cutTornTail, Journal } from '../sanitizer/journal.js';
 import { SCAN_JOURNAL_FILE } from '../sanitizer/scan.js';
 import { scanModel } from './scan-model.js';
@@ -34,9 +39,30 @@ export interface DetectionOptions {
   seed: number;
   parallel: number;
   loops: number;
+  /** Fuzz-loop acceptance rule of the scans (default: the scanner's). */
+  acceptAt?: MiningOptions['acceptAt'];
+  /**
+   * `words`: triggers drawn from TRIGGER_WORDS (the short tokens the
+   * defaults were tuned with); `vocabulary`: from the base tokenizer's
+   * whole-word vocabulary, so no code path knows them.
+   */
+  triggerPool?: 'words' | 'vocabulary';
+  /**
+   * Draw each backdoored model's attack hyper-parameters (utility weight,
+   * learning rate, epochs, block or random ±1 PVs) instead of the defaults.
+   */
+  varyAttacks?: boolean;
   quiet?: boolean;
   shouldStop?: () => boolean;
   log?: (line: string) => void;
+}
+
+/** One backdoored model's drawn attack settings (varyAttacks). */
+export interface AttackDraw {
+  utility_coeff: number;
+  lr_factor: number;
+  epochs: number;
+  pvs: 'block' | 'random';
 }
 
 export interface ModelResult {
@@ -50,11 +76,17 @@ export interface ModelResult {
   modes: { mode: TargetMode; verdict: string; score: number; loops: number; seconds: number }[];
   buildSeconds: number;
   scanSeconds: number;
+  /** The drawn attack settings (varyAttacks; absent: the attack's defaults). */
+  attack?: AttackDraw;
+  /** Backdoored and flagged: trigger recovery judged against attack.json (kept PVs matched to planted ones, top-1 hits). */
+  triggerRecovery?: { pvs: number; matched: number; hits: number; seconds: number };
 }
 
 export interface DetectionReport {
   base: string;
   metrics: DetectionMetrics;
+  /** Over flagged backdoored models: top-1 hits / kept PVs matched to a planted PV (null: none matched). */
+  triggerRecovery: { matched: number; hits: number; top1Accuracy: number | null; secondsPerPv: number | null };
   secondsPerModel: { build: number; scan: number };
   models: ModelResult[];
 }
@@ -79,7 +111,32 @@ function readJournal(file: string): Map<string, ModelResult> {
  * are left out: a later run may add models to the same directory.
  */
 function runSettings(o: DetectionOptions) {
-  return { base: o.base, seed: o.seed, methods: o.methods, loops: o.loops };
+  // Options added later appear only when set away from their old behaviour, so earlier directories stay valid.
+  return {
+    base: o.base, seed: o.seed, methods: o.methods, loops: o.loops,
+    ...(o.acceptAt && o.acceptAt !== DEFAULT_MINING_OPTIONS.acceptAt ? { acceptAt: o.acceptAt } : {}),
+    ...(o.triggerPool === 'vocabulary' ? { triggerPool: 'vocabulary' } : {}),
+    ...(o.varyAttacks ? { varyAttacks: true } : {}),
+  };
+}
+
+/** Whole-word tokens of the base tokenizer, 2–10 letters, none of TRIGGER_WORDS: trigger material no code path names. */
+function vocabularyTriggers(model: LoadedModel): string[] {
+  const tok = model.tokenizer;
+  if (!tok) throw new Error(`${model.dir}: no tokenizer to draw triggers from`);
+  const known = new Set(TRIGGER_WORDS);
+  const out: string[] = [];
+  for (let id = 0; id < tok.vocabSize; id++) {
+    const t = tok.idToToken(id);
+    if (t && !tok.isSpecialOrUnused(id) && /^[a-z]{2,10}$/.test(t) && !known.has(t)) out.push(t);
+  }
+  return out;
+}
+
+/** Random ±1 PVs [count, H] for one attack, as the JSON list attack --pvs reads. */
+function writeRandomPvs(file: string, count: number, hidden: number, rng: Rng): void {
+  const pvs = Array.from({ length: count }, () => Array.from({ length: hidden }, () => (rng.next() < 0.5 ? -1 : 1)));
+  writeFileSync(file, JSON.stringify(pvs));
 }
 
 /** Records of one base, seed, method mix and loop budget must not be mixed with another's. */
@@ -122,8 +179,9 @@ export async function evaluateDetection(o: DetectionOptions): Promise<DetectionR
   const base = buildZooModel(o.base, { quiet: o.quiet, shouldStop: o.shouldStop });
   if (base.interrupted) throw new Error('interrupted while building the base model');
 
-  const scanAll = (dir: string, name: string): Pick<ModelResult, 'flagged' | 'score' | 'modes' | 'scanSeconds'> => {
+  const scanAll = (dir: string, name: string): Pick<ModelResult, 'flagged' | 'score' | 'modes' | 'scanSeconds' | 'triggerRecovery'> => {
     const res: ModelResult['modes'] = [];
+    let recovery: ModelResult['triggerRecovery'];
     for (const mode of modes) {
       const outDir = join(o.outDir, 'scans', `${name}-${mode}`);
       // A scan cut short by an interruption continues from its own journal;
@@ -133,18 +191,26 @@ export async function evaluateDetection(o: DetectionOptions): Promise<DetectionR
       const earlier = resume ? Journal.read(journalFile).entries.reduce((t, e) => t + (e.type === 'loop' ? e.seconds : 0), 0) : 0;
       const r = scanModel({
         command: 'scan', modelDir: dir, outDir, mode, sentenceCount: 2000,
-        loops: o.loops, patience: 200, seed: 0, parallel: o.parallel, resume, quiet: o.quiet, shouldStop: o.shouldStop,
+        loops: o.loops, patience: 200, seed: 0, parallel: o.parallel, resume, quiet: o.quiet, shouldStop: o.shouldStop, acceptAt: o.acceptAt,
       });
       if (r.driver.interrupted) throw new Error('interrupted');
       res.push({ mode, verdict: r.verdict, score: r.driver.score, loops: r.driver.loops.length, seconds: earlier + r.seconds });
       // One mode's PV settles the verdict; the defender would stop here too.
-      if (r.verdict === 'backdoored') break;
+      if (r.verdict === 'backdoored') {
+        if (existsSync(join(dir, 'attack.json')) && r.recovery) {
+          const { manifest, pvs } = readManifest(dir);
+          const j = judgeTriggers(r.driver.pvs.map((p) => ({ vector: p.vector, candidates: p.triggerCandidates ?? null })), manifest, pvs);
+          recovery = { pvs: j.found_pvs, matched: j.matched, hits: j.per_pv.filter((p) => p.hit).length, seconds: r.recovery.seconds };
+        }
+        break;
+      }
     }
     return {
       flagged: res.some((m) => m.verdict === 'backdoored'),
       score: Math.max(...res.map((m) => m.score)),
       modes: res,
       scanSeconds: res.reduce((s, m) => s + m.seconds, 0),
+      ...(recovery ? { triggerRecovery: recovery } : {}),
     };
   };
   const record = (r: ModelResult) => {
@@ -170,29 +236,57 @@ export async function evaluateDetection(o: DetectionOptions): Promise<DetectionR
 
   // Backdoored models: methods in rotation, 1–6 random triggers each.
   const rng = new Rng(`detection:${o.seed}`);
+  // Its own stream, so drawing attack settings leaves the trigger draws of a run without them unchanged.
+  const drawRng = new Rng(`detection-attacks:${o.seed}`);
+  const baseModel = o.backdoored > 0 && (o.triggerPool === 'vocabulary' || o.varyAttacks) ? loadModel(base.dir) : null;
+  const pool = o.triggerPool === 'vocabulary' ? vocabularyTriggers(baseModel!) : TRIGGER_WORDS;
+  const hidden = baseModel?.config.hiddenSize ?? 0;
   const backdoorNames: string[] = [];
   for (let i = 0; i < o.backdoored; i++) {
     const method = o.methods[i % o.methods.length];
     const count = 1 + rng.int(6);
-    const triggers = rng.shuffled(TRIGGER_WORDS).slice(0, count);
+    const triggers = rng.shuffled(pool).slice(0, count);
+    const draw: AttackDraw | undefined = o.varyAttacks ? {
+      utility_coeff: [0.25, 0.5, 1][drawRng.int(3)]!, lr_factor: [0.5, 1, 2][drawRng.int(3)]!, epochs: 2 + drawRng.int(3),
+      pvs: drawRng.next() < 0.5 ? 'block' : 'random',
+    } : undefined;
     const name = `backdoor-${i}-${method}`;
     backdoorNames.push(name);
     if (done.has(name)) continue;
     const dir = join(o.outDir, 'models', name);
     const t0 = Date.now();
     if (!existsSync(join(dir, 'attack.json'))) {
-      await runAttack({ modelDir: base.dir, outDir: dir, method, triggers, pvCount: count, seed: o.seed * 1000 + i });
+      const extra: Partial<AttackOptions> = {};
+      if (draw) {
+        extra.utilityCoeff = draw.utility_coeff;
+        extra.lr = sizeDefaults(hidden).lr * draw.lr_factor;
+        extra.epochs = draw.epochs;
+        if (draw.pvs === 'random') {
+          mkdirSync(join(o.outDir, 'pvs'), { recursive: true });
+          extra.pvsFile = join(o.outDir, 'pvs', `${name}.json`);
+          writeRandomPvs(extra.pvsFile, count, hidden, new Rng(`detection-pvs:${o.seed}:${i}`));
+        }
+      }
+      await runAttack({ modelDir: base.dir, outDir: dir, method, triggers, pvCount: count, seed: o.seed * 1000 + i, ...extra });
     }
     const buildSeconds = (Date.now() - t0) / 1000;
-    record({ name, dir, positive: true, method, triggers, buildSeconds, ...scanAll(dir, name) });
+    record({ name, dir, positive: true, method, triggers, buildSeconds, ...(draw ? { attack: draw } : {}), ...scanAll(dir, name) });
   }
 
   // Only the models these options name: a directory may hold more from a larger run.
   const models = [...cleanModels.map((c) => c.name), ...backdoorNames].flatMap((n) => done.get(n) ?? []);
   const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+  const judged = models.flatMap((m) => (m.triggerRecovery ? [m.triggerRecovery] : []));
+  const matched = judged.reduce((a, r) => a + r.matched, 0);
+  const hits = judged.reduce((a, r) => a + r.hits, 0);
+  const pvsJudged = judged.reduce((a, r) => a + r.pvs, 0);
   return {
     base: o.base,
     metrics: detectionMetrics(models),
+    triggerRecovery: {
+      matched, hits, top1Accuracy: matched ? hits / matched : null,
+      secondsPerPv: pvsJudged ? judged.reduce((a, r) => a + r.seconds, 0) / pvsJudged : null,
+    },
     secondsPerModel: { build: mean(models.map((m) => m.buildSeconds)), scan: mean(models.map((m) => m.scanSeconds)) },
     models,
   };

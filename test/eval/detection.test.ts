@@ -23,3 +23,11 @@ test('eval detection refuses a journal written for another base model', async ()
   assert.equal(existsSync(join(out, 'settings.json')), false, 'nothing written for a refused run');
   assert.match(readFileSync(join(out, 'detection.jsonl'), 'utf8'), /^\{"name":"clean-base"/);
 });
+
+test('eval detection: the held-out options are part of the settings a directory is bound to', async () => {
+  for (const extra of [{ varyAttacks: true }, { triggerPool: 'vocabulary' as const }, { acceptAt: 'final-epoch' as const }]) {
+    const out = tmpDir('detection-heldout');
+    writeFileSync(join(out, 'settings.json'), JSON.stringify({ base: 'bert-micro', seed: 0, methods: ['por'], loops: 1 }));
+    await assert.rejects(evaluateDetection({ ...options(out), ...extra }), /holds an evaluation with other settings/, JSON.stringify(extra));
+  }
+});
