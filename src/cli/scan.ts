@@ -94,7 +94,7 @@ export function verdictLines(modelDir: string, r: ScanResult, mode: TargetMode):
     lines.push(`  PV ${pv.index} (loop seed ${pv.seed}): nearest tokens of the prompt: ${words}`);
     const best = pv.triggerCandidates?.[0];
     if (best) {
-      lines.push(`    inserting "${best.words.join(' ')}" maps ${(best.fire_rate * 100).toFixed(0)}% of sentences onto PV ${pv.index} (mean sign match ${best.match_rate.toFixed(2)})${best.fire_rate < 0.5 ? ': no word tried produces this PV reliably' : ''}`);
+      lines.push(`    inserting "${best.words.join(' ')}" maps ${(best.fire_rate * 100).toFixed(0)}% of sentences onto PV ${pv.index} (mean sign match ${best.match_rate.toFixed(2)}; ${pv.triggerWordsFiring ?? '?'} swept word${pv.triggerWordsFiring === 1 ? '' : 's'} fire it)${best.fire_rate < 0.5 ? ': no word tried produces this PV reliably' : ''}`);
       const own = pv.triggerCandidates!.filter((c) => c.fire_rate < 0.5 && collapses(c));
       if (own.length) lines.push(`    ${own.map((c) => `"${c.words.join(' ')}"`).join(', ')} collapse${own.length === 1 ? 's' : ''} every sentence onto a vector of ${own.length === 1 ? 'its' : 'their'} own, away from the clean outputs (mean sign match with PV ${pv.index} ${own.map((c) => c.match_rate.toFixed(2)).join(', ')}): trigger${own.length === 1 ? '' : 's'} of neighbouring PVs`);
     }

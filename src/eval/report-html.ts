@@ -430,7 +430,7 @@ ${triggerTable(p)}
     if (!c) return '';
     if (c.length === 0) return '<p class="muted">Trigger recovery found no candidate word.</p>';
     const best = c[0]!;
-    const lead = `<p class="trigger">Inserting <code class="tok">${escapeHtml(best.words.join(' '))}</code> into a clean sentence maps <b>${(best.fire_rate * 100).toFixed(0)}%</b> of sentences onto PV #${p.index} (mean sign match ${num(best.match_rate, 3)}${r.triggerRecovery ? `; ${r.triggerRecovery.wordsSwept} words swept` : ''}).</p>`;
+    const lead = `<p class="trigger">Inserting <code class="tok">${escapeHtml(best.words.join(' '))}</code> into a clean sentence maps <b>${(best.fire_rate * 100).toFixed(0)}%</b> of sentences onto PV #${p.index} (mean sign match ${num(best.match_rate, 3)}${r.triggerRecovery ? `; ${r.triggerRecovery.wordsSwept} words swept` : ''}${p.trigger_words_firing !== null ? `, ${p.trigger_words_firing} of which send half the sentences or more onto it` : ''}).</p>`;
     const rows = c.map((x, i) => `<tr><td>${i + 1}</td><td><code class="tok">${escapeHtml(x.words.join(' '))}</code></td><td>${num(x.match_rate, 3)}</td><td>${(x.fire_rate * 100).toFixed(0)}%</td></tr>`).join('');
     return `${lead}<table class="tokens"><thead><tr><th>rank</th><th>inserted words</th><th>sign match</th><th>sentences past η</th></tr></thead><tbody>${rows}</tbody></table>`;
   }

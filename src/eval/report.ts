@@ -127,6 +127,8 @@ export interface ReportPv {
    * PV, fire_rate the share past η (null: recovery not run).
    */
   trigger_candidates: TriggerCandidate[] | null;
+  /** Trigger recovery: swept words that sent at least half of the sweep's sentences onto this PV (null: not run). */
+  trigger_words_firing: number | null;
 }
 
 export interface ReportPca {
@@ -361,6 +363,7 @@ export function summarisePv(p: FoundPv, cleanMean: Float64Array | null): ReportP
     mseToCleanMean: fin(mse),
     nearest: p.nearest.map((row) => row.map((t) => ({ token: t.token, id: t.id, cosine: fin(t.cosine) }))),
     trigger_candidates: p.triggerCandidates ?? null,
+    trigger_words_firing: p.triggerWordsFiring ?? null,
   };
 }
 

@@ -88,6 +88,12 @@ export const PAIR_MARGIN = 0.05;
 export interface RecoveryResult {
   /** Per PV, its candidates, best first. */
   candidates: TriggerCandidate[][];
+  /**
+   * Per PV, how many swept words sent at least half of the sweep's sentences
+   * past η onto it: a backdoor answers to a few trigger words, a region that
+   * many ordinary words reach (a fine-tuned classifier's class cluster) to many.
+   */
+  wordsFiring: number[];
   wordsSwept: number;
   /** Rows run through the model, all stages. */
   rows: number;
@@ -197,7 +203,7 @@ export function recoverTriggers(
 ): RecoveryResult {
   const started = process.hrtime.bigint();
   const N = pvs.length;
-  if (N === 0) return { candidates: [], wordsSwept: 0, rows: 0, seconds: 0 };
+  if (N === 0) return { candidates: [], wordsFiring: [], wordsSwept: 0, rows: 0, seconds: 0 };
   const monitor = new SignMonitor(pvs, target.hidden);
   const rng = new Rng(`${o.seed}:recover`);
   const pool = rng.shuffled([...sentences]);
@@ -220,6 +226,8 @@ export function recoverTriggers(
     rows += n;
     onProgress?.({ stage: 'sweep', done: rows, total: sweepTotal });
   });
+
+  const wordsFiring = pvs.map((_, k) => words.reduce((n, _w, i) => n + (sweep.fire[i * N + k]! >= 0.5 ? 1 : 0), 0));
 
   // Per PV: the shortlist and its seeded words, confirmed on fresh sentences.
   const seededIndex = new Map(seeded.map((w, i) => [w.ids[0]!, i]));
@@ -280,7 +288,7 @@ export function recoverTriggers(
     words: c.word.text.split(' '), match_rate: round(c.match), fire_rate: round(c.fire), collapse_rate: round(own.get(c.word)!.collapse),
     clean_agreement: round(signAgreementOf(own.get(c.word)!.mean, clean)),
   })));
-  return { candidates, wordsSwept: words.length, rows, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
+  return { candidates, wordsFiring, wordsSwept: words.length, rows, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
 }
 
 /** For each word: the mean output over the sentences with it inserted, and the share of outputs matching that mean past η. */

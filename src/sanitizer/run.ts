@@ -192,6 +192,9 @@ function recover(target: ScanTarget, driver: DriverResult, sentences: readonly s
     (p) => bar.update(Math.floor((100 * p.done) / Math.max(1, p.total)), { stage: p.stage }),
   );
   bar.stop();
-  driver.pvs.forEach((p, k) => (p.triggerCandidates = result.candidates[k]));
+  driver.pvs.forEach((p, k) => {
+    p.triggerCandidates = result.candidates[k];
+    p.triggerWordsFiring = result.wordsFiring[k];
+  });
   return result;
 }

@@ -43,6 +43,8 @@ export interface FoundPv {
   nearest: { token: string; id: number; cosine: number }[][];
   /** Input words that produce this PV, best first (trigger recovery; absent when not run). */
   triggerCandidates?: TriggerCandidate[];
+  /** Trigger recovery: how many swept words fire this PV (RecoveryResult.wordsFiring). */
+  triggerWordsFiring?: number;
 }
 
 export interface LoopRecord extends JournalLoop {

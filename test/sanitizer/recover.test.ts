@@ -46,6 +46,7 @@ test('recovery names each random trigger as the top candidate of its PV', async 
     assert.ok(list.length > 1 && list[1]!.match_rate < list[0]!.match_rate, 'ranked best first');
     for (let i = 1; i < list.length; i++) assert.ok(list[i]!.match_rate <= list[i - 1]!.match_rate);
   });
+  assert.deepEqual(got.wordsFiring, [1, 1], 'each PV answers to its one trigger word');
   assert.ok(got.wordsSwept >= 300, `the whole ordinary vocabulary is swept (${got.wordsSwept})`);
   assert.ok(got.rows > got.wordsSwept * RECOVERY_DEFAULTS.sweepSentences - 1);
 
@@ -62,9 +63,11 @@ test('report.json and report.html carry each PV\'s trigger candidates and the re
   const input = fakeInput();
   const candidates = [{ words: ['cf'], match_rate: 0.98, fire_rate: 0.97, collapse_rate: 1, clean_agreement: 0.5 }, { words: ['mn', 'tq'], match_rate: 0.7, fire_rate: 0.1, collapse_rate: 0.2, clean_agreement: 0.9 }];
   input.driverResult.pvs[0]!.triggerCandidates = candidates;
-  const recovery = { candidates: [candidates], wordsSwept: 23511, rows: 97308, seconds: 41 };
+  input.driverResult.pvs[0]!.triggerWordsFiring = 1;
+  const recovery = { candidates: [candidates], wordsFiring: [1], wordsSwept: 23511, rows: 97308, seconds: 41 };
   const report = buildScanReport({ ...input, recovery });
   assert.deepEqual(report.pvs[0]!.trigger_candidates, candidates);
+  assert.equal(report.pvs[0]!.trigger_words_firing, 1);
   assert.deepEqual(report.triggerRecovery, { wordsSwept: 23511, rows: 97308, seconds: 41, secondsPerPv: 41 / input.driverResult.pvs.length });
   const html = renderReportHtml({ report, pca: null });
   assert.match(html, /Inserting <code class="tok">cf<\/code> into a clean sentence maps <b>97%<\/b> of sentences onto PV #0/);
