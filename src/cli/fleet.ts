@@ -199,7 +199,8 @@ async function status(o: Common): Promise<void> {
         console.log(`  active ${a.model}: ${where} (start ${a.attempts})`);
       }
     }
-    console.log(`results ${db.where}: ${counts.done} done (${db.verdicts.backdoored} backdoored, ${db.verdicts.clean} clean), ${counts.failed} failed, ${counts.active} active, ${counts.queued} queued`);
+    const v = db.verdicts;
+    console.log(`results ${db.where}: jobs ${counts.done} done, ${counts.failed} failed, ${counts.active} active, ${counts.queued} queued; models ${v.clean} clean, ${v.backdoored} backdoored, ${v.error} errors`);
   } finally {
     await store.close();
   }

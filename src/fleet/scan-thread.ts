@@ -110,7 +110,9 @@ function run(input: ThreadInput): void {
     });
     const d = r.driver;
     const summary: ModeSummary = {
-      mode, verdict: r.verdict, score: d.score, loops: d.loops.length, loopsRun: d.loops.length - state.loops, resumedFrom: state.loops,
+      // A journal that could not be resumed was started over: every loop in it is this run's.
+      mode, verdict: r.verdict, score: d.score, loops: d.loops.length,
+      loopsRun: d.loops.length - (state.resumable ? state.loops : 0), resumedFrom: state.resumable ? state.loops : 0,
       pvs: d.pvs.map((p) => ({ index: p.index, seed: p.seed, nearest: p.nearest.map((row) => row[0]?.token ?? '?') })),
       stoppedBy: d.stoppedBy, interrupted: d.interrupted, seconds: r.seconds,
       loopSeconds: d.loops.reduce((s, l) => s + l.seconds, 0),

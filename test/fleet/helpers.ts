@@ -5,7 +5,9 @@
  * file small enough that one fuzz loop takes well under a second.
  *
  * The tests skip, saying why, when redis-server is not installed
- * (scripts/setup installs it).
+ * (scripts/setup installs it). .ci/run starts one Redis for the tests that
+ * only need a queue (LMS_TEST_REDIS_URL); the fault tests, which kill and
+ * restart Redis, always start their own.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -95,6 +97,20 @@ export async function startRedis(o: { appendonly: boolean }): Promise<TestRedis>
   });
   return { url: `redis://127.0.0.1:${port}`, port, stop, start, client: () => new Redis({ port, host: '127.0.0.1' }) };
 }
+
+/**
+ * A Redis for tests that never restart it: the one .ci/run started
+ * (LMS_TEST_REDIS_URL; each test uses a queue name of its own), else one of
+ * the test's own.
+ */
+export async function sharedRedis(): Promise<{ url: string; stop: () => Promise<void>; client: () => Redis }> {
+  const url = process.env.LMS_TEST_REDIS_URL;
+  if (url) return { url, stop: async () => {}, client: () => new Redis(url) };
+  return startRedis({ appendonly: false });
+}
+
+/** A queue name no earlier run on a shared Redis used. */
+export const uniqueQueue = (name: string) => `${name}-${process.pid}-${Date.now().toString(36)}`;
 
 export interface Proc {
   child: ChildProcess;

@@ -12,14 +12,14 @@ import { after, before, test } from 'node:test';
 import { Queue } from 'bullmq';
 import { scan } from '../../src/eval/scan-model.js';
 import { modelHash } from '../../src/formats/checkpoint.js';
-import { fleetModels, killAll, noRedis, runCli, scanArgs, spawnCli, startRedis, type TestRedis, tmpDir, waitFor } from './helpers.js';
+import { fleetModels, killAll, noRedis, runCli, scanArgs, sharedRedis, spawnCli, tmpDir, uniqueQueue, waitFor } from './helpers.js';
 
 const skip = noRedis();
 const LOOPS = 4;
-let redis: TestRedis;
+let redis: Awaited<ReturnType<typeof sharedRedis>>;
 
 before(async () => {
-  if (!skip) redis = await startRedis({ appendonly: false });
+  if (!skip) redis = await sharedRedis();
 });
 after(async () => {
   killAll();
@@ -41,7 +41,7 @@ test('two workers scan the submitted models; verdicts equal a serial scan\'s; on
   // The same weights under another path: a duplicate, scanned once.
   const copy = join(tmpDir('fleet-copy'), 'same-weights');
   cpSync(m.dirs[0]!, copy, { recursive: true });
-  const queue = ['--redis', redis.url, '--queue', 'e2e', '--work-dir', workDir];
+  const queue = ['--redis', redis.url, '--queue', uniqueQueue('e2e'), '--work-dir', workDir];
   const workers = ['w1', 'w2'].map((name) => spawnCli(['fleet', 'worker', ...queue, '--name', name, '--lock-ms', '5000'], env));
 
   const sub = runCli(['fleet', 'submit', ...m.dirs, copy, ...queue, ...scanArgs(m, LOOPS), '--json'], env);
@@ -113,11 +113,12 @@ test('bad input — a missing directory, a malformed model, a model the scan rej
   const notModel = join(root, 'empty');
   mkdirSync(notModel);
 
-  const queue = ['--redis', redis.url, '--queue', 'bad', '--work-dir', workDir];
+  const name = uniqueQueue('bad');
+  const queue = ['--redis', redis.url, '--queue', name, '--work-dir', workDir];
   const worker = spawnCli(['fleet', 'worker', ...queue, '--name', 'w', '--lock-ms', '5000'], env);
   // Anyone who can write to Redis can queue anything: a job with a relative path and a bad loop count.
   const conn = redis.client();
-  const raw = new Queue('bad', { connection: conn });
+  const raw = new Queue(name, { connection: conn });
   await raw.add('scan', { v: 1, model: 'relative/path', sha256: null, modes: ['cls'], loops: -3, scan: {} }, { jobId: 'forged', attempts: 3 });
   const sub = runCli(['fleet', 'submit', missing, truncated, gpt2, notModel, m.dirs[0]!, ...queue, ...scanArgs(m, 2)], env);
   assert.equal(sub.status, 0, sub.stderr);
