@@ -43,7 +43,7 @@ const redisUrl = (v: string) => {
 };
 
 function common(cmd: Command, redis: 'required' | 'optional' | 'none'): Command {
-  cmd.option('--work-dir <dir>', 'directory every worker shares: <sha256>/<mode>/ holds each scan\'s journal and reports (default $LMS_FLEET_DIR, else $LMS_CACHE/fleet)', defaultWorkDir())
+  cmd.option('--work-dir <dir>', 'directory every worker shares: <sha256>/<mode>/ holds each scan\'s journal and reports; $LMS_FLEET_DIR, else $LMS_CACHE/fleet', defaultWorkDir())
     .option('--db <file|url>', 'results database: an SQLite file, or a postgres:// URL (default <work-dir>/fleet.sqlite)');
   if (redis !== 'none') {
     const o = new Option('--redis <url>', 'the queue\'s Redis, redis://host:port[/db]').argParser(redisUrl);
