@@ -137,6 +137,9 @@ async function submit(paths: string[], o: SubmitParsed, cmd: Command): Promise<v
   }
 }
 
+/** How long a stopping worker waits to hand its jobs back before it exits anyway. */
+const STOP_GRACE_MS = 10_000;
+
 interface WorkerParsed extends Common {
   concurrency: number;
   name?: string;
@@ -155,6 +158,12 @@ async function worker(o: WorkerParsed): Promise<void> {
       if (stopping) process.exit(EXIT_INTERRUPTED);
       stopping = true;
       say(o)('fleet worker: stopping: scans stop at their next step, their jobs go back to the queue (signal again to quit at once)');
+      // Handing jobs back needs Redis; without it, close() would wait for it forever. The
+      // journals are durable line by line, and the queue returns the jobs after --lock-ms.
+      setTimeout(() => {
+        say(o)(`fleet worker: could not close within ${STOP_GRACE_MS / 1000} s (Redis unreachable?); exiting: the jobs return to the queue once their locks expire`);
+        process.exit(EXIT_OK);
+      }, STOP_GRACE_MS).unref();
       w.stop().then(done, (e: Error) => {
         process.stderr.write(`fleet worker: ${e.message}\n`);
         done();

@@ -186,3 +186,15 @@ test('Redis killed and restarted while jobs run: no job is lost, every verdict e
     assert.equal(await w.exited, 0, w.log());
   });
 });
+
+test('a worker told to stop while Redis is down still exits 0 within its grace period', { skip: skip ?? false, timeout: 60_000 }, async () => {
+  const redis = await startRedis({ appendonly: false });
+  const w = spawnCli(['fleet', 'worker', '--redis', redis.url, '--queue', 'down', '--work-dir', tmpDir('fleet-down'), '--name', 'D'], { LMS_CACHE: tmpDir('fleet-cache') });
+  await waitFor('worker D', () => w.log().includes('worker D on queue'), 30_000, 20);
+  await redis.stop('SIGKILL');
+  await waitFor('the worker to notice', () => w.log().includes('unreachable'), 20_000, 50);
+  const t0 = Date.now();
+  w.child.kill('SIGTERM');
+  assert.equal(await w.exited, 0, w.log());
+  assert.ok(Date.now() - t0 < 15_000, `exited after ${Date.now() - t0} ms`);
+});
