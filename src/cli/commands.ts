@@ -6,6 +6,7 @@ import { register as demo } from './demo.js';
 import { register as encode } from './encode.js';
 import { register as evaluate } from './eval.js';
 import { register as finetune } from './finetune.js';
+import { register as fleet } from './fleet.js';
 import { register as guard } from './guard.js';
 import { register as inspect } from './inspect.js';
 import { register as pretrain } from './pretrain.js';
@@ -16,4 +17,4 @@ import { register as zoo } from './zoo.js';
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [demo, evaluate, inspect, encode, zoo, pretrain, finetune, scan, attack, prompt, guard, serve, data];
+export const commands: Register[] = [demo, evaluate, inspect, encode, zoo, pretrain, finetune, scan, attack, prompt, guard, serve, fleet, data];
