@@ -29,7 +29,7 @@ const BAD_USAGE: [string[], RegExp][] = [
   [[], /^lmsanitator: missing command; one of: .*scan.* \(see "lmsanitator --help"\)$/],
   [['banana'], /^lmsanitator: unknown command 'banana'/],
   [['zoo'], /^lmsanitator zoo: missing command; one of: list, build \(see "lmsanitator zoo --help"\)$/],
-  [['eval'], /^lmsanitator eval: missing command; one of: detection, prompt, recall, victims/],
+  [['eval'], /^lmsanitator eval: missing command; one of: detection, prompt, recall, triggers, victims/],
   [['data'], /^lmsanitator data: missing command; one of: check/],
   [['scan'], /^lmsanitator scan: missing required argument 'model-dir' \(see "lmsanitator scan --help"\)$/],
   [['scan', model, '--bogus'], /^lmsanitator scan: unknown option '--bogus'/],
