@@ -6,9 +6,8 @@
  */
 import { statSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import type { JobScanSettings } from './job.js';
 import { journalState } from './journal-state.js';
-import type { FromThread, ModeSummary, ThreadInput } from './scan-thread.js';
+import type { FromThread, ModeSummary, ScanJobSpec, ThreadInput } from './scan-thread.js';
 import type { TargetMode } from '../sanitizer/target.js';
 
 /** No retry can fix it: the model, its files or the job itself is bad. */
@@ -42,14 +41,7 @@ export interface JobOutcome {
   scanSeconds: number;
 }
 
-export interface ScanJobOptions {
-  model: string;
-  modes: TargetMode[];
-  loops: number;
-  scan: JobScanSettings;
-  workDir: string;
-  maxModelBytes: number;
-  cacheDir?: string | null;
+export interface ScanJobOptions extends ScanJobSpec {
   onProgress?: (p: JobProgress) => void;
   /** How often the journal is read for progress. */
   progressMs?: number;

@@ -25,16 +25,20 @@ import type { JobScanSettings } from './job.js';
 import { journalState } from './journal-state.js';
 import type { TargetMode } from '../sanitizer/target.js';
 
-export interface ThreadInput {
+/** What one scan job runs: the model, its modes and budget, where its work lives. */
+export interface ScanJobSpec {
   model: string;
   modes: TargetMode[];
   loops: number;
   scan: JobScanSettings;
   workDir: string;
   maxModelBytes: number;
+  cacheDir?: string | null;
+}
+
+export interface ThreadInput extends ScanJobSpec {
   /** Int32 flag: non-zero asks the scan to stop at its next step. */
   stop: SharedArrayBuffer;
-  cacheDir?: string | null;
 }
 
 export interface ModeSummary {
