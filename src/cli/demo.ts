@@ -66,7 +66,7 @@ export function register(program: Command): void {
           const side: DemoSide = { verdict: r.verdict, score: r.driver.score, seconds: r.seconds, report: r.outputs.reportHtml };
           if (name === 'backdoored') {
             const { manifest, pvs } = readManifest(dir);
-            side.triggers = judgeTriggers(r.driver.pvs.map((p) => ({ vector: p.vector, candidates: p.triggerCandidates ?? null })), manifest, pvs);
+            side.triggers = judgeTriggers(r.driver.pvs, manifest, pvs);
           }
           return side;
         };

@@ -199,7 +199,7 @@ export async function evaluateDetection(o: DetectionOptions): Promise<DetectionR
       if (r.verdict === 'backdoored') {
         if (existsSync(join(dir, 'attack.json')) && r.recovery) {
           const { manifest, pvs } = readManifest(dir);
-          const j = judgeTriggers(r.driver.pvs.map((p) => ({ vector: p.vector, candidates: p.triggerCandidates ?? null })), manifest, pvs);
+          const j = judgeTriggers(r.driver.pvs, manifest, pvs);
           recovery = { pvs: j.found_pvs, matched: j.matched, hits: j.per_pv.filter((p) => p.hit).length, seconds: r.recovery.seconds };
         }
         break;

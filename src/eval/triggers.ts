@@ -44,7 +44,13 @@ export interface TriggerEvaluation {
 
 const same = (words: readonly string[], trigger: string) => words.join(' ') === trigger;
 
-export function judgeTriggers(found: readonly { vector: Float32Array; candidates: readonly TriggerCandidate[] | null }[], manifest: AttackManifest, planted: readonly Float32Array[]): TriggerEvaluation {
+/** A kept PV and its recovered candidates (FoundPv has this shape; so does readRecoveredPvs). */
+export interface RecoveredPv {
+  vector: Float32Array;
+  triggerCandidates?: readonly TriggerCandidate[];
+}
+
+export function judgeTriggers(found: readonly RecoveredPv[], manifest: AttackManifest, planted: readonly Float32Array[]): TriggerEvaluation {
   const triggersOf = (k: number) => manifest.triggers.filter((t) => t.pv_index === k).map((t) => t.text);
   const per = found.map((f, pv): TriggerJudgement => {
     let best = -1;
@@ -56,8 +62,8 @@ export function judgeTriggers(found: readonly { vector: Float32Array; candidates
     });
     const matched = best >= 0 && agreement > MATCH_THRESHOLD;
     const plantedTriggers = best >= 0 ? triggersOf(best) : [];
-    const top = f.candidates?.[0] ?? null;
-    const collapsing = (f.candidates ?? []).filter(collapses).flatMap((c) => {
+    const top = f.triggerCandidates?.[0] ?? null;
+    const collapsing = (f.triggerCandidates ?? []).filter(collapses).flatMap((c) => {
       const t = manifest.triggers.find((x) => same(c.words, x.text));
       return t ? [{ words: c.words, planted: t.pv_index, collapse_rate: c.collapse_rate, clean_agreement: c.clean_agreement }] : [];
     });
@@ -77,7 +83,7 @@ export function judgeTriggers(found: readonly { vector: Float32Array; candidates
 const MAX_REPORT_BYTES = 256 * 1024 * 1024;
 
 /** The kept PVs of a scan or search directory (pvset.safetensors) with their candidates (report.json). */
-export function readRecoveredPvs(dir: string): { vector: Float32Array; candidates: TriggerCandidate[] | null }[] {
+export function readRecoveredPvs(dir: string): RecoveredPv[] {
   const reportFile = join(dir, 'report.json');
   let report: unknown;
   try {
@@ -92,7 +98,7 @@ export function readRecoveredPvs(dir: string): { vector: Float32Array; candidate
   return set.pvs.map((vector, i) => {
     const c = (pvs[i] as { trigger_candidates?: unknown }).trigger_candidates;
     if (c !== null && c !== undefined && !(Array.isArray(c) && c.every(isCandidate))) throw new Error(`${reportFile}: pvs[${i}].trigger_candidates is malformed`);
-    return { vector, candidates: (c as TriggerCandidate[] | null | undefined) ?? null };
+    return Array.isArray(c) ? { vector, triggerCandidates: c as TriggerCandidate[] } : { vector };
   });
 }
 
