@@ -14,6 +14,8 @@ import { type AttackOptions, sizeDefaults } from '../attacks/settings.js';
 import { type LoadedModel, loadModel } from '../models/model.js';
 import { DEFAULT_MINING_OPTIONS, type MiningOptions } from '../sanitizer/mining.js';
 import { judgeTriggers } from './triggers.js';
+import { scanTargetOf } from '../sanitizer/model-target.js';
+import { wholeWordTokens } from '../sanitizer/recover.js';
 import { cutTornTail, Journal } from '../sanitizer/journal.js';
 import { SCAN_JOURNAL_FILE } from '../sanitizer/scan.js';
 import { scanModel } from './scan-model.js';
@@ -120,17 +122,11 @@ function runSettings(o: DetectionOptions) {
   };
 }
 
-/** Whole-word tokens of the base tokenizer, 2–10 letters, none of TRIGGER_WORDS: trigger material no code path names. */
+/** Whole words of the base tokenizer (recover.ts's convention), 2–10 letters, none of TRIGGER_WORDS: trigger material no code path names. */
 function vocabularyTriggers(model: LoadedModel): string[] {
-  const tok = model.tokenizer;
-  if (!tok) throw new Error(`${model.dir}: no tokenizer to draw triggers from`);
+  if (!model.tokenizer) throw new Error(`${model.dir}: no tokenizer to draw triggers from`);
   const known = new Set(TRIGGER_WORDS);
-  const out: string[] = [];
-  for (let id = 0; id < tok.vocabSize; id++) {
-    const t = tok.idToToken(id);
-    if (t && !tok.isSpecialOrUnused(id) && /^[a-z]{2,10}$/.test(t) && !known.has(t)) out.push(t);
-  }
-  return out;
+  return wholeWordTokens(scanTargetOf(model)).map((w) => w.text).filter((t) => /^[a-z]{2,10}$/.test(t) && !known.has(t));
 }
 
 /** Random ±1 PVs [count, H] for one attack, as the JSON list attack --pvs reads. */
