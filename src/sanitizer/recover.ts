@@ -171,7 +171,6 @@ function scoreWords(
   const N = monitor.count;
   const match = new Float64Array(words.length * N);
   const fire = new Float64Array(words.length * N);
-  if (sentences.length === 0) return { match, fire };
   for (const s of sentences) {
     forEachChunk(target, s, words, o, (w0, h, n) => {
       const { all } = monitor.rates(h, n);

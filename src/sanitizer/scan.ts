@@ -120,6 +120,7 @@ export function runDriver(target: ScanTarget, data: MiningData, o: DriverOptions
   }
 
   const range = EmbeddingRange.of(target.wordEmbeddings);
+  const filterOptions = { distanceTh: o.mining.distanceTh, divTh: o.divTh, maxCleanShare: o.maxCleanShare };
   const clean = { data: allAux(data), hidden: target.hidden };
   let interrupted = false;
   let stoppedBy: DriverResult['stoppedBy'] = 'max-loops';
@@ -145,7 +146,6 @@ export function runDriver(target: ScanTarget, data: MiningData, o: DriverOptions
         seed++;
       }
       if (group.length === 0) continue;
-      const filterOptions = { distanceTh: o.mining.distanceTh, divTh: o.divTh, maxCleanShare: o.maxCleanShare };
       const known = pvs.map((p) => p.vector);
       const accept = (r: LoopResult) => filterCandidate(r, known, range, filterOptions, clean).kept;
       const results = runFuzzLoops(target, data, group, known, o.mining, { ...hooks, accept });
