@@ -1,7 +1,8 @@
 // Reading and writing tokenizer directories as Hugging Face lays them out.
 // A model directory may carry a fast tokenizer (tokenizer.json) or only the
 // slow files (vocab.txt for WordPiece, vocab.json + merges.txt for byte-level
-// BPE); all of them are turned into one validated tokenizer.json object.
+// BPE, spiece.model / spm.model for SentencePiece Unigram); all of them are
+// turned into one validated tokenizer.json object.
 // Files are untrusted: they are read through the model directory's ModelDir
 // (regular files inside it only, with a byte cap), JSON nesting is bounded,
 // every id is bounded, and every parse error names the file.
@@ -11,7 +12,15 @@ import * as path from 'node:path';
 import { quote } from '../formats/errors.js';
 import { writeTextFileAtomic } from '../formats/file-io.js';
 import { isPlainObject, parseGuardedJson } from '../formats/json-guard.js';
-import { type ModelDir, openModelDir } from '../formats/model-dir.js';
+import { CONFIG_FILE, type ModelDir, openModelDir } from '../formats/model-dir.js';
+import { SENTENCEPIECE_LIMITS, parseSentencePieceModel } from './sentencepiece-proto.js';
+import {
+  type SentencePieceFamily,
+  SENTENCEPIECE_FAMILIES,
+  SENTENCEPIECE_FAMILY_NAMES,
+  familySpecials,
+  sentencePieceTokenizerJson,
+} from './sentencepiece.js';
 import {
   type AddedTokenJson,
   type IdBound,
@@ -39,6 +48,11 @@ const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
 const TOKENIZER_JSON_DEPTH = 32;
 /** tokenizer_config.json: added_tokens_decoder.<id>.content is three levels. */
 const CONFIG_DEPTH = 16;
+/** config.json is read only for its model_type here; the same cap and depth as hf-config.ts. */
+const MAX_MODEL_CONFIG_BYTES = 1 << 20;
+const MODEL_CONFIG_DEPTH = 16;
+/** SentencePiece file names: ALBERT and XLNet use the first, DeBERTa-v2 the second. */
+const SENTENCEPIECE_FILES = ['spiece.model', 'spm.model'] as const;
 
 export type TokenizerConfig = Record<string, unknown>;
 
@@ -192,8 +206,69 @@ export function readTokenizerDir(dir: string | ModelDir, bound: IdBound = DEFAUL
     });
     return { json, config, source: `${md.file('vocab.json')} + merges.txt` };
   }
+  if (SENTENCEPIECE_FILES.some((n) => md.has(n))) return readSentencePieceDir(md, config, bound);
   const partial = hasVocabJson ? ' (found vocab.json but not merges.txt)' : hasMerges ? ' (found merges.txt but not vocab.json)' : '';
-  throw new TokenizerFileError(md.dir, `no tokenizer files: looked for tokenizer.json, vocab.txt, or vocab.json + merges.txt${partial}`);
+  throw new TokenizerFileError(md.dir, `no tokenizer files: looked for tokenizer.json, vocab.txt, vocab.json + merges.txt, or spiece.model / spm.model${partial}`);
+}
+
+/**
+ * A SentencePiece model: the family (which decides normalizer and template)
+ * comes from tokenizer_config.json's tokenizer_class, else config.json's
+ * model_type, as AutoTokenizer picks it. The family's special-token names
+ * count as configured unless the configs name others, so XLNet's <cls> is
+ * not mistaken for the <s> its vocabulary also holds.
+ */
+function readSentencePieceDir(md: ModelDir, config: TokenizerConfig, bound: IdBound): TokenizerDirContents {
+  const cfgFile = md.file('tokenizer_config.json');
+  const family = sentencePieceFamily(md, config);
+  const preferred = SENTENCEPIECE_FAMILIES[family].vocabFile;
+  const name = md.has(preferred) ? preferred : SENTENCEPIECE_FILES.find((n) => md.has(n))!;
+  const file = md.file(name);
+  const model = parseSentencePieceModel(md.read(name, SENTENCEPIECE_LIMITS.maxFileBytes), file);
+  const lower = config.do_lower_case;
+  const lowercase = typeof lower === 'boolean' ? lower : SENTENCEPIECE_FAMILIES[family].lowercase;
+  const defaults = familySpecials(model, family);
+  const merged: TokenizerConfig = { ...config, do_lower_case: lowercase };
+  // A null entry ("mask_token": null) means "not configured" here too.
+  for (const [key, name] of Object.entries(specialsAsConfig(defaults))) merged[key] ??= name;
+  const pieces = new Set(model.pieces.map((p) => p.piece));
+  const specials = resolveSpecialNames(merged, (t) => pieces.has(t), defaults, cfgFile);
+  const json = sentencePieceTokenizerJson(model, file, {
+    family,
+    lowercase,
+    keepAccents: config.keep_accents === true,
+    splitByPunct: config.split_by_punct === true,
+    specials,
+    extraAdded: addedFromConfig(config, cfgFile, bound),
+    bound,
+  });
+  return { json, config: merged, source: file };
+}
+
+function sentencePieceFamily(md: ModelDir, config: TokenizerConfig): SentencePieceFamily {
+  const cls = config.tokenizer_class;
+  const byClass = SENTENCEPIECE_FAMILY_NAMES.find((f) => typeof cls === 'string' && SENTENCEPIECE_FAMILIES[f].tokenizerClasses.includes(cls));
+  if (byClass) return byClass;
+  let why = `no ${CONFIG_FILE}`;
+  if (md.has(CONFIG_FILE)) {
+    const modelType = readJsonObject(md, CONFIG_FILE, MAX_MODEL_CONFIG_BYTES, MODEL_CONFIG_DEPTH).model_type;
+    const byType = SENTENCEPIECE_FAMILY_NAMES.find((f) => f === modelType);
+    if (byType) return byType;
+    why = typeof modelType === 'string' ? `${CONFIG_FILE} says model_type ${quote(modelType, 40)}` : `${CONFIG_FILE} has no model_type`;
+  }
+  const name = SENTENCEPIECE_FILES.find((n) => md.has(n))!;
+  throw new TokenizerFileError(md.file(name),
+    `cannot tell which tokenizer family this SentencePiece model belongs to (${why}); supported: model_type ${SENTENCEPIECE_FAMILY_NAMES.join(', ')} ` +
+    `or tokenizer_class ${SENTENCEPIECE_FAMILY_NAMES.map((f) => SENTENCEPIECE_FAMILIES[f].tokenizerClasses[0]).join(', ')} in tokenizer_config.json`);
+}
+
+function specialsAsConfig(s: SpecialTokenNames): TokenizerConfig {
+  const out: TokenizerConfig = {};
+  for (const [role, key] of Object.entries(ROLE_KEYS)) {
+    const name = s[role as keyof typeof ROLE_KEYS];
+    if (name !== undefined) out[key] = name;
+  }
+  return out;
 }
 
 /** Write the files, each atomically (temporary file, then rename). */

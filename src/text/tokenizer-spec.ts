@@ -440,7 +440,8 @@ export function byteLevelBpeTokenizerJson(
   };
 }
 
-function mergeExtraAdded(added: AddedTokenJson[], extra: AddedTokenJson[] | undefined): void {
+/** Add `extra` (e.g. tokenizer_config.json's added_tokens_decoder) where neither its id nor its text is taken yet. */
+export function mergeExtraAdded(added: AddedTokenJson[], extra: AddedTokenJson[] | undefined): void {
   for (const e of extra ?? []) {
     if (!added.some((a) => a.id === e.id || a.content === e.content)) added.push(e);
   }

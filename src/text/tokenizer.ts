@@ -213,7 +213,7 @@ export class TextTokenizer {
 
   // ------------------------------------------------------------ construction
 
-  /** Load tokenizer.json (+ configs), or build it from vocab.txt or vocab.json + merges.txt. */
+  /** Load tokenizer.json (+ configs), or build it from vocab.txt, vocab.json + merges.txt, or spiece.model / spm.model. */
   static fromDir(dir: string | ModelDir, opts: TokenizerLoadOptions = {}): TextTokenizer {
     const { json, config, source } = readTokenizerDir(dir, opts.idBound);
     return new TextTokenizer(json, config, source, opts);
