@@ -1,7 +1,9 @@
 /**
  * `lmsanitator pretrain --out <dir>`: masked-LM pretraining of a fresh
- * BERT- or RoBERTa-family model from real text, with the standard
- * vocabularies (bert-base-uncased WordPiece, GPT-2 byte-level BPE). The zoo
+ * BERT-, RoBERTa-, ELECTRA- or ALBERT-family model from real text, with the
+ * standard vocabularies (bert-base-uncased WordPiece, GPT-2 byte-level BPE;
+ * see familyTokenizer for ALBERT). ELECTRA is trained with the MLM
+ * objective of its generator head, not replaced-token detection. The zoo
  * builds its named models through the same function; this command takes
  * any sizes and any corpus file. Interrupted runs resume from the
  * checkpoint in --out when the same command is run again.
@@ -13,7 +15,7 @@ import type { Command } from 'commander';
 import { nlpCorpusSentences, splitTrainHeldout } from '../text/corpus.js';
 import { DEFAULT_MAX_SENTENCE_FILE_BYTES, readSentenceFile } from '../text/sentence-file.js';
 import { pretrain } from '../train/pretrain.js';
-import { familyConfig, familyTokenizer, ZOO } from '../zoo/configs.js';
+import { familyConfig, familyTokenizer, ZOO, type ZooFamily } from '../zoo/configs.js';
 import { choiceOpt, exitCodes, intOpt, JOB_EXITS, numOpt } from './options.js';
 import { interruptFlag } from './signals.js';
 import { trainingSummary } from './zoo.js';
@@ -21,8 +23,9 @@ import { usablePositions } from '../formats/hf-config.js';
 
 interface Opts {
   out: string;
-  family: 'bert' | 'roberta';
+  family: ZooFamily;
   layers: number;
+  embeddingSize?: number;
   hidden: number;
   heads: number;
   ff: number;
@@ -55,8 +58,9 @@ export function register(program: Command): void {
   exitCodes(program.command('pretrain'), JOB_EXITS)
     .description('pretrain a masked language model from text and write a Hugging Face directory (resumes an interrupted run)')
     .requiredOption('--out <dir>', 'output model directory (also holds the checkpoint while training)')
-    .addOption(choiceOpt('--family <family>', 'bert (WordPiece, bert-base-uncased vocabulary) or roberta (GPT-2 byte-level BPE)', ['bert', 'roberta'], 'bert'))
-    .addOption(intOpt('--layers <n>', 'transformer layers', 1, MINI.layers))
+    .addOption(choiceOpt('--family <family>', 'bert (WordPiece, bert-base-uncased vocabulary), roberta (GPT-2 byte-level BPE), electra or albert (factorised embeddings, WordPiece)', ['bert', 'roberta', 'electra', 'albert'], 'bert'))
+    .addOption(intOpt('--layers <n>', 'transformer layers (albert: applications of its one shared layer)', 1, MINI.layers))
+    .addOption(intOpt('--embedding-size <n>', 'electra, albert: width of the embedding tables (default 128; the others use --hidden)', 1))
     .addOption(intOpt('--hidden <n>', 'hidden size', 1, MINI.hidden))
     .addOption(intOpt('--heads <n>', 'attention heads (must divide --hidden)', 1, MINI.heads))
     .addOption(intOpt('--ff <n>', 'feed-forward size', 1, MINI.ff))
@@ -78,7 +82,9 @@ export function register(program: Command): void {
     .action((o: Opts) => {
       if (!o.force && existsSync(join(o.out, 'training.json'))) throw new Error(`${o.out} already holds a pretrained model; use --force to overwrite it`);
       const family = o.family;
-      const maxPositions = o.maxPositions ?? family === 'roberta' ? 514 : 512;
+      const maxPositions = o.maxPositions ?? (family === 'roberta' ? 514 : 512);
+      const factorised = family === 'electra' || family === 'albert';
+      if (o.embeddingSize !== undefined && !factorised) throw new Error(`--embedding-size is for the electra and albert families; ${family} embeds at --hidden`);
       const tok = familyTokenizer(family, maxPositions);
       const vocabSize = o.vocabSize ?? tok.vocabSize;
       if (vocabSize < tok.vocabSize) {
@@ -87,6 +93,7 @@ export function register(program: Command): void {
       const config = familyConfig(family, tok, {
         vocabSize, maxPositions,
         layers: o.layers, hidden: o.hidden, heads: o.heads, ff: o.ff,
+        embedding: factorised ? o.embeddingSize ?? Math.min(128, o.hidden) : undefined,
       });
       const maxLen = o.maxLen;
       const usable = usablePositions(config);

@@ -9,7 +9,7 @@ export {
 export { linear } from './ops/linear.js';
 export { attention, type AttentionOptions } from './ops/attention.js';
 export { layerNorm } from './ops/norm.js';
-export { gelu, relu, tanh } from './ops/activation.js';
+export { gelu, geluTanh, relu, tanh } from './ops/activation.js';
 export { embedding, gatherRows, spliceRows } from './ops/embedding.js';
 export { add, scale, dropout } from './ops/elementwise.js';
 export { addLayerNorm, linearGelu } from './ops/fused.js';

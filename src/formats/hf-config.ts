@@ -1,12 +1,13 @@
 /**
- * Hugging Face `config.json` for the encoders we handle (BERT, RoBERTa, and
- * ERNIE checkpoints that are BERT-shaped), parsed into a typed, validated
- * EncoderConfig and written back in a form transformers loads.
+ * Hugging Face `config.json` for the encoders we handle (BERT, RoBERTa,
+ * ERNIE checkpoints that are BERT-shaped, ELECTRA and ALBERT), parsed into a
+ * typed, validated EncoderConfig and written back in a form transformers
+ * loads.
  *
  * The numbers here decide every allocation the engine makes, so each is
  * range-checked and the implied parameter count is capped: a hostile config
  * cannot ask for terabytes. Defaults for absent keys follow transformers'
- * BertConfig / RobertaConfig / ErnieConfig.
+ * BertConfig / RobertaConfig / ErnieConfig / ElectraConfig / AlbertConfig.
  */
 import * as path from 'node:path';
 import { FormatError, quote, bytesText, describeJsonValue } from './errors.js';
@@ -14,8 +15,10 @@ import { parseGuardedJson, isPlainObject } from './json-guard.js';
 import { writeTextFileAtomic } from './file-io.js';
 import { CONFIG_FILE, openModelDir, type ModelDir } from './model-dir.js';
 
-export type EncoderModelType = 'bert' | 'roberta';
-export type SourceModelType = 'bert' | 'roberta' | 'ernie';
+export type EncoderModelType = 'bert' | 'roberta' | 'electra' | 'albert';
+export type SourceModelType = 'bert' | 'roberta' | 'ernie' | 'electra' | 'albert';
+/** gelu: the exact erf form; gelu_new: the tanh approximation (ALBERT's default; HF's gelu_pytorch_tanh and gelu_fast are the same function). */
+export type HiddenAct = 'gelu' | 'gelu_new';
 
 export interface EncoderConfig {
   /** Architecture the engine builds; ERNIE configs are BERT-shaped and map to 'bert'. */
@@ -23,11 +26,23 @@ export interface EncoderConfig {
   /** model_type as written in config.json, kept so saving round-trips ERNIE. */
   sourceModelType: SourceModelType;
   vocabSize: number;
+  /**
+   * Width E of the embedding tables. BERT and RoBERTa: E = H. ELECTRA and
+   * ALBERT factorise: [V, E] tables, then a projection E → H
+   * (`embeddings_project`, only when E ≠ H, for ELECTRA;
+   * `encoder.embedding_hidden_mapping_in`, always, for ALBERT).
+   */
+  embeddingSize: number;
   hiddenSize: number;
+  /** Layers applied. ALBERT applies its shared layer groups this many times. */
   numHiddenLayers: number;
+  /** ALBERT: distinct layer groups (layer i uses group ⌊i / (L / G)⌋); 1 elsewhere. */
+  numHiddenGroups: number;
+  /** ALBERT: layers inside each group, applied in turn; 1 elsewhere. */
+  innerGroupNum: number;
   numAttentionHeads: number;
   intermediateSize: number;
-  hiddenAct: 'gelu';
+  hiddenAct: HiddenAct;
   maxPositionEmbeddings: number;
   typeVocabSize: number;
   layerNormEps: number;
@@ -39,7 +54,7 @@ export interface EncoderConfig {
   raw: Record<string, unknown>;
 }
 
-export const SUPPORTED_MODEL_TYPES: readonly SourceModelType[] = ['bert', 'roberta', 'ernie'];
+export const SUPPORTED_MODEL_TYPES: readonly SourceModelType[] = ['bert', 'roberta', 'ernie', 'electra', 'albert'];
 
 /** Upper bounds, each well past any published encoder (XLM-R large: 250k vocab, 1024 hidden). */
 export const CONFIG_LIMITS = {
@@ -50,6 +65,8 @@ export const CONFIG_LIMITS = {
   intermediateSize: 131_072,
   maxPositionEmbeddings: 131_072,
   typeVocabSize: 1_024,
+  /** ALBERT: layers per group. */
+  innerGroupNum: 64,
   /** Total parameters the config implies: 2^31 float32s is 8 GiB. */
   parameters: 2 ** 31,
 } as const;
@@ -58,17 +75,30 @@ const MAX_CONFIG_BYTES = 1 << 20;
 
 type Numeric = Omit<EncoderConfig, 'modelType' | 'sourceModelType' | 'hiddenAct' | 'raw'>;
 
-const COMMON_DEFAULTS: Numeric = {
-  vocabSize: 30522, hiddenSize: 768, numHiddenLayers: 12, numAttentionHeads: 12, intermediateSize: 3072,
+/** Defaults before the family's own: embeddingSize undefined means "= hiddenSize". */
+type Defaults = Omit<Numeric, 'embeddingSize'> & { embeddingSize?: number };
+
+const COMMON_DEFAULTS: Defaults = {
+  vocabSize: 30522, hiddenSize: 768, numHiddenLayers: 12, numHiddenGroups: 1, innerGroupNum: 1, numAttentionHeads: 12, intermediateSize: 3072,
   maxPositionEmbeddings: 512, typeVocabSize: 2, layerNormEps: 1e-12, padTokenId: 0,
   hiddenDropoutProb: 0.1, attentionProbsDropoutProb: 0.1, initializerRange: 0.02,
 };
 
-const DEFAULTS: Record<SourceModelType, Numeric> = {
+const DEFAULTS: Record<SourceModelType, Defaults> = {
   bert: COMMON_DEFAULTS,
   ernie: COMMON_DEFAULTS,
   roberta: { ...COMMON_DEFAULTS, vocabSize: 50265, padTokenId: 1 },
+  electra: { ...COMMON_DEFAULTS, embeddingSize: 128, hiddenSize: 256, numAttentionHeads: 4, intermediateSize: 1024 },
+  albert: {
+    ...COMMON_DEFAULTS, vocabSize: 30000, embeddingSize: 128, hiddenSize: 4096, numAttentionHeads: 64, intermediateSize: 16384,
+    hiddenDropoutProb: 0, attentionProbsDropoutProb: 0,
+  },
 };
+
+const DEFAULT_ACT: Record<SourceModelType, HiddenAct> = { bert: 'gelu', ernie: 'gelu', roberta: 'gelu', electra: 'gelu', albert: 'gelu_new' };
+
+/** hidden_act names transformers maps to the erf GELU or to its tanh approximation. */
+const ACTIVATIONS: Record<string, HiddenAct> = { gelu: 'gelu', gelu_new: 'gelu_new', gelu_pytorch_tanh: 'gelu_new', gelu_fast: 'gelu_new' };
 
 /** config.json key for each numeric field, in the order transformers writes them. */
 const KEYS: [keyof Numeric, string][] = [
@@ -85,6 +115,18 @@ const KEYS: [keyof Numeric, string][] = [
   ['layerNormEps', 'layer_norm_eps'],
   ['padTokenId', 'pad_token_id'],
 ];
+
+/** Keys only some families have (written back only for them). */
+const FAMILY_KEYS: Partial<Record<EncoderModelType, [keyof Numeric, string][]>> = {
+  electra: [['embeddingSize', 'embedding_size']],
+  albert: [['embeddingSize', 'embedding_size'], ['numHiddenGroups', 'num_hidden_groups'], ['innerGroupNum', 'inner_group_num']],
+};
+
+const MODEL_TYPES: Record<SourceModelType, EncoderModelType> = { bert: 'bert', ernie: 'bert', roberta: 'roberta', electra: 'electra', albert: 'albert' };
+
+function keysOf(t: EncoderModelType): [keyof Numeric, string][] {
+  return [...KEYS, ...(FAMILY_KEYS[t] ?? [])];
+}
 
 /** Read and validate `config.json` of a model directory (see openModelDir for the entry check). */
 export function loadEncoderConfig(dir: string | ModelDir): EncoderConfig {
@@ -116,8 +158,9 @@ export function parseEncoderConfig(json: unknown, label = 'config.json'): Encode
   if (source === 'ernie' && json['use_task_id'] !== undefined && json['use_task_id'] !== false) {
     fail('ERNIE with task-type embeddings (use_task_id true) is not supported; only BERT-shaped ERNIE checkpoints are');
   }
-  const act = json['hidden_act'] === undefined ? 'gelu' : json['hidden_act'];
-  if (act !== 'gelu') fail(`unsupported hidden_act ${typeof act === 'string' ? quote(act) : describeJsonValue(act)}; only "gelu" is supported`);
+  const actName = json['hidden_act'] === undefined ? DEFAULT_ACT[source] : json['hidden_act'];
+  const act = typeof actName === 'string' && Object.hasOwn(ACTIVATIONS, actName) ? ACTIVATIONS[actName]! : undefined;
+  if (!act) fail(`unsupported hidden_act ${typeof actName === 'string' ? quote(actName) : describeJsonValue(actName)}; supported: ${Object.keys(ACTIVATIONS).join(', ')}`);
   const posType = json['position_embedding_type'] ?? 'absolute';
   if (posType !== 'absolute') {
     fail(`unsupported position_embedding_type ${typeof posType === 'string' ? quote(posType) : describeJsonValue(posType)}; only "absolute" is supported`);
@@ -126,8 +169,10 @@ export function parseEncoderConfig(json: unknown, label = 'config.json'): Encode
     if (json[flag] !== undefined && json[flag] !== false) fail(`"${flag}": ${describeJsonValue(json[flag])} is not supported; encoders only`);
   }
 
-  const values = { ...DEFAULTS[source] };
-  for (const [field, key] of KEYS) {
+  const modelType = MODEL_TYPES[source];
+  const defaults = DEFAULTS[source];
+  const values: Defaults = { ...defaults };
+  for (const [field, key] of keysOf(modelType)) {
     const v = json[key];
     if (v === undefined) continue;
     if (key === 'pad_token_id' && v === null) {
@@ -140,10 +185,11 @@ export function parseEncoderConfig(json: unknown, label = 'config.json'): Encode
     values[field] = v as number;
   }
   const cfg: EncoderConfig = {
-    modelType: source === 'roberta' ? 'roberta' : 'bert',
+    modelType,
     sourceModelType: source,
-    hiddenAct: 'gelu',
+    hiddenAct: act!,
     ...values,
+    embeddingSize: values.embeddingSize ?? values.hiddenSize,
     raw: json,
   };
   validate(cfg, fail);
@@ -158,8 +204,16 @@ function validate(c: EncoderConfig, fail: (p: string) => never): void {
     if (!(v >= 0 && v < 1)) fail(`"${key}" is ${v}; expected a probability in [0, 1)`);
   };
   int('vocab_size', c.vocabSize, 1, CONFIG_LIMITS.vocabSize);
+  int('embedding_size', c.embeddingSize, 1, CONFIG_LIMITS.hiddenSize);
   int('hidden_size', c.hiddenSize, 1, CONFIG_LIMITS.hiddenSize);
   int('num_hidden_layers', c.numHiddenLayers, 1, CONFIG_LIMITS.numHiddenLayers);
+  if (c.modelType === 'albert') {
+    int('num_hidden_groups', c.numHiddenGroups, 1, c.numHiddenLayers);
+    int('inner_group_num', c.innerGroupNum, 1, CONFIG_LIMITS.innerGroupNum);
+  } else {
+    if (c.embeddingSize !== c.hiddenSize && c.modelType !== 'electra') fail(`"embedding_size" ${c.embeddingSize} differs from "hidden_size" ${c.hiddenSize}; only ELECTRA and ALBERT factorise their embeddings`);
+    if (c.numHiddenGroups !== 1 || c.innerGroupNum !== 1) fail('layer groups ("num_hidden_groups", "inner_group_num") are ALBERT\'s; this model_type has none');
+  }
   int('num_attention_heads', c.numAttentionHeads, 1, CONFIG_LIMITS.numAttentionHeads);
   int('intermediate_size', c.intermediateSize, 1, CONFIG_LIMITS.intermediateSize);
   int('max_position_embeddings', c.maxPositionEmbeddings, 1, CONFIG_LIMITS.maxPositionEmbeddings);
@@ -181,7 +235,6 @@ function validate(c: EncoderConfig, fail: (p: string) => never): void {
   }
 }
 
-/** Parameters of the encoder with pooler, as BertModel counts them. */
 /**
  * Token positions a sequence may use. RoBERTa numbers positions from
  * padding_idx + 1 (the rows up to the pad id are never used), BERT from 0.
@@ -190,13 +243,33 @@ export function usablePositions(c: Pick<EncoderConfig, 'maxPositionEmbeddings' |
   return c.maxPositionEmbeddings - (c.modelType === 'roberta' ? (c.padTokenId ?? 1) + 1 : 0);
 }
 
-export function parameterCount(c: Pick<EncoderConfig, 'vocabSize' | 'hiddenSize' | 'numHiddenLayers' | 'intermediateSize' | 'maxPositionEmbeddings' | 'typeVocabSize'>): number {
+/** Whether the family has an E → H projection after its embeddings. */
+export function hasEmbeddingProjection(c: Pick<EncoderConfig, 'modelType' | 'embeddingSize' | 'hiddenSize'>): boolean {
+  return c.modelType === 'albert' || (c.modelType === 'electra' && c.embeddingSize !== c.hiddenSize);
+}
+
+/** Distinct layers whose weights the checkpoint stores (ALBERT shares them across applications). */
+export function storedLayerCount(c: Pick<EncoderConfig, 'modelType' | 'numHiddenLayers' | 'numHiddenGroups' | 'innerGroupNum'>): number {
+  return c.modelType === 'albert' ? c.numHiddenGroups * c.innerGroupNum : c.numHiddenLayers;
+}
+
+/** Whether the base model has a pooler (ELECTRA has none). */
+export function hasPoolerLayer(c: Pick<EncoderConfig, 'modelType'>): boolean {
+  return c.modelType !== 'electra';
+}
+
+type CountFields = 'modelType' | 'vocabSize' | 'embeddingSize' | 'hiddenSize' | 'numHiddenLayers' | 'numHiddenGroups' | 'innerGroupNum'
+  | 'intermediateSize' | 'maxPositionEmbeddings' | 'typeVocabSize';
+
+/** Parameters of the base model with its pooler, as transformers counts them. */
+export function parameterCount(c: Pick<EncoderConfig, CountFields>): number {
   const H = c.hiddenSize;
+  const E = c.embeddingSize;
   const F = c.intermediateSize;
-  const embeddings = (c.vocabSize + c.maxPositionEmbeddings + c.typeVocabSize) * H + 2 * H;
+  const embeddings = (c.vocabSize + c.maxPositionEmbeddings + c.typeVocabSize) * E + 2 * E + (hasEmbeddingProjection(c) ? E * H + H : 0);
   const layer = 4 * (H * H + H) + 2 * H + (F * H + F) + (H * F + H) + 2 * H;
-  const pooler = H * H + H;
-  return embeddings + c.numHiddenLayers * layer + pooler;
+  const pooler = hasPoolerLayer(c) ? H * H + H : 0;
+  return embeddings + storedLayerCount(c) * layer + pooler;
 }
 
 /**
@@ -208,7 +281,7 @@ export function createEncoderConfig(
   overrides: Partial<Numeric> = {},
 ): EncoderConfig {
   const raw: Record<string, unknown> = { model_type: modelType };
-  for (const [field, key] of KEYS) {
+  for (const [field, key] of keysOf(MODEL_TYPES[modelType])) {
     if (overrides[field] !== undefined) raw[key] = overrides[field];
   }
   return parseEncoderConfig(raw, `<new ${modelType} config>`);
@@ -218,6 +291,8 @@ const ARCHITECTURES: Record<SourceModelType, string> = {
   bert: 'BertModel',
   roberta: 'RobertaModel',
   ernie: 'ErnieModel',
+  electra: 'ElectraModel',
+  albert: 'AlbertModel',
 };
 
 /**
@@ -236,12 +311,16 @@ export function configToJson(cfg: EncoderConfig): string {
     ? architectures
     : [ARCHITECTURES[cfg.sourceModelType]];
   out['model_type'] = cfg.sourceModelType;
-  for (const [field, key] of KEYS) out[key] = cfg[field];
+  for (const [field, key] of keysOf(cfg.modelType)) out[key] = cfg[field];
   out['hidden_act'] = cfg.hiddenAct;
   out['position_embedding_type'] = 'absolute';
   if (cfg.sourceModelType === 'roberta') {
     out['bos_token_id'] = has('bos_token_id') ? raw['bos_token_id'] : 0;
     out['eos_token_id'] = has('eos_token_id') ? raw['eos_token_id'] : 2;
+  }
+  if (cfg.sourceModelType === 'albert') {
+    out['bos_token_id'] = has('bos_token_id') ? raw['bos_token_id'] : 2;
+    out['eos_token_id'] = has('eos_token_id') ? raw['eos_token_id'] : 3;
   }
   if (cfg.sourceModelType === 'ernie') {
     out['use_task_id'] = false;

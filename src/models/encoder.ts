@@ -1,17 +1,22 @@
 /**
- * One encoder for the BERT family (BERT, ERNIE-2.0) and RoBERTa, with
- * Hugging Face's parameter names (without the `bert.`/`roberta.` prefix):
- *   embeddings.{word,position,token_type}_embeddings.weight, embeddings.LayerNorm.*
- *   encoder.layer.{i}.attention.self.{query,key,value}.*
- *   encoder.layer.{i}.attention.output.{dense,LayerNorm}.*
- *   encoder.layer.{i}.intermediate.dense.*, encoder.layer.{i}.output.{dense,LayerNorm}.*
- *   pooler.dense.*
- * Shapes: B = batch, T = sequence length, H = hidden size, P = prefix rows.
+ * One post-LN encoder for the BERT family (BERT, ERNIE-2.0), RoBERTa,
+ * ELECTRA and ALBERT, with Hugging Face's parameter names (without the
+ * `bert.`/`roberta.`/`electra.`/`albert.` prefix):
+ *   embeddings.{word,position,token_type}_embeddings.weight, embeddings.LayerNorm.*   (width E)
+ *   ELECTRA with E ≠ H: embeddings_project.*;  ALBERT: encoder.embedding_hidden_mapping_in.*   (E → H)
+ *   BERT, RoBERTa, ELECTRA layer i:
+ *     encoder.layer.{i}.attention.self.{query,key,value}.*, encoder.layer.{i}.attention.output.{dense,LayerNorm}.*
+ *     encoder.layer.{i}.intermediate.dense.*, encoder.layer.{i}.output.{dense,LayerNorm}.*
+ *   ALBERT, group g, inner layer j (shared by every application of the group):
+ *     encoder.albert_layer_groups.{g}.albert_layers.{j}.attention.{query,key,value,dense,LayerNorm}.*
+ *     encoder.albert_layer_groups.{g}.albert_layers.{j}.{ffn,ffn_output,full_layer_layer_norm}.*
+ *   pooler: BERT/RoBERTa pooler.dense.*, ALBERT pooler.*, ELECTRA none.
+ * Shapes: B = batch, T = sequence length, E = embedding width, H = hidden size, P = prefix rows.
  */
 import {
-  add, addLayerNorm, attention, concatSeq, dropout, embedding, gatherRows, layerNorm, linear, linearGelu, reshape, tanh, Tensor,
+  add, addLayerNorm, attention, concatSeq, dropout, embedding, gatherRows, geluTanh, layerNorm, linear, linearGelu, reshape, tanh, Tensor,
 } from '../engine/index.js';
-import { type EncoderConfig, usablePositions } from '../formats/hf-config.js';
+import { type EncoderConfig, hasEmbeddingProjection, hasPoolerLayer, storedLayerCount, usablePositions } from '../formats/hf-config.js';
 import { Rng } from '../text/random.js';
 
 /** Additive mask value for blocked keys; finite so a masked score never becomes NaN. */
@@ -60,45 +65,93 @@ export interface EncoderOutput {
   hiddenStates?: Tensor[];
 }
 
-export function layerParamNames(i: number): string[] {
-  const p = `encoder.layer.${i}.`;
-  const lin = (n: string) => [`${p}${n}.weight`, `${p}${n}.bias`];
-  return [
-    ...lin('attention.self.query'), ...lin('attention.self.key'), ...lin('attention.self.value'),
-    ...lin('attention.output.dense'), ...lin('attention.output.LayerNorm'),
-    ...lin('intermediate.dense'), ...lin('output.dense'), ...lin('output.LayerNorm'),
-  ];
+type LayerField = 'q' | 'k' | 'v' | 'attnOut' | 'attnLn' | 'inter' | 'out' | 'outLn';
+
+/** Each layer weight's module path inside one layer, per naming scheme. */
+const LAYER_MODULES: Record<'bert' | 'albert', Record<LayerField, string>> = {
+  bert: {
+    q: 'attention.self.query', k: 'attention.self.key', v: 'attention.self.value',
+    attnOut: 'attention.output.dense', attnLn: 'attention.output.LayerNorm',
+    inter: 'intermediate.dense', out: 'output.dense', outLn: 'output.LayerNorm',
+  },
+  albert: {
+    q: 'attention.query', k: 'attention.key', v: 'attention.value',
+    attnOut: 'attention.dense', attnLn: 'attention.LayerNorm',
+    inter: 'ffn', out: 'ffn_output', outLn: 'full_layer_layer_norm',
+  },
+};
+
+/** The name prefix of stored layer s (ALBERT: group s / inner, inner layer s % inner). */
+function storedLayerPrefix(c: EncoderConfig, s: number): string {
+  if (c.modelType !== 'albert') return `encoder.layer.${s}.`;
+  return `encoder.albert_layer_groups.${Math.floor(s / c.innerGroupNum)}.albert_layers.${s % c.innerGroupNum}.`;
 }
 
-/** Every parameter name and shape the config implies (pooler included). */
-export function encoderParamShapes(c: EncoderConfig): Map<string, number[]> {
+/**
+ * Which stored layer each application uses, in order. ALBERT applies group
+ * ⌊i / (L / G)⌋ at layer i (as AlbertTransformer does) and runs the group's
+ * inner layers in turn; the others apply layer i at step i.
+ */
+export function layerSchedule(c: EncoderConfig): number[] {
+  if (c.modelType !== 'albert') return Array.from({ length: c.numHiddenLayers }, (_, i) => i);
+  const out: number[] = [];
+  for (let i = 0; i < c.numHiddenLayers; i++) {
+    const group = Math.floor(i / (c.numHiddenLayers / c.numHiddenGroups));
+    for (let j = 0; j < c.innerGroupNum; j++) out.push(group * c.innerGroupNum + j);
+  }
+  return out;
+}
+
+function layerShapes(c: EncoderConfig): Record<LayerField, [number[], number[]]> {
   const H = c.hiddenSize;
   const F = c.intermediateSize;
+  const sq: [number[], number[]] = [[H, H], [H]];
+  return { q: sq, k: sq, v: sq, attnOut: sq, attnLn: [[H], [H]], inter: [[F, H], [F]], out: [[H, F], [H]], outLn: [[H], [H]] };
+}
+
+/** Every parameter name and shape the config implies (pooler included where the family has one). */
+export function encoderParamShapes(c: EncoderConfig): Map<string, number[]> {
+  const H = c.hiddenSize;
+  const E = c.embeddingSize;
   const m = new Map<string, number[]>([
-    ['embeddings.word_embeddings.weight', [c.vocabSize, H]],
-    ['embeddings.position_embeddings.weight', [c.maxPositionEmbeddings, H]],
-    ['embeddings.token_type_embeddings.weight', [c.typeVocabSize, H]],
-    ['embeddings.LayerNorm.weight', [H]],
-    ['embeddings.LayerNorm.bias', [H]],
+    ['embeddings.word_embeddings.weight', [c.vocabSize, E]],
+    ['embeddings.position_embeddings.weight', [c.maxPositionEmbeddings, E]],
+    ['embeddings.token_type_embeddings.weight', [c.typeVocabSize, E]],
+    ['embeddings.LayerNorm.weight', [E]],
+    ['embeddings.LayerNorm.bias', [E]],
   ]);
-  for (let i = 0; i < c.numHiddenLayers; i++) {
-    const p = `encoder.layer.${i}.`;
-    for (const n of ['attention.self.query', 'attention.self.key', 'attention.self.value', 'attention.output.dense']) {
-      m.set(`${p}${n}.weight`, [H, H]);
-      m.set(`${p}${n}.bias`, [H]);
-    }
-    m.set(`${p}intermediate.dense.weight`, [F, H]);
-    m.set(`${p}intermediate.dense.bias`, [F]);
-    m.set(`${p}output.dense.weight`, [H, F]);
-    m.set(`${p}output.dense.bias`, [H]);
-    for (const n of ['attention.output.LayerNorm', 'output.LayerNorm']) {
-      m.set(`${p}${n}.weight`, [H]);
-      m.set(`${p}${n}.bias`, [H]);
+  const projection = embeddingProjectionName(c);
+  if (projection) {
+    m.set(`${projection}.weight`, [H, E]);
+    m.set(`${projection}.bias`, [H]);
+  }
+  const modules = LAYER_MODULES[c.modelType === 'albert' ? 'albert' : 'bert'];
+  const shapes = layerShapes(c);
+  for (let s = 0; s < storedLayerCount(c); s++) {
+    const p = storedLayerPrefix(c, s);
+    for (const f of Object.keys(modules) as LayerField[]) {
+      m.set(`${p}${modules[f]}.weight`, shapes[f][0]);
+      m.set(`${p}${modules[f]}.bias`, shapes[f][1]);
     }
   }
-  m.set('pooler.dense.weight', [H, H]);
-  m.set('pooler.dense.bias', [H]);
+  const pooler = poolerName(c);
+  if (pooler) {
+    m.set(`${pooler}.weight`, [H, H]);
+    m.set(`${pooler}.bias`, [H]);
+  }
   return m;
+}
+
+/** The E → H projection's module name, or null where the family has none. */
+export function embeddingProjectionName(c: EncoderConfig): string | null {
+  if (!hasEmbeddingProjection(c)) return null;
+  return c.modelType === 'albert' ? 'encoder.embedding_hidden_mapping_in' : 'embeddings_project';
+}
+
+/** The pooler's module name (ALBERT's is a bare Linear), or null (ELECTRA). */
+export function poolerName(c: EncoderConfig): string | null {
+  if (!hasPoolerLayer(c)) return null;
+  return c.modelType === 'albert' ? 'pooler' : 'pooler.dense';
 }
 
 /** BERT's initialisation: N(0, initializer_range) weights, zero biases, unit LayerNorm. */
@@ -123,6 +176,8 @@ export interface LayerWeights {
 export interface LayerOptions {
   heads: number;
   eps: number;
+  /** The feed-forward activation (default gelu, fused with its linear). */
+  act?: EncoderConfig['hiddenAct'];
   mask: Float32Array | null;
   prefix?: { key: Tensor; value: Tensor };
   /** Hidden dropout (identity at inference). */
@@ -161,7 +216,7 @@ export function layerForward(L: LayerWeights, h: Tensor, o: LayerOptions): Tenso
   const hq = o.queryRows ? reshape(gatherRows(reshape(h, [B * T, H]), o.queryRows), [B, o.queryRows.length / B, H]) : h;
   const ctx = attention(linear(hq, ...L.q), k, v, { heads: o.heads, mask: o.mask, dropout: o.attentionDropout });
   const a = layerNorm(add(drop(linear(ctx, ...L.attnOut)), hq), ...L.attnLn, o.eps);
-  const f = linear(linearGelu(a, ...L.inter), ...L.out);
+  const f = linear(intermediate(L, a, o.act), ...L.out);
   return layerNorm(add(drop(f), a), ...L.outLn, o.eps);
 }
 
@@ -175,18 +230,27 @@ function layerForwardFused(L: LayerWeights, h: Tensor, o: LayerOptions): Tensor 
     : o.queryRows ? reshape(gatherRows(reshape(h, [B * T, H]), o.queryRows), [B, o.queryRows.length / B, H]) : h;
   const ctx = attention(linear(hq, ...L.q), k, v, { heads: o.heads, mask: o.mask, dropout: o.attentionDropout, queryOffsets: ragged?.offsets });
   const a = addLayerNorm(linear(ctx, ...L.attnOut), hq, ...L.attnLn, o.eps, dropSpec());
-  const f = linear(linearGelu(a, ...L.inter), ...L.out);
+  const f = linear(intermediate(L, a, o.act), ...L.out);
   return addLayerNorm(f, a, ...L.outLn, o.eps, dropSpec());
 }
 
+/** The feed-forward block's first half: act(a·W_interᵀ + b), GELU fused with its linear. */
+function intermediate(L: LayerWeights, a: Tensor, act: LayerOptions['act']): Tensor {
+  return act === 'gelu_new' ? geluTanh(linear(a, ...L.inter)) : linearGelu(a, ...L.inter);
+}
+
 export class Encoder {
+  /** The weights of each layer application, in order (ALBERT repeats its shared ones). */
   readonly layers: LayerWeights[];
-  /** Whether the checkpoint had a pooler (HF drops it for some MLM-only saves). */
+  /** Whether the checkpoint had a pooler (HF drops it for some MLM-only saves; ELECTRA has none). */
   readonly hasPooler: boolean;
+  private readonly pooler: [Tensor, Tensor] | null;
+  private readonly projection: [Tensor, Tensor] | null;
 
   constructor(readonly config: EncoderConfig, readonly params: Map<string, Tensor>) {
     const shapes = encoderParamShapes(config);
-    this.hasPooler = params.has('pooler.dense.weight');
+    const poolerModule = poolerName(config);
+    this.hasPooler = poolerModule !== null && params.has(`${poolerModule}.weight`);
     for (const [name, shape] of shapes) {
       if (name.startsWith('pooler.') && !this.hasPooler) continue;
       const t = params.get(name);
@@ -197,19 +261,17 @@ export class Encoder {
     }
     const get = (n: string) => params.get(n)!;
     const pair = (n: string): [Tensor, Tensor] => [get(`${n}.weight`), get(`${n}.bias`)];
-    this.layers = Array.from({ length: config.numHiddenLayers }, (_, i) => {
-      const p = `encoder.layer.${i}.`;
-      return {
-        q: pair(`${p}attention.self.query`),
-        k: pair(`${p}attention.self.key`),
-        v: pair(`${p}attention.self.value`),
-        attnOut: pair(`${p}attention.output.dense`),
-        attnLn: pair(`${p}attention.output.LayerNorm`),
-        inter: pair(`${p}intermediate.dense`),
-        out: pair(`${p}output.dense`),
-        outLn: pair(`${p}output.LayerNorm`),
-      };
+    const modules = LAYER_MODULES[config.modelType === 'albert' ? 'albert' : 'bert'];
+    const stored = Array.from({ length: storedLayerCount(config) }, (_, s) => {
+      const p = storedLayerPrefix(config, s);
+      const w = {} as LayerWeights;
+      for (const f of Object.keys(modules) as LayerField[]) w[f] = pair(`${p}${modules[f]}`);
+      return w;
     });
+    this.layers = layerSchedule(config).map((s) => stored[s]!);
+    this.pooler = this.hasPooler ? pair(poolerModule!) : null;
+    const projection = embeddingProjectionName(config);
+    this.projection = projection ? pair(projection) : null;
   }
 
   /** A freshly initialised encoder (seeded). */
@@ -228,12 +290,17 @@ export class Encoder {
     return this.config.hiddenSize;
   }
 
+  /** Width of the word embeddings (E; = H except for ELECTRA and ALBERT). */
+  get embeddingWidth(): number {
+    return this.config.embeddingSize;
+  }
+
   /** Freezes (false) or unfreezes every encoder parameter. */
   setTrainable(on: boolean): void {
     for (const t of this.params.values()) t.requiresGrad = on;
   }
 
-  /** Word-embedding lookup only, [B, T, H] (the scanner splices prompts into it). */
+  /** Word-embedding lookup only, [B, T, E] (the scanner splices prompts into it). */
   embedIds(ids: Int32Array, batch: number, seqLen: number): Tensor {
     return embedding(ids, [batch, seqLen], this.wordEmbeddings);
   }
@@ -266,6 +333,7 @@ export class Encoder {
     const c = this.config;
     const { batch: B, seqLen: T } = input;
     const H = c.hiddenSize;
+    const E = c.embeddingSize;
     const maxT = usablePositions(c);
     const prefixLen = input.prefix?.keys[0]?.shape[1] ?? 0;
     if (T + prefixLen > maxT) {
@@ -281,8 +349,8 @@ export class Encoder {
     let words: Tensor;
     if (input.inputsEmbeds) {
       const s = input.inputsEmbeds.shape;
-      if (s.length !== 3 || s[0] !== B || s[1] !== T || s[2] !== H) {
-        throw new Error(`inputsEmbeds must be [${B}, ${T}, ${H}], got [${s.join(', ')}]`);
+      if (s.length !== 3 || s[0] !== B || s[1] !== T || s[2] !== E) {
+        throw new Error(`inputsEmbeds must be [${B}, ${T}, ${E}], got [${s.join(', ')}]`);
       }
       words = input.inputsEmbeds;
     } else if (input.inputIds) {
@@ -296,9 +364,11 @@ export class Encoder {
     let h = add(add(words, embedding(posIds, [B, T], this.params.get('embeddings.position_embeddings.weight')!)),
       embedding(typeIds, [B, T], this.params.get('embeddings.token_type_embeddings.weight')!));
     h = drop(layerNorm(h, this.params.get('embeddings.LayerNorm.weight')!, this.params.get('embeddings.LayerNorm.bias')!, c.layerNormEps));
+    if (this.projection) h = linear(h, ...this.projection);
 
-    if (input.prefix && (input.prefix.keys.length !== c.numHiddenLayers || input.prefix.values.length !== c.numHiddenLayers)) {
-      throw new Error(`prefix needs ${c.numHiddenLayers} key and value tensors, one per layer`);
+    const applied = this.layers.length;
+    if (input.prefix && (input.prefix.keys.length !== applied || input.prefix.values.length !== applied)) {
+      throw new Error(`prefix needs ${applied} key and value tensors, one per layer application`);
     }
     const mask = this.additiveMask(input.attentionMask, B, T, P);
     const hiddenStates: Tensor[] | undefined = input.outputHiddenStates ? [h] : undefined;
@@ -316,6 +386,7 @@ export class Encoder {
         raggedRows: i === last ? ragged : undefined,
         heads: c.numAttentionHeads,
         eps,
+        act: c.hiddenAct,
         mask,
         prefix: input.prefix ? { key: input.prefix.keys[i], value: input.prefix.values[i] } : undefined,
         hiddenDropout,
@@ -330,7 +401,7 @@ export class Encoder {
       if (outRows && input.outputPositions!.some((t) => t !== 0)) throw new Error('the pooler reads position 0; outputPositions must all be 0 when it is asked for');
       const Tout = h.shape[1];
       const first = gatherRows(reshape(h, [B * Tout, H]), Int32Array.from({ length: B }, (_, b) => b * Tout));
-      pooler = tanh(linear(first, this.params.get('pooler.dense.weight')!, this.params.get('pooler.dense.bias')!));
+      pooler = tanh(linear(first, ...this.pooler!));
     }
     return { lastHiddenState: h, poolerOutput: pooler, hiddenStates };
   }

@@ -23,8 +23,10 @@ import { CONFIG_FILE, openModelDir } from '../formats/model-dir.js';
 import { saveSafetensors } from '../formats/safetensors.js';
 import type { NamedTensor, StateDict } from '../formats/state-dict.js';
 import { TextTokenizer } from '../text/tokenizer.js';
-import { Encoder, encoderParamShapes } from './encoder.js';
-import { MlmHead, mlmParamShapes, SequenceClassificationHead, sequenceClassifierShapes, TokenClassificationHead } from './heads.js';
+import { Encoder, encoderParamShapes, poolerName } from './encoder.js';
+import {
+  classifiesFirstToken, HEAD_PREFIXES, MlmHead, mlmParamShapes, SequenceClassificationHead, sequenceClassifierShapes, TokenClassificationHead,
+} from './heads.js';
 
 export interface LoadedModel {
   dir: string | null;
@@ -62,8 +64,17 @@ export interface WeightOrigin {
   nonFinite?: 'refuse' | 'warn';
 }
 
-const PREFIXES = ['bert.', 'roberta.', 'ernie.'];
-const IGNORED = [/(^|\.)embeddings\.position_ids$/, /\.decoder\.weight$/, /\.decoder\.bias$/, /^cls\.seq_relationship\./];
+const PREFIXES = ['bert.', 'roberta.', 'ernie.', 'electra.', 'albert.'];
+/** Buffers and tied copies: the decoder weights are the word embeddings, HF re-ties them on load. */
+const IGNORED = [/(^|\.)embeddings\.position_ids$/, /\.decoder\.weight$/, /\.decoder\.bias$/, /^cls\.seq_relationship\./, /^generator_lm_head\.weight$/];
+
+/** The base-model prefix HF writes in front of encoder names when a head is saved with it, and the class-name stem. */
+const FAMILY_NAMES: Record<EncoderConfig['modelType'], { prefix: string; stem: string }> = {
+  bert: { prefix: 'bert.', stem: 'Bert' },
+  roberta: { prefix: 'roberta.', stem: 'Roberta' },
+  electra: { prefix: 'electra.', stem: 'Electra' },
+  albert: { prefix: 'albert.', stem: 'Albert' },
+};
 
 /** HF's renames: strip the base-model prefix; gamma/beta → weight/bias. */
 export function canonicalName(name: string): string {
@@ -153,7 +164,7 @@ export function fromStateDict(config: EncoderConfig, sd: StateDict, dir: string 
   };
   for (const [name, raw] of byCanonical) {
     if (encoderShapes.has(name)) take(name, raw, enc);
-    else if (name.startsWith('cls.predictions.') || name.startsWith('lm_head.') || name.startsWith('classifier.')) take(name, raw, heads);
+    else if (HEAD_PREFIXES.some((p) => name.startsWith(p))) take(name, raw, heads);
     else unusedKeys.push(raw);
   }
   // Older checkpoints keep the MLM output bias only as decoder.bias. HF ties
@@ -178,7 +189,8 @@ export function fromStateDict(config: EncoderConfig, sd: StateDict, dir: string 
       }
     }
   };
-  const hasPooler = enc.has('pooler.dense.weight');
+  const pooler = poolerName(config);
+  const hasPooler = pooler !== null && enc.has(`${pooler}.weight`);
   check(encoderShapes, enc, (n) => n.startsWith('pooler.') && !hasPooler);
   const encoder = new Encoder(config, enc);
 
@@ -194,7 +206,7 @@ export function fromStateDict(config: EncoderConfig, sd: StateDict, dir: string 
   let tokenClassifier: TokenClassificationHead | null = null;
   const arch = String((config.raw.architectures as unknown[] | undefined)?.[0] ?? '');
   const tokenLevel = arch.includes('TokenClassification');
-  const outName = config.modelType === 'roberta' && !tokenLevel ? 'classifier.out_proj.weight' : 'classifier.weight';
+  const outName = classifiesFirstToken(config) && !tokenLevel ? 'classifier.out_proj.weight' : 'classifier.weight';
   const out = heads.get(outName);
   if (out) {
     const numLabels = out.shape[0] ?? 0;
@@ -223,7 +235,7 @@ function sameValues(a: NamedTensor, b: NamedTensor): boolean {
 }
 
 function architectureOf(m: LoadedModel): string {
-  const base = m.config.modelType === 'roberta' ? 'Roberta' : 'Bert';
+  const base = FAMILY_NAMES[m.config.modelType].stem;
   if (m.sequenceClassifier) return `${base}ForSequenceClassification`;
   if (m.tokenClassifier) return `${base}ForTokenClassification`;
   if (m.mlm) return `${base}ForMaskedLM`;
@@ -234,7 +246,7 @@ function architectureOf(m: LoadedModel): string {
 export function toStateDict(m: LoadedModel): StateDict {
   const sd: StateDict = new Map();
   const hasHead = Boolean(m.mlm || m.sequenceClassifier || m.tokenClassifier);
-  const prefix = hasHead ? (m.config.modelType === 'roberta' ? 'roberta.' : 'bert.') : '';
+  const prefix = hasHead ? FAMILY_NAMES[m.config.modelType].prefix : '';
   const put = (name: string, t: Tensor) => sd.set(name, { shape: [...t.shape], data: t.data as Float32Array });
   for (const [n, t] of m.encoder.params) put(prefix + n, t);
   for (const head of [m.mlm, m.sequenceClassifier, m.tokenClassifier]) {

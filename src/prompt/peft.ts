@@ -61,7 +61,8 @@ export function adapterConfig(model: PromptModel): Record<string, unknown> {
     revision: null,
     inference_mode: true,
     num_virtual_tokens: model.info.numVirtualTokens,
-    token_dim: c.hiddenSize,
+    // P_TUNING's rows are word embeddings (E wide); PREFIX_TUNING's are keys and values (H wide).
+    token_dim: model.method === 'ptuning' ? c.embeddingSize : c.hiddenSize,
     num_transformer_submodules: 1,
     num_attention_heads: c.numAttentionHeads,
     num_layers: c.numHiddenLayers,
@@ -132,7 +133,8 @@ export function loadPeft(dir: string, backbone: LoadedModel, o: LoadPeftOptions 
   const tokenDim = f.int('token_dim', 1, 1 << 20);
   const layers = f.int('num_layers', 1, 1 << 20);
   const heads = f.has('num_attention_heads') ? f.int('num_attention_heads', 1, 1 << 20) : c.numAttentionHeads;
-  if (tokenDim !== c.hiddenSize || layers !== c.numHiddenLayers || heads !== c.numAttentionHeads) {
+  const wantDim = peftType === 'P_TUNING' ? c.embeddingSize : c.hiddenSize;
+  if (tokenDim !== wantDim || layers !== c.numHiddenLayers || heads !== c.numAttentionHeads) {
     throw new FormatError(dir, `this adapter was made for a backbone with ${layers} layers × token_dim ${tokenDim}, ${heads} heads; the backbone given is ${shapeText(have)}`);
   }
   if (f.has('num_transformer_submodules') && f.int('num_transformer_submodules', 1, 2) !== 1) {
@@ -142,7 +144,7 @@ export function loadPeft(dir: string, backbone: LoadedModel, o: LoadPeftOptions 
 
   // The shapes follow from the config and the task; the task may come from our metadata, so read the file once, capped for the largest head.
   const H = c.hiddenSize;
-  const W = peftType === 'P_TUNING' ? H : 2 * layers * H;
+  const W = peftType === 'P_TUNING' ? c.embeddingSize : 2 * layers * H;
   const cap = new Map<string, number[]>([['prompt_embeddings', [P, W]], ['head', [Math.max(...PROMPT_TASKS.map((t) => taskLabelNames(t).length)), H + 1]]]);
   const { tensors: stored, metadata: meta } = readSafetensors(readCapped(md, ADAPTER_WEIGHTS, cap), weightsFile);
   const task = meta.lmsanitator_task ?? o.task;

@@ -60,9 +60,10 @@ export class PTuningModel implements PromptModel {
     this.parts = parseTemplate(template);
     this.fieldsOf = template.fields;
     const P = promptPlaceholders(this.parts) * rowsPerPlaceholder;
-    const H = backbone.config.hiddenSize;
-    if (rows.shape[0] !== P || rows.shape[1] !== H) {
-      throw new Error(`P-tuning ${task}: prompt rows are [${rows.shape.join(', ')}], the template needs [${P}, ${H}]`);
+    // Prompt rows live in word-embedding space: E wide (= H except for ELECTRA and ALBERT).
+    const E = backbone.config.embeddingSize;
+    if (rows.shape[0] !== P || rows.shape[1] !== E) {
+      throw new Error(`P-tuning ${task}: prompt rows are [${rows.shape.join(', ')}], the template needs [${P}, ${E}]`);
     }
     this.verbalizer = verbalizerIds(tok, template.verbalizer);
     this.maxLen = Math.min(maxLen, usablePositions(backbone.config));
@@ -88,21 +89,21 @@ export class PTuningModel implements PromptModel {
     if (!template) throw new Error(`P-tuning has no template for task "${o.task}"`);
     const per = o.rowsPerPlaceholder ?? 1;
     const P = promptPlaceholders(parseTemplate(template)) * per;
-    const H = backbone.config.hiddenSize;
+    const E = backbone.config.embeddingSize;
     let rows: PromptRows;
     if (o.reparamHidden !== undefined) {
-      rows = mlpRows(P, H, o.reparamHidden, `${o.seed}:ptuning:mlp`);
+      rows = mlpRows(P, E, o.reparamHidden, `${o.seed}:ptuning:mlp`);
     } else {
       const tok = backbone.tokenizer;
       const words = backbone.encoder.wordEmbeddings;
       const rng = new Rng(`${o.seed}:ptuning:init`);
-      const init = new Float32Array(P * H);
+      const init = new Float32Array(P * E);
       for (let p = 0; p < P; p++) {
         let id = rng.int(words.shape[0]!);
         for (let tries = 0; tok && tok.isSpecialOrUnused(id) && tries < 100; tries++) id = rng.int(words.shape[0]!);
-        init.set(words.data.subarray(id * H, (id + 1) * H), p * H);
+        init.set(words.data.subarray(id * E, (id + 1) * E), p * E);
       }
-      rows = plainRows(new Tensor(init, [P, H]));
+      rows = plainRows(new Tensor(init, [P, E]));
     }
     return new PTuningModel(backbone, o.task, template, rows, per, o.maxLen);
   }
@@ -130,15 +131,15 @@ export class PTuningModel implements PromptModel {
 
   forward(b: PromptBatch, o: { dropoutSeed?: number } = {}): PromptForward {
     const enc = this.backbone.encoder;
-    const H = enc.hidden;
+    const E = enc.embeddingWidth;
     const dst: number[] = [];
     const src: number[] = [];
     b.rows.forEach((r, i) => r.promptAt!.forEach((t, k) => {
       dst.push(i * b.T + t);
       src.push(k);
     }));
-    const words = reshape(enc.embedIds(b.ids, b.B, b.T), [b.B * b.T, H]);
-    const embeds = reshape(spliceRows(words, Int32Array.from(dst), this.rows.rows(), Int32Array.from(src)), [b.B, b.T, H]);
+    const words = reshape(enc.embedIds(b.ids, b.B, b.T), [b.B * b.T, E]);
+    const embeds = reshape(spliceRows(words, Int32Array.from(dst), this.rows.rows(), Int32Array.from(src)), [b.B, b.T, E]);
     const out = backboneOf(enc).forward({
       batch: b.B, seqLen: b.T, ids: b.ids, mask: b.mask, tokenTypes: b.typeIds, embeds,
       positions: Int32Array.from(b.rows, (r) => r.maskAt!), dropoutSeed: o.dropoutSeed,

@@ -10,8 +10,8 @@ import { writeJsonAtomic } from '../formats/file-io.js';
 import { join, resolve } from 'node:path';
 import { crossEntropy, gatherRows, noGrad, reshape, type Tensor, withScope } from '../engine/index.js';
 import { backendName } from '../engine/backend.js';
-import { Encoder, initParam } from '../models/encoder.js';
-import { MlmHead, SequenceClassificationHead } from '../models/heads.js';
+import { Encoder, initParam, poolerName } from '../models/encoder.js';
+import { classifiesFirstToken, MlmHead, SequenceClassificationHead } from '../models/heads.js';
 import { type LoadedModel, saveModel } from '../models/model.js';
 import { nlpCorpusSentences, sampleSentences, splitTrainHeldout, wikitextSentences } from '../text/corpus.js';
 import { readTextDataset, type TextExample } from '../text/datasets.js';
@@ -146,12 +146,13 @@ function encodeExamples(tok: TextTokenizer, examples: readonly TextExample[], ma
  */
 function withPooler(model: LoadedModel, seed: number): Encoder {
   const enc = model.encoder;
-  if (model.config.modelType === 'roberta' || enc.hasPooler) return enc;
+  const pooler = poolerName(model.config);
+  if (classifiesFirstToken(model.config) || !pooler || enc.hasPooler) return enc;
   const H = model.config.hiddenSize;
   const rng = new Rng(`${seed}:pooler`);
   const params = new Map(enc.params);
-  params.set('pooler.dense.weight', initParam('pooler.dense.weight', [H, H], model.config.initializerRange, rng));
-  params.set('pooler.dense.bias', initParam('pooler.dense.bias', [H], model.config.initializerRange, rng));
+  params.set(`${pooler}.weight`, initParam(`${pooler}.weight`, [H, H], model.config.initializerRange, rng));
+  params.set(`${pooler}.bias`, initParam(`${pooler}.bias`, [H], model.config.initializerRange, rng));
   return new Encoder(model.config, params);
 }
 

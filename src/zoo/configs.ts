@@ -11,11 +11,16 @@ import { bertUncasedTokenizer, robertaGpt2Tokenizer } from '../text/pretrained.j
 import type { TextTokenizer } from '../text/tokenizer.js';
 import type { PretrainOptions } from '../train/pretrain.js';
 
+/** The families the zoo can pretrain; ELECTRA and ALBERT use the bert-base-uncased vocabulary (see familyTokenizer). */
+export type ZooFamily = 'bert' | 'roberta' | 'electra' | 'albert';
+
 export interface ZooEntry {
   name: string;
   description: string;
-  family: 'bert' | 'roberta';
+  family: ZooFamily;
   layers: number;
+  /** Width of the embedding tables (ELECTRA, ALBERT factorise; default = hidden). */
+  embedding?: number;
   hidden: number;
   heads: number;
   ff: number;
@@ -81,13 +86,20 @@ export function tokenizerFor(e: ZooEntry): TextTokenizer {
   return familyTokenizer(e.family, e.maxPositions);
 }
 
-/** The standard vocabulary of a family: bert-base-uncased WordPiece, or GPT-2 byte-level BPE for RoBERTa. */
-export function familyTokenizer(family: 'bert' | 'roberta', maxPositions: number): TextTokenizer {
+/**
+ * The standard vocabulary of a family: bert-base-uncased WordPiece (BERT,
+ * and ELECTRA, whose published checkpoints use the same vocabulary), or
+ * GPT-2 byte-level BPE for RoBERTa. ALBERT's own SentencePiece vocabulary
+ * is not bundled (no model hub here), so the ALBERT models the zoo
+ * pretrains use WordPiece; ALBERT checkpoints from elsewhere load with
+ * their own tokenizer files.
+ */
+export function familyTokenizer(family: ZooFamily, maxPositions: number): TextTokenizer {
   return family === 'roberta' ? robertaGpt2Tokenizer({ modelMaxLength: maxPositions - 2 }) : bertUncasedTokenizer({ modelMaxLength: maxPositions });
 }
 
 export function configFor(e: ZooEntry, tok: TextTokenizer): EncoderConfig {
-  return familyConfig(e.family, tok, { layers: e.layers, hidden: e.hidden, heads: e.heads, ff: e.ff, maxPositions: e.maxPositions });
+  return familyConfig(e.family, tok, { layers: e.layers, embedding: e.embedding, hidden: e.hidden, heads: e.heads, ff: e.ff, maxPositions: e.maxPositions });
 }
 
 /**
@@ -96,11 +108,16 @@ export function configFor(e: ZooEntry, tok: TextTokenizer): EncoderConfig {
  * (heads dividing hidden, position table, …) before any work starts.
  */
 export function familyConfig(
-  family: 'bert' | 'roberta', tok: TextTokenizer,
-  sizes: { layers: number; hidden: number; heads: number; ff: number; maxPositions: number; vocabSize?: number },
+  family: ZooFamily, tok: TextTokenizer,
+  sizes: { layers: number; embedding?: number; hidden: number; heads: number; ff: number; maxPositions: number; vocabSize?: number },
 ): EncoderConfig {
+  const factorised = family === 'electra' || family === 'albert';
+  if (!factorised && sizes.embedding !== undefined && sizes.embedding !== sizes.hidden) {
+    throw new Error(`an embedding width (${sizes.embedding}) other than the hidden size (${sizes.hidden}) needs the electra or albert family`);
+  }
   return createEncoderConfig(family, {
     vocabSize: sizes.vocabSize ?? tok.vocabSize,
+    ...(factorised ? { embeddingSize: sizes.embedding ?? sizes.hidden } : {}),
     hiddenSize: sizes.hidden,
     numHiddenLayers: sizes.layers,
     numAttentionHeads: sizes.heads,
@@ -109,8 +126,9 @@ export function familyConfig(
     typeVocabSize: family === 'roberta' ? 1 : 2,
     layerNormEps: family === 'roberta' ? 1e-5 : 1e-12,
     padTokenId: tok.specialIds.pad,
-    hiddenDropoutProb: 0.1,
-    attentionProbsDropoutProb: 0.1,
+    // ALBERT was pretrained without dropout (its config's defaults); the others with 0.1.
+    hiddenDropoutProb: family === 'albert' ? 0 : 0.1,
+    attentionProbsDropoutProb: family === 'albert' ? 0 : 0.1,
     initializerRange: 0.02,
   });
 }

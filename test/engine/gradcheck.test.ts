@@ -1,7 +1,7 @@
 /** Finite-difference gradient checks of every op, in float64 on the js kernels. */
 import { test } from 'node:test';
 import {
-  add, addLayerNorm, attention, concatSeq, crossEntropy, dropout, embedding, entropy, expandBatch, gatherRows, gelu,
+  add, addLayerNorm, attention, concatSeq, crossEntropy, dropout, embedding, entropy, expandBatch, gatherRows, gelu, geluTanh,
   layerNorm, linear, linearGelu, logSoftmax, mean, mse, permute, reshape, scale, sliceSeq, spliceRows, sum, tanh,
   Tensor, transpose2d, weightedSum,
 } from '../../src/engine/index.js';
@@ -24,6 +24,13 @@ test('gelu and tanh', () => {
   const x = randTensor([3, 7], 6, { scale: 3 });
   gradcheck('gelu', [x], (x) => gelu(x));
   gradcheck('tanh', [x], (x) => tanh(x));
+  gradcheck('geluTanh', [x], (x) => geluTanh(x));
+});
+
+test('geluTanh is the tanh approximation, not the erf GELU', () => {
+  // At x = 1: ½(1 + tanh(√(2/π)·1.044715)) = 0.841192; the erf form gives 0.841345.
+  const y = geluTanh(Tensor.from([1, -2], [2])).data;
+  if (Math.abs(y[0]! - 0.8411919906) > 1e-6 || Math.abs(y[1]! - -0.0454023) > 1e-6) throw new Error(`geluTanh(1, -2) = ${y[0]}, ${y[1]}`);
 });
 
 test('layerNorm: input, weight, bias', () => {

@@ -31,6 +31,36 @@ const ERNIE_BASE = {
   layer_norm_eps: 1e-5, model_type: 'ernie', pad_token_id: 0,
 };
 
+// albert-base-v2 and google/electra-small-discriminator as published.
+const ALBERT_BASE = {
+  architectures: ['AlbertForMaskedLM'], attention_probs_dropout_prob: 0, bos_token_id: 2, classifier_dropout_prob: 0.1,
+  down_scale_factor: 1, embedding_size: 128, eos_token_id: 3, gap_size: 0, hidden_act: 'gelu_new', hidden_dropout_prob: 0,
+  hidden_size: 768, initializer_range: 0.02, inner_group_num: 1, intermediate_size: 3072, layer_norm_eps: 1e-12,
+  max_position_embeddings: 512, model_type: 'albert', net_structure_type: 0, num_attention_heads: 12, num_hidden_groups: 1,
+  num_hidden_layers: 12, num_memory_blocks: 0, pad_token_id: 0, type_vocab_size: 2, vocab_size: 30000,
+};
+const ELECTRA_SMALL = {
+  architectures: ['ElectraForPreTraining'], attention_probs_dropout_prob: 0.1, embedding_size: 128, hidden_act: 'gelu',
+  hidden_dropout_prob: 0.1, hidden_size: 256, initializer_range: 0.02, intermediate_size: 1024, layer_norm_eps: 1e-12,
+  max_position_embeddings: 512, model_type: 'electra', num_attention_heads: 4, num_hidden_layers: 12, pad_token_id: 0,
+  type_vocab_size: 2, vocab_size: 30522,
+};
+
+test('parses albert-base-v2 and electra-small-discriminator', () => {
+  const a = parseEncoderConfig(ALBERT_BASE, L);
+  assert.deepEqual([a.modelType, a.embeddingSize, a.hiddenSize, a.numHiddenGroups, a.innerGroupNum, a.hiddenAct], ['albert', 128, 768, 1, 1, 'gelu_new']);
+  assert.equal(parameterCount(a), 11683584, 'AlbertModel parameter count (one shared layer, E→H mapping, pooler)');
+  const e = parseEncoderConfig(ELECTRA_SMALL, L);
+  assert.deepEqual([e.modelType, e.embeddingSize, e.hiddenSize, e.hiddenAct], ['electra', 128, 256, 'gelu']);
+  assert.equal(parameterCount(e), 13483008, 'ElectraModel parameter count (embeddings_project, no pooler)');
+  // Absent keys: each family's own defaults (ALBERT: gelu_new, no dropout; ELECTRA: E = 128).
+  const d = parseEncoderConfig({ model_type: 'albert' }, L);
+  assert.deepEqual([d.vocabSize, d.embeddingSize, d.hiddenSize, d.hiddenAct, d.hiddenDropoutProb], [30000, 128, 4096, 'gelu_new', 0]);
+  assert.equal(parseEncoderConfig({ model_type: 'electra' }, L).embeddingSize, 128);
+  assert.equal(parseEncoderConfig({ model_type: 'bert' }, L).embeddingSize, 768, 'BERT: E = H');
+  assert.equal(parseEncoderConfig({ ...BERT_BASE, hidden_act: 'gelu_pytorch_tanh' }, L).hiddenAct, 'gelu_new');
+});
+
 test('parses bert-base-uncased', () => {
   const c = parseEncoderConfig(BERT_BASE, L);
   assert.equal(c.modelType, 'bert');
@@ -74,11 +104,13 @@ test('absent keys take the transformers defaults of the model type', () => {
 });
 
 test('rejects unsupported models and architectures, naming them', () => {
-  err({ ...BERT_BASE, model_type: 'gpt2' }, /unsupported model_type "gpt2"; supported: bert, roberta, ernie/);
+  err({ ...BERT_BASE, model_type: 'gpt2' }, /unsupported model_type "gpt2"; supported: bert, roberta, ernie, electra, albert/);
   err({ ...BERT_BASE, model_type: undefined }, /missing "model_type"/);
   err({ ...BERT_BASE, model_type: 3 }, /unsupported model_type 3/);
-  err({ ...BERT_BASE, hidden_act: 'relu' }, /unsupported hidden_act "relu"; only "gelu" is supported/);
-  err({ ...BERT_BASE, hidden_act: 'gelu_new' }, /unsupported hidden_act "gelu_new"/);
+  err({ ...BERT_BASE, hidden_act: 'relu' }, /unsupported hidden_act "relu"; supported: gelu, gelu_new, gelu_pytorch_tanh, gelu_fast/);
+  err({ ...BERT_BASE, hidden_act: 'toString' }, /unsupported hidden_act "toString"/);
+  err({ ...ALBERT_BASE, num_hidden_groups: 13 }, /"num_hidden_groups" is 13; expected an integer from 1 to 12/);
+  err({ ...ALBERT_BASE, inner_group_num: 0 }, /"inner_group_num" is 0/);
   err({ ...BERT_BASE, hidden_act: null }, /unsupported hidden_act null/);
   err({ ...ERNIE_BASE, use_task_id: true }, /ERNIE with task-type embeddings \(use_task_id true\) is not supported/);
   err({ ...BERT_BASE, position_embedding_type: 'relative_key' }, /unsupported position_embedding_type "relative_key"/);
@@ -114,7 +146,7 @@ test('parses text: invalid JSON and duplicate keys are errors', () => {
 });
 
 test('configToJson round-trips and keeps keys it does not interpret', () => {
-  for (const src of [BERT_BASE, ROBERTA_BASE, ERNIE_BASE]) {
+  for (const src of [BERT_BASE, ROBERTA_BASE, ERNIE_BASE, ALBERT_BASE, ELECTRA_SMALL]) {
     const c = parseEncoderConfig(src, L);
     const out = JSON.parse(configToJson(c)) as Record<string, unknown>;
     for (const [k, v] of Object.entries(src)) assert.deepEqual(out[k], v, `${src.model_type}.${k}`);

@@ -1,8 +1,10 @@
 /**
- * The encoder against golden outputs of an independent PyTorch reference
- * (test/fixtures/golden, made by generate.py there): hidden states,
- * pooler, MLM logits, and the gradient of a scalar loss with respect to the
- * input embeddings and the P-tuning v2 prefix, on both backends.
+ * The encoder against golden outputs of independent PyTorch references
+ * (test/fixtures/golden, made by generate.py for BERT/RoBERTa and
+ * generate_families.py for ELECTRA/ALBERT): hidden states, pooler, MLM
+ * logits, and the gradient of a scalar loss with respect to the input
+ * embeddings, the P-tuning v2 prefix and (families) some stored weights —
+ * an ALBERT layer's summed over every application — on both backends.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -40,12 +42,23 @@ function runCase(name: string): void {
   const config = loadEncoderConfig(dir);
   const model = fromStateDict(config, loadSafetensors(join(dir, 'model.safetensors')).tensors);
   const { batch: B, seq_len: T, hidden: H, num_layers: L, prefix_len: P } = g.dims;
+  const E: number = g.dims.embedding ?? H;
   const ids = g.inputs.input_ids ? Int32Array.from(flat(g.inputs.input_ids)) : undefined;
+  const paramGrads: Record<string, Nested> = g.grads.params ?? {};
+  const watched = Object.keys(paramGrads).map((n) => {
+    const t = model.encoder.params.get(n);
+    assert.ok(t, `${name}: parameter ${n} loaded`);
+    return [n, t] as const;
+  });
   withScope(() => {
+    for (const [, t] of watched) {
+      t.requiresGrad = true;
+      t.grad = null;
+    }
     // The loss gradient is taken with respect to the word-embedding lookup output.
     const embeds = ids
-      ? new Tensor(Float32Array.from(noGrad(() => model.encoder.embedIds(ids, B, T)).data), [B, T, H], { requiresGrad: true })
-      : Tensor.from(flat(g.inputs.inputs_embeds), [B, T, H], { requiresGrad: true });
+      ? new Tensor(Float32Array.from(noGrad(() => model.encoder.embedIds(ids, B, T)).data), [B, T, E], { requiresGrad: true })
+      : Tensor.from(flat(g.inputs.inputs_embeds), [B, T, E], { requiresGrad: true });
     let prefix: { keys: Tensor[]; values: Tensor[] } | undefined;
     if (g.inputs.prefix_key) {
       const per = (x: Nested[]) => x.map((l) => Tensor.from(flat(l), [B, P, H], { requiresGrad: true }));
@@ -62,16 +75,22 @@ function runCase(name: string): void {
       for (let l = 0; l <= L; l++) assertClose(`${name} hidden_states[${l}]`, out.hiddenStates![l].data, flat(g.outputs.all_hidden_states[l]));
     }
     assertClose(`${name} last_hidden_state`, out.lastHiddenState.data, flat(g.outputs.last_hidden_state));
-    assertClose(`${name} pooler_output`, out.poolerOutput!.data, flat(g.outputs.pooler_output));
+    if (g.outputs.pooler_output === null) assert.equal(out.poolerOutput, null, `${name}: no pooler`);
+    else assertClose(`${name} pooler_output`, out.poolerOutput!.data, flat(g.outputs.pooler_output));
     assert.ok(model.mlm, `${name}: MLM head loaded`);
     const logits = noGrad(() => model.mlm!.forward(reshape(out.lastHiddenState, [B * T, H])));
     assertClose(`${name} mlm_logits`, logits.data, flat(g.outputs.mlm_logits));
 
     backwardMany([
       [out.lastHiddenState, Float32Array.from(flat(g.loss_weights.R1))],
-      [out.poolerOutput!, Float32Array.from(flat(g.loss_weights.R2))],
+      ...(out.poolerOutput ? [[out.poolerOutput, Float32Array.from(flat(g.loss_weights.R2))] as [Tensor, Float32Array]] : []),
     ]);
     assertClose(`${name} d loss/d inputs_embeds`, embeds.grad!, flat(g.grads.inputs_embeds));
+    for (const [n, t] of watched) assertClose(`${name} d loss/d ${n}`, t.grad!, flat(paramGrads[n]!));
+    for (const [, t] of watched) {
+      t.requiresGrad = false;
+      t.grad = null;
+    }
     if (prefix) {
       for (let l = 0; l < L; l++) {
         assertClose(`${name} d loss/d prefix_key[${l}]`, prefix.keys[l].grad!, flat(g.grads.prefix_key[l]));
@@ -101,14 +120,15 @@ function loadCase(name: string) {
   const g = JSON.parse(readFileSync(join(dir, 'golden.json'), 'utf8'));
   const model = fromStateDict(loadEncoderConfig(dir), loadSafetensors(join(dir, 'model.safetensors')).tensors);
   const { batch: B, seq_len: T, hidden: H, prefix_len: P } = g.dims;
+  const E: number = g.dims.embedding ?? H;
   const ids: Int32Array | undefined = g.inputs.input_ids ? Int32Array.from(flat(g.inputs.input_ids)) : undefined;
   const perLayer = (x: Nested[]) => x.map((l) => Tensor.from(flat(l as Nested[]), [B, P, H]));
   return {
     g, model, B, T, H, ids,
     /** Input embeddings as a leaf that collects gradients. */
     embeds: (): Tensor => (ids
-      ? new Tensor(Float32Array.from(noGrad(() => model.encoder.embedIds(ids, B, T)).data), [B, T, H], { requiresGrad: true })
-      : Tensor.from(flat(g.inputs.inputs_embeds), [B, T, H], { requiresGrad: true })),
+      ? new Tensor(Float32Array.from(noGrad(() => model.encoder.embedIds(ids, B, T)).data), [B, T, E], { requiresGrad: true })
+      : Tensor.from(flat(g.inputs.inputs_embeds), [B, T, E], { requiresGrad: true })),
     rest: () => ({
       batch: B, seqLen: T, inputIds: ids,
       prefix: g.inputs.prefix_key ? { keys: perLayer(g.inputs.prefix_key), values: perLayer(g.inputs.prefix_value) } : undefined,
@@ -150,6 +170,7 @@ function runSelectedRows(name: string): void {
 /** The pooler reads position 0, so it works through outputPositions of zeros and refuses others. */
 function runPoolerAtZero(name: string): void {
   const c = loadCase(name);
+  if (c.g.outputs.pooler_output === null) return;
   const { B, T } = c;
   withScope(() => noGrad(() => {
     const input = { ...c.rest(), inputsEmbeds: c.embeds() };
