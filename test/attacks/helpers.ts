@@ -55,16 +55,12 @@ export function microVocab(words: readonly string[]): string[] {
   ];
 }
 
-export function buildMicroModel(o: { hidden?: number; mlm?: boolean; seed?: number; sentences?: number; family?: 'bert' | 'electra' | 'albert' } = {}): MicroModel {
+export function buildMicroModel(o: { hidden?: number; mlm?: boolean; seed?: number; sentences?: number } = {}): MicroModel {
   const words = wordList(300);
   const tokenizer = TextTokenizer.fromWordPieceVocab(microVocab(words), { modelMaxLength: 64 });
-  const H = o.hidden ?? 64;
-  const family = o.family ?? 'bert';
-  const config = createEncoderConfig(family, {
-    vocabSize: tokenizer.vocabSize, hiddenSize: H, numHiddenLayers: 2, numAttentionHeads: 2,
-    intermediateSize: 2 * H, maxPositionEmbeddings: 64,
-    // ELECTRA and ALBERT factorise their embeddings: half the hidden width.
-    ...(family === 'bert' ? {} : { embeddingSize: H / 2 }),
+  const config = createEncoderConfig('bert', {
+    vocabSize: tokenizer.vocabSize, hiddenSize: o.hidden ?? 64, numHiddenLayers: 2, numAttentionHeads: 2,
+    intermediateSize: 2 * (o.hidden ?? 64), maxPositionEmbeddings: 64,
   });
   const encoder = Encoder.init(config, o.seed ?? 1);
   const model: LoadedModel = {
