@@ -1,6 +1,6 @@
 /** `lmsanitator inspect <model-dir>`: architecture, size, dtype, tokenizer, a sample tokenisation. */
 import type { Command } from 'commander';
-import { parameterCount } from '../formats/hf-config.js';
+import { type EncoderConfig, parameterCount } from '../formats/hf-config.js';
 import { loadModel } from '../models/model.js';
 import { exitCodes, STANDARD_EXITS } from './options.js';
 
@@ -24,7 +24,7 @@ export function register(program: Command): void {
       const info = {
         model_dir: dir,
         model_type: config.sourceModelType,
-        architecture: `${config.numHiddenLayers} layers × hidden ${config.hiddenSize}, ${config.numAttentionHeads} heads, FF ${config.intermediateSize}`,
+        architecture: architectureText(config),
         vocab_size: config.vocabSize,
         max_position_embeddings: config.maxPositionEmbeddings,
         parameters: [...model.encoder.params.values()].reduce((s, t) => s + t.size, 0),
@@ -53,4 +53,13 @@ export function register(program: Command): void {
       console.log(`  sample         ${enc.tokens.join(' ')}`);
       console.log(`                 ${enc.ids.join(' ')}`);
     });
+}
+
+/** Layers, widths and heads in one line; ELECTRA and ALBERT say their embedding width, ALBERT how its layers are shared. */
+function architectureText(c: EncoderConfig): string {
+  const layers = c.modelType === 'albert'
+    ? `${c.numHiddenLayers} layers (${c.numHiddenGroups} shared group${c.numHiddenGroups === 1 ? '' : 's'} of ${c.innerGroupNum})`
+    : `${c.numHiddenLayers} layers`;
+  const embedding = c.embeddingSize !== c.hiddenSize ? `, embeddings ${c.embeddingSize}` : '';
+  return `${layers} × hidden ${c.hiddenSize}${embedding}, ${c.numAttentionHeads} heads, FF ${c.intermediateSize}, ${c.hiddenAct}`;
 }
