@@ -90,10 +90,23 @@ const MINI: FamilyDefaults = {
   provenance: 'tuned on bert-mini and a POR shadow copy (src/sanitizer/defaults.ts)',
 };
 
+/** Families the paper's appendix G groups with one setting (DeBERTa, ALBERT, XLNet). */
+const PAPER_RELATIVE_FAMILIES: readonly string[] = ['albert', 'deberta', 'deberta-v2', 'xlnet'];
+
 export function defaultsFor(c: EncoderConfig, purpose: 'scan' | 'search'): FamilyDefaults {
   const roberta = c.modelType === 'roberta';
+  // Small models of every family take the sizes' shadow-tuned values: at this
+  // width the collapse, not the family, is what the numbers were tuned on
+  // (ELECTRA and ALBERT minis have not been shadow-tuned on their own yet).
   if (c.hiddenSize <= 128) return MICRO;
   if (c.hiddenSize < 768) return MINI;
+  if (PAPER_RELATIVE_FAMILIES.includes(c.modelType)) {
+    return { family: `${c.modelType} (base/large)`, lr: 2e-4, distanceTh: 0.1, converGrad: 5e-3, divMargin: 0.0197, provenance: 'paper appendix G (DeBERTa, ALBERT, XLNet)' };
+  }
+  if (c.modelType === 'electra') {
+    // Not in the paper. ELECTRA's encoder is BERT's; take BERT-base's values until a shadow model says otherwise.
+    return { family: 'ELECTRA (base/large; BERT-base values, untuned)', lr: purpose === 'scan' ? 2e-5 : 5e-5, distanceTh: 0.2, converGrad: 5e-3, divMargin: 0.0197, provenance: 'paper appendix G, BERT-base row (ELECTRA is not in the paper)' };
+  }
   if (c.hiddenSize >= 1024) {
     return roberta
       ? { family: 'RoBERTa-large', lr: 2e-4, distanceTh: 0.1, converGrad: 5e-3, divMargin: 0.0197, provenance: 'paper appendix G' }
