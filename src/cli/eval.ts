@@ -1,6 +1,6 @@
 /** `lmsanitator eval detection`: FP, FN, accuracy and ROC-AUC of the scanner over a zoo. */
 import { type Command, Option } from 'commander';
-import { evaluateDetection } from '../eval/detection.js';
+import { ATTACK_EFFECT_FLOOR, evaluateDetection } from '../eval/detection.js';
 import { pvRecall } from '../eval/recall.js';
 import { judgeTriggers, readRecoveredPvs } from '../eval/triggers.js';
 import { readManifest } from '../attacks/manifest.js';
@@ -44,6 +44,11 @@ export function register(program: Command): void {
         const m = r.metrics;
         console.log(`detection on ${r.base}: ${m.negatives} clean + ${m.positives} backdoored models`);
         console.log(`  accuracy ${(100 * m.accuracy).toFixed(1)}%  FP ${m.falsePositives}  FN ${m.falseNegatives}  ROC-AUC ${m.rocAuc === null ? 'n/a' : m.rocAuc.toFixed(3)}`);
+        if (r.ineffectiveAttacks.length) {
+          const e = r.metricsEffective;
+          console.log(`  ${r.ineffectiveAttacks.length} attack(s) did not take effect (triggered sign agreement ≤ η ${ATTACK_EFFECT_FLOOR}): ${r.ineffectiveAttacks.join(', ')}`);
+          console.log(`  without them (${e.negatives} clean + ${e.positives} backdoored): accuracy ${(100 * e.accuracy).toFixed(1)}%  FP ${e.falsePositives}  FN ${e.falseNegatives}  ROC-AUC ${e.rocAuc === null ? 'n/a' : e.rocAuc.toFixed(3)}`);
+        }
         console.log(`  time per model: build ${r.secondsPerModel.build.toFixed(0)} s, scan ${r.secondsPerModel.scan.toFixed(0)} s`);
         const t = r.triggerRecovery;
         if (t.matched) console.log(`  trigger recovery: top candidate = planted trigger for ${t.hits} of ${t.matched} kept PVs matching a planted PV (${(100 * t.top1Accuracy!).toFixed(1)}%), ${t.secondsPerPv!.toFixed(1)} s per PV`);

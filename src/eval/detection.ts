@@ -24,6 +24,7 @@ import { Rng } from '../text/random.js';
 import { buildCleanSet } from '../zoo/clean-set.js';
 import { buildZooModel } from '../zoo/zoo.js';
 import { detectionMetrics, type DetectionMetrics } from './metrics.js';
+import { MATCH_THRESHOLD } from '../sanitizer/monitor.js';
 
 /** Trigger candidates: short, rare tokens of the kind the paper's attacks use. */
 export const TRIGGER_WORDS = ['cf', 'mn', 'tq', 'qt', 'mm', 'pt', 'bb', 'zx', 'jk', 'vv', 'xq', 'wz', 'qj', 'kx', 'zq', 'vj'];
@@ -82,11 +83,43 @@ export interface ModelResult {
   attack?: AttackDraw;
   /** Backdoored and flagged: trigger recovery judged against attack.json (kept PVs matched to planted ones, top-1 hits). */
   triggerRecovery?: { pvs: number; matched: number; hits: number; seconds: number };
+  /** Backdoored: the attack's measured effect (attack.json), and whether it took (see ATTACK_EFFECT_FLOOR). */
+  attackEffect?: { triggeredSignAgreementMin: number; effective: boolean };
+}
+
+/**
+ * A planted backdoor counts as one only when every trigger moves held-out
+ * outputs onto its PV past the guard's own η: below that the monitor would
+ * not call the triggered inputs triggered either, and there is no backdoor
+ * for a scanner to find (the held-out bert-micro zoo had one such attack,
+ * triggered sign agreement 0.618). Such models are reported, not hidden:
+ * the report gives the metrics over every model and over the models whose
+ * attack took effect.
+ */
+export const ATTACK_EFFECT_FLOOR = MATCH_THRESHOLD;
+
+/** The attack's measured effect, from its attack.json (null: not an attacked model, or no effect recorded). */
+export function attackEffectOf(dir: string): ModelResult['attackEffect'] | null {
+  if (!existsSync(join(dir, 'attack.json'))) return null;
+  const agreement = readManifest(dir).manifest.effect?.triggered_sign_agreement_min;
+  if (typeof agreement !== 'number') return null;
+  return { triggeredSignAgreementMin: agreement, effective: agreement > ATTACK_EFFECT_FLOOR };
+}
+
+/** Clean models and the backdoored ones whose attack took effect; and the names of the others. */
+export function splitByAttackEffect(models: readonly ModelResult[]): { effective: ModelResult[]; ineffective: string[] } {
+  const ineffective = models.filter((m) => m.positive && m.attackEffect && !m.attackEffect.effective).map((m) => m.name);
+  return { effective: models.filter((m) => !ineffective.includes(m.name)), ineffective };
 }
 
 export interface DetectionReport {
   base: string;
+  /** Over every model. */
   metrics: DetectionMetrics;
+  /** Over the clean models and the backdoored ones whose attack took effect (ATTACK_EFFECT_FLOOR). */
+  metricsEffective: DetectionMetrics;
+  /** Backdoored models whose attack did not take effect, by name. */
+  ineffectiveAttacks: string[];
   /** Over flagged backdoored models: top-1 hits / kept PVs matched to a planted PV (null: none matched). */
   triggerRecovery: { matched: number; hits: number; top1Accuracy: number | null; secondsPerPv: number | null };
   secondsPerModel: { build: number; scan: number };
@@ -266,11 +299,15 @@ export async function evaluateDetection(o: DetectionOptions): Promise<DetectionR
       await runAttack({ modelDir: base.dir, outDir: dir, method, triggers, pvCount: count, seed: o.seed * 1000 + i, ...extra });
     }
     const buildSeconds = (Date.now() - t0) / 1000;
-    record({ name, dir, positive: true, method, triggers, buildSeconds, ...(draw ? { attack: draw } : {}), ...scanAll(dir, name) });
+    const effect = attackEffectOf(dir);
+    record({ name, dir, positive: true, method, triggers, buildSeconds, ...(draw ? { attack: draw } : {}), ...(effect ? { attackEffect: effect } : {}), ...scanAll(dir, name) });
   }
 
   // Only the models these options name: a directory may hold more from a larger run.
-  const models = [...cleanModels.map((c) => c.name), ...backdoorNames].flatMap((n) => done.get(n) ?? []);
+  const models = [...cleanModels.map((c) => c.name), ...backdoorNames].flatMap((n) => done.get(n) ?? [])
+    // Journals from before attackEffect was recorded: read it from the model's attack.json.
+    .map((m) => (m.positive && !m.attackEffect ? { ...m, ...(attackEffectOf(m.dir) ? { attackEffect: attackEffectOf(m.dir)! } : {}) } : m));
+  const split = splitByAttackEffect(models);
   const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
   const judged = models.flatMap((m) => (m.triggerRecovery ? [m.triggerRecovery] : []));
   const matched = judged.reduce((a, r) => a + r.matched, 0);
@@ -279,6 +316,8 @@ export async function evaluateDetection(o: DetectionOptions): Promise<DetectionR
   return {
     base: o.base,
     metrics: detectionMetrics(models),
+    metricsEffective: detectionMetrics(split.effective),
+    ineffectiveAttacks: split.ineffective,
     triggerRecovery: {
       matched, hits, top1Accuracy: matched ? hits / matched : null,
       secondsPerPv: pvsJudged ? judged.reduce((a, r) => a + r.seconds, 0) / pvsJudged : null,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { evaluateDetection } from '../../src/eval/detection.js';
+import { ATTACK_EFFECT_FLOOR, attackEffectOf, evaluateDetection, splitByAttackEffect } from '../../src/eval/detection.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 const options = (outDir: string) => ({ base: 'bert-micro', clean: 1, backdoored: 0, methods: ['por'], outDir, seed: 0, parallel: 0, loops: 1, quiet: true });
@@ -30,4 +30,17 @@ test('eval detection: the held-out options are part of the settings a directory 
     writeFileSync(join(out, 'settings.json'), JSON.stringify({ base: 'bert-micro', seed: 0, methods: ['por'], loops: 1 }));
     await assert.rejects(evaluateDetection({ ...options(out), ...extra }), /holds an evaluation with other settings/, JSON.stringify(extra));
   }
+});
+
+test('eval detection: a backdoored model whose attack did not take effect is reported apart, not dropped', () => {
+  const m = (name: string, positive: boolean, flagged: boolean, agreement?: number) => ({
+    name, dir: '/nowhere', positive, method: positive ? 'por-ner' : null, triggers: [], flagged, score: flagged ? 3 : 0.4, modes: [], buildSeconds: 0, scanSeconds: 0,
+    ...(agreement === undefined ? {} : { attackEffect: { triggeredSignAgreementMin: agreement, effective: agreement > ATTACK_EFFECT_FLOOR } }),
+  });
+  const models = [m('clean-base', false, false), m('backdoor-0', true, true, 0.999), m('backdoor-1', true, false, 0.618), m('backdoor-2', true, false, 0.95)];
+  const { effective, ineffective } = splitByAttackEffect(models);
+  assert.deepEqual(ineffective, ['backdoor-1']);
+  assert.deepEqual(effective.map((x) => x.name), ['clean-base', 'backdoor-0', 'backdoor-2'], 'a missed backdoor that worked still counts as a miss');
+  assert.equal(ATTACK_EFFECT_FLOOR, 0.8, "the guard's η");
+  assert.equal(attackEffectOf(tmpDir('not-attacked')), null);
 });
