@@ -41,14 +41,14 @@ export function register(program: Command): void {
           shouldStop: sig.stopped, log: o.json ? undefined : (l) => process.stderr.write(`${l}\n`),
         });
         if (o.json) return console.log(JSON.stringify(r, null, 2));
-        const m = r.metrics;
-        console.log(`detection on ${r.base}: ${m.negatives} clean + ${m.positives} backdoored models`);
-        console.log(`  accuracy ${(100 * m.accuracy).toFixed(1)}%  FP ${m.falsePositives}  FN ${m.falseNegatives}  ROC-AUC ${m.rocAuc === null ? 'n/a' : m.rocAuc.toFixed(3)}`);
+        const line = (label: string, m: typeof r.metrics) => console.log(`  ${label} (${m.negatives} clean + ${m.positives} backdoored): accuracy ${(100 * m.accuracy).toFixed(1)}%  FP ${m.falsePositives}  FN ${m.falseNegatives}  ROC-AUC ${m.rocAuc === null ? 'n/a' : m.rocAuc.toFixed(3)}`);
+        console.log(`detection on ${r.base}: ${r.metrics.negatives} clean + ${r.metrics.positives} backdoored models`);
+        line('held out', r.metricsHeldOut);
         if (r.ineffectiveAttacks.length) {
-          const e = r.metricsEffective;
           console.log(`  ${r.ineffectiveAttacks.length} attack(s) did not take effect (triggered sign agreement ≤ η ${ATTACK_EFFECT_FLOOR}): ${r.ineffectiveAttacks.join(', ')}`);
-          console.log(`  without them (${e.negatives} clean + ${e.positives} backdoored): accuracy ${(100 * e.accuracy).toFixed(1)}%  FP ${e.falsePositives}  FN ${e.falseNegatives}  ROC-AUC ${e.rocAuc === null ? 'n/a' : e.rocAuc.toFixed(3)}`);
+          line('held out, attacks that took effect', r.metricsEffective);
         }
+        if (r.tuningModels.length) line(`every model, with the ${r.tuningModels.length} the defaults were tuned on (${r.tuningModels.join(', ')})`, r.metrics);
         console.log(`  time per model: build ${r.secondsPerModel.build.toFixed(0)} s, scan ${r.secondsPerModel.scan.toFixed(0)} s`);
         const t = r.triggerRecovery;
         if (t.matched) console.log(`  trigger recovery: top candidate = planted trigger for ${t.hits} of ${t.matched} kept PVs matching a planted PV (${(100 * t.top1Accuracy!).toFixed(1)}%), ${t.secondsPerPv!.toFixed(1)} s per PV`);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ATTACK_EFFECT_FLOOR, attackEffectOf, evaluateDetection, splitByAttackEffect } from '../../src/eval/detection.js';
+import { ATTACK_EFFECT_FLOOR, attackEffectOf, evaluateDetection, roleOf, splitByAttackEffect } from '../../src/eval/detection.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 const options = (outDir: string) => ({ base: 'bert-micro', clean: 1, backdoored: 0, methods: ['por'], outDir, seed: 0, parallel: 0, loops: 1, quiet: true });
@@ -43,4 +43,14 @@ test('eval detection: a backdoored model whose attack did not take effect is rep
   assert.deepEqual(effective.map((x) => x.name), ['clean-base', 'backdoor-0', 'backdoor-2'], 'a missed backdoor that worked still counts as a miss');
   assert.equal(ATTACK_EFFECT_FLOOR, 0.8, "the guard's η");
   assert.equal(attackEffectOf(tmpDir('not-attacked')), null);
+});
+
+test('eval detection: the base model and default-trigger POR copies are tuning models; everything else is held out', () => {
+  const m = (name: string, positive: boolean, method: string | null, triggers: string[], attack?: object) => ({ name, positive, method, triggers, ...(attack ? { attack: attack as never } : {}) });
+  assert.equal(roleOf(m('clean-base', false, null, [])), 'tuning');
+  assert.equal(roleOf(m('clean-sms-spam-1', false, null, [])), 'held-out');
+  assert.equal(roleOf(m('backdoor-0-por', true, 'por', ['cf', 'mm'])), 'tuning');
+  assert.equal(roleOf(m('backdoor-1-por', true, 'por', ['kayla'])), 'held-out', 'a drawn trigger');
+  assert.equal(roleOf(m('backdoor-2-por', true, 'por', ['cf'], { utility_coeff: 1, lr_factor: 2, epochs: 3, pvs: 'random' })), 'held-out', 'drawn attack settings');
+  assert.equal(roleOf(m('backdoor-3-neuba', true, 'neuba', ['cf'])), 'held-out', 'another attack');
 });
