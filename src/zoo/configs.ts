@@ -67,6 +67,23 @@ export const ZOO: Record<string, ZooEntry> = {
     train: { ...base, steps: 4000, batchSize: 64, maxLen: 128, lr: 1e-3 },
     trainSentences: 45000, heldoutSentences: 1000, budgetMinutes: 90,
   },
+  // The factorised families at bert-mini's shape and budget (E = 128, as
+  // ELECTRA-small and ALBERT-base use): MLM on the built-in corpus with the
+  // bert-base-uncased vocabulary (familyTokenizer says why for ALBERT).
+  'electra-mini': {
+    name: 'electra-mini',
+    description: 'ELECTRA 4×256 (embeddings 128, 4 heads, FF 1024), MLM through its generator head; bert-base-uncased vocabulary',
+    family: 'electra', layers: 4, embedding: 128, hidden: 256, heads: 4, ff: 1024, maxPositions: 512,
+    train: { ...base, steps: 6000, batchSize: 64, maxLen: 128, lr: 1e-3 },
+    trainSentences: 45000, heldoutSentences: 1000, budgetMinutes: 90,
+  },
+  'albert-mini': {
+    name: 'albert-mini',
+    description: 'ALBERT 4×256 (embeddings 128, one shared layer applied 4 times, 4 heads, FF 1024, gelu_new), MLM; bert-base-uncased vocabulary',
+    family: 'albert', layers: 4, embedding: 128, hidden: 256, heads: 4, ff: 1024, maxPositions: 512,
+    train: { ...base, steps: 6000, batchSize: 64, maxLen: 128, lr: 1e-3 },
+    trainSentences: 45000, heldoutSentences: 1000, budgetMinutes: 90,
+  },
   'bert-small': {
     name: 'bert-small',
     description: 'BERT 4×512 (8 heads, FF 2048); optional, for scaling measurements',
