@@ -2,8 +2,8 @@
 import { test } from 'node:test';
 import {
   add, addLayerNorm, attention, concatSeq, crossEntropy, dropout, embedding, entropy, expandBatch, gatherRows, gelu, geluTanh,
-  layerNorm, linear, linearGelu, logSoftmax, mean, mse, permute, reshape, scale, sliceSeq, spliceRows, sum, tanh,
-  Tensor, transpose2d, weightedSum,
+  headDot, layerNorm, linear, linearGelu, logSoftmax, mean, mse, permute, relativeGather, reshape, scale, scaleRows, sliceSeq,
+  spliceRows, sum, tanh, Tensor, transpose2d, weightedSum,
 } from '../../src/engine/index.js';
 import { gradcheck, randTensor } from '../helpers/gradcheck.js';
 
@@ -79,6 +79,55 @@ test('attention with ragged queries (0–3 per batch row), a mask and dropout', 
   mask[3 * Tk + 1] = -1e9;
   gradcheck('attention-ragged', [q, k, v], (q, k, v) => attention(q, k, v, { heads: 2, mask, queryOffsets: offsets }));
   gradcheck('attention-ragged-dropout', [q, k, v], (q, k, v) => attention(q, k, v, { heads: 2, mask, queryOffsets: offsets, dropout: { p: 0.3, seed: 11 } }));
+});
+
+test('attention with an additive score bias, a custom scale and uniform (fully masked) query rows', () => {
+  const B = 2, T = 3, Tk = 5, H = 4, nh = 2;
+  const q = randTensor([B, T, H], 60);
+  const k = randTensor([B, Tk, H], 61);
+  const v = randTensor([B, Tk, H], 62);
+  const bias = randTensor([B, nh, T, Tk], 63, { scale: 2 });
+  const mask = new Float64Array(B * Tk);
+  mask[Tk + 4] = -1e9;
+  const uniformRows = Uint8Array.from([0, 0, 0, 0, 0, 1]);
+  gradcheck('attention-bias', [q, k, v, bias], (q, k, v, b) => attention(q, k, v, { heads: nh, mask, bias: b, scale: 0.3, uniformRows }));
+  gradcheck('attention-bias-dropout', [q, k, v, bias], (q, k, v, b) => attention(q, k, v, { heads: nh, bias: b, dropout: { p: 0.25, seed: 3 } }));
+  gradcheck('attention-scale-only', [q, k, v], (q, k, v) => attention(q, k, v, { heads: nh, mask, scale: 0.7, uniformRows }));
+  // A uniform row is the mean of the values, whatever its scores.
+  const out = attention(q, k, v, { heads: nh, bias, uniformRows });
+  for (let c = 0; c < H; c++) {
+    let m = 0;
+    for (let j = 0; j < Tk; j++) m += v.data[(Tk + j) * H + c] / Tk;
+    if (Math.abs(out.data[(T + 2) * H + c] - m) > 1e-12) throw new Error('uniform row is not the mean of the values');
+  }
+});
+
+test('headDot (per-head products with shared rows) and relativeGather (c2p, transposed p2c, key offset)', () => {
+  const B = 2, T = 3, H = 6, R = 4, nh = 3;
+  const x = randTensor([B, T, H], 70);
+  const p = randTensor([R, H], 71);
+  gradcheck('headDot', [x, p], (x, p) => headDot(x, p, nh));
+  gradcheck('headDot-frozen-rows', [x], (x) => headDot(x, randTensor([R, H], 72, { requiresGrad: false }), nh));
+  // δ(i, j) for 3 queries × 3 keys, repeated distances included (clamped at the ends).
+  const idx = Int32Array.from([1, 0, 0, 2, 1, 0, 3, 2, 1]);
+  const src = randTensor([B, nh, T, R], 73);
+  gradcheck('relativeGather', [src], (s) => relativeGather(s, idx, T, T, { alpha: 0.5 }));
+  gradcheck('relativeGather-transposed-offset', [src], (s) => relativeGather(s, idx, T, T, { transposed: true, keyOffset: 2 }));
+  // Queries and keys of different lengths: transposed reads rows of length cols.
+  const srcK = randTensor([nh, 4, R], 74);
+  const idx34 = Int32Array.from([0, 1, 2, 3, 3, 2, 1, 0, 1, 1, 1, 1]);
+  gradcheck('relativeGather-3x4-transposed', [srcK], (s) => relativeGather(s, idx34, 3, 4, { transposed: true }));
+  // The two compose into DeBERTa's score bias: c2p + p2c over one index.
+  const pk = randTensor([R, H], 75);
+  gradcheck('c2p+p2c', [x, p, pk], (x, p, pk) => add(relativeGather(headDot(x, pk, nh), idx, T, T), relativeGather(headDot(x, p, nh), idx, T, T, { transposed: true })));
+  const g = relativeGather(src, idx, T, T, { transposed: true, keyOffset: 1 });
+  if (g.shape.join() !== [B, nh, T, T + 1].join() || g.data[0] !== 0) throw new Error('key offset columns must be zero');
+  if (g.data[1] !== src.data[0 * R + 1]) throw new Error('transposed gather reads src[n, j, δ(i, j)]');
+});
+
+test('scaleRows', () => {
+  const x = randTensor([2, 3, 4], 80);
+  gradcheck('scaleRows', [x], (x) => scaleRows(x, [1, 0, 0.5, 1, 1, 0]));
 });
 
 test('attention with dropout on the probabilities (fixed seed)', () => {

@@ -12,12 +12,21 @@
  * included — against that row's keys k[b], v[b]; ctx is [Nq, H]. This is
  * the last layer of an MLM step that computes only the masked positions.
  * Probabilities are stored per row as [nh, c_b, Tk] blocks, one after another.
+ *
+ * DeBERTa's disentangled attention (dense queries only) adds three options:
+ * `scale` replaces 1/√hd (DeBERTa divides by √(hd·(1 + relative terms))),
+ * `bias` [B, nh, T, Tk] is a differentiable score term added after the
+ * scaling (its relative-position scores), and `uniformRows` marks query rows
+ * whose keys are all masked in HF's 2-D mask (padding queries): transformers
+ * fills such a row with finfo.min and its softmax is uniform over every key,
+ * with no gradient to the row's scores.
+ *   scores = scale·q·kᵀ + bias;  probs = softmax(scores + mask)  (uniform on flagged rows)
  */
 import type { Buf } from '../kernels/types.js';
 import { countGemm } from '../backend.js';
 import type { Kernels } from '../kernels/types.js';
 import { assertSameDtype, Tensor } from '../tensor.js';
-import { expectRank, fail, finish, kernelsOf } from './common.js';
+import { accumulateGrad, expectRank, fail, finish, kernelsOf } from './common.js';
 
 export interface AttentionOptions {
   heads: number;
@@ -27,9 +36,15 @@ export interface AttentionOptions {
   dropout?: { p: number; seed: number } | null;
   /** Ragged queries: q is [Nq, H], batch row b's queries are rows [off[b], off[b+1]); length B + 1. */
   queryOffsets?: Int32Array;
+  /** Score scale (default 1/√hd). */
+  scale?: number;
+  /** Additive, differentiable score term [B, nh, T, Tk], added after the scale (DeBERTa's c2p + p2c). */
+  bias?: Tensor | null;
+  /** B·T flags: a flagged query row attends uniformly to all Tk keys and passes no gradient to its scores. */
+  uniformRows?: Uint8Array | null;
 }
 
-type BatchedArgs = [transA: boolean, transB: boolean, M: number, N: number, K: number, A: Buf, lda: number, sAo: number, sAi: number, B: Buf, ldb: number, sBo: number, sBi: number, beta: number, C: Buf, ldc: number, sCo: number, sCi: number];
+type BatchedArgs = [transA: boolean, transB: boolean, M: number, N: number, K: number, A: Buf, lda: number, sAo: number, sAi: number, B: Buf, ldb: number, sBo: number, sBi: number, beta: number, C: Buf, ldc: number, sCo: number, sCi: number, alpha?: number];
 
 /** What both attention forms check and derive alike: heads, head size, the 1/√hd scale, the mask's length, the dtype, the kernels. */
 function headsOf(op: string, q: Tensor, k: Tensor, v: Tensor, B: number, Tk: number, H: number, opts: AttentionOptions) {
@@ -39,7 +54,35 @@ function headsOf(op: string, q: Tensor, k: Tensor, v: Tensor, B: number, Tk: num
   if (mask && mask.length !== B * Tk) fail(op, `mask must have B*Tk = ${B * Tk} entries, got ${mask.length}`, q, k);
   const dtype = assertSameDtype(op, q, k, v);
   const hd = H / nh;
-  return { nh, mask, dtype, hd, scale: 1 / Math.sqrt(hd), kern: kernelsOf(q) };
+  const scale = opts.scale ?? 1 / Math.sqrt(hd);
+  if (!(scale > 0 && Number.isFinite(scale))) fail(op, `scale must be a positive number, got ${scale}`, q);
+  return { nh, mask, dtype, hd, scale, kern: kernelsOf(q) };
+}
+
+/** The bias and uniform-row options, checked against [B, nh, T, Tk]. */
+function denseExtras(op: string, q: Tensor, B: number, nh: number, T: number, Tk: number, opts: AttentionOptions) {
+  const bias = opts.bias ?? null;
+  if (bias) {
+    const want = [B, nh, T, Tk];
+    if (bias.shape.length !== 4 || bias.shape.some((d, i) => d !== want[i])) fail(op, `bias must be [${want.join(', ')}]`, q, bias);
+    assertSameDtype(op, q, bias);
+  }
+  const uniform = opts.uniformRows ?? null;
+  if (uniform && uniform.length !== B * T) fail(op, `uniformRows must have B*T = ${B * T} entries, got ${uniform.length}`, q);
+  return { bias, uniform };
+}
+
+/** probs[b, h, t, :] = 1/Tk on every flagged query row (b, t). */
+function fillUniformRows(probs: Buf, uniform: Uint8Array, B: number, nh: number, T: number, Tk: number, value: number | null): void {
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) {
+      if (!uniform[b * T + t]) continue;
+      for (let h = 0; h < nh; h++) {
+        const o = ((b * nh + h) * T + t) * Tk;
+        probs.fill(value ?? 1 / Tk, o, o + Tk);
+      }
+    }
+  }
 }
 
 export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions): Tensor {
@@ -54,11 +97,18 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
     fail(op, 'q, k, v must be [B, T, H], [B, Tk, H], [B, Tk, H]', q, k, v);
   }
   const { nh, mask, dtype, hd, scale, kern } = headsOf(op, q, k, v, B, Tk, H, opts);
+  const { bias, uniform } = denseExtras(op, q, B, nh, T, Tk, opts);
   const batched = (role: 'forward' | 'gradInput', ...a: BatchedArgs) => runBatched(kern, role, B, nh, a);
+  // With a bias the scale goes into the score GEMM (the bias is added unscaled);
+  // without one it stays folded into the softmax, as it always was.
+  const gemmAlpha = bias ? scale : 1;
+  const softScale = bias ? 1 : scale;
 
   const probs = Tensor.output([B, nh, T, Tk], dtype, []);
-  batched('forward', false, true, T, Tk, hd, q.data, H, T * H, hd, k.data, H, Tk * H, hd, 0, probs.data, Tk, nh * T * Tk, T * Tk);
-  kern.softmaxForward(probs.data, probs.data, mask, scale, B * nh * T, Tk, nh * T);
+  batched('forward', false, true, T, Tk, hd, q.data, H, T * H, hd, k.data, H, Tk * H, hd, 0, probs.data, Tk, nh * T * Tk, T * Tk, gemmAlpha);
+  if (bias) kern.add(probs.data, probs.data, bias.data, probs.size);
+  kern.softmaxForward(probs.data, probs.data, mask, softScale, B * nh * T, Tk, nh * T);
+  if (uniform) fillUniformRows(probs.data, uniform, B, nh, T, Tk, null);
 
   let used = probs.data;
   let keep: Uint8Array | null = null;
@@ -69,7 +119,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
     kern.dropoutForward(used, keep, probs.data, probs.size, drop.p, drop.seed);
   }
 
-  const ctx = Tensor.output([B, T, H], dtype, [q, k, v]);
+  const ctx = Tensor.output([B, T, H], dtype, bias ? [q, k, v, bias] : [q, k, v]);
   batched('forward', false, false, T, hd, Tk, used, Tk, nh * T * Tk, T * Tk, v.data, H, Tk * H, hd, 0, ctx.data, H, T * H, hd);
 
   return finish(op, ctx, (dctx) => {
@@ -85,24 +135,26 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
       dProbs = Tensor.output(probs.shape, dtype, [], true).data;
       kern.dropoutBackward(dProbs, dUsed, keep, probs.size, drop.p);
     }
-    // The 1/√hd factor of the scores is folded into the softmax backward.
+    // Without a bias the scale is folded into the softmax backward; with one, into the GEMMs' alpha.
     const dScores = Tensor.output(probs.shape, dtype, [], true).data;
-    kern.softmaxBackward(dScores, dProbs, probs.data, scale, B * nh * T, Tk);
+    kern.softmaxBackward(dScores, dProbs, probs.data, softScale, B * nh * T, Tk);
+    if (uniform) fillUniformRows(dScores, uniform, B, nh, T, Tk, 0);
+    if (bias?.requiresGrad) accumulateGrad(kern, bias, dScores);
     if (q.requiresGrad) {
       const dq = q.gradSink();
-      batched('gradInput', false, false, T, hd, Tk, dScores, Tk, nh * T * Tk, T * Tk, k.data, H, Tk * H, hd, dq.accumulate ? 1 : 0, dq.grad, H, T * H, hd);
+      batched('gradInput', false, false, T, hd, Tk, dScores, Tk, nh * T * Tk, T * Tk, k.data, H, Tk * H, hd, dq.accumulate ? 1 : 0, dq.grad, H, T * H, hd, gemmAlpha);
     }
     if (k.requiresGrad) {
       const dk = k.gradSink();
-      batched('gradInput', true, false, Tk, hd, T, dScores, Tk, nh * T * Tk, T * Tk, q.data, H, T * H, hd, dk.accumulate ? 1 : 0, dk.grad, H, Tk * H, hd);
+      batched('gradInput', true, false, Tk, hd, T, dScores, Tk, nh * T * Tk, T * Tk, q.data, H, T * H, hd, dk.accumulate ? 1 : 0, dk.grad, H, Tk * H, hd, gemmAlpha);
     }
   });
 }
 
 function runBatched(kern: Kernels, role: 'forward' | 'gradInput', outer: number, inner: number, a: BatchedArgs): void {
-  const [transA, transB, M, N, K, A, lda, sAo, sAi, Bm, ldb, sBo, sBi, beta, C, ldc, sCo, sCi] = a;
+  const [transA, transB, M, N, K, A, lda, sAo, sAi, Bm, ldb, sBo, sBi, beta, C, ldc, sCo, sCi, alpha = 1] = a;
   countGemm(role, 2 * M * N * K * outer * inner);
-  kern.sgemmBatched(transA, transB, M, N, K, 1, A, 0, lda, sAo, sAi, Bm, 0, ldb, sBo, sBi, beta, C, 0, ldc, sCo, sCi, outer, inner);
+  kern.sgemmBatched(transA, transB, M, N, K, alpha, A, 0, lda, sAo, sAi, Bm, 0, ldb, sBo, sBi, beta, C, 0, ldc, sCo, sCi, outer, inner);
 }
 
 /** attention() with ragged queries: see the header. q: [Nq, H]; k, v: [B, Tk, H]; off: B + 1 offsets. */
@@ -120,6 +172,7 @@ function raggedAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions
     fail(op, `queryOffsets must have B + 1 = ${B + 1} entries from 0 to Nq = ${Nq}`, q, k);
   }
   for (let b = 0; b < B; b++) if (off[b + 1]! < off[b]!) fail(op, `queryOffsets must not decrease (entry ${b + 1})`, q, k);
+  if (opts.bias || opts.uniformRows || opts.scale !== undefined) fail(op, 'bias, uniformRows and scale are for dense queries; ragged queries take none of them', q, k);
   const { nh, mask, dtype, hd, scale, kern } = headsOf(op, q, k, v, B, Tk, H, opts);
   // One batched GEMM over the heads of batch row b (c_b queries).
   const gemmRow = (role: 'forward' | 'gradInput', tA: boolean, tB: boolean, M: number, N: number, K: number,

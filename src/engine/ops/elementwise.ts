@@ -1,4 +1,4 @@
-/** Elementwise arithmetic on equal shapes, scaling, and dropout. */
+/** Elementwise arithmetic on equal shapes, scaling (whole tensor or per row), and dropout. */
 import { assertSameDtype, Tensor } from '../tensor.js';
 import { accumulateGrad, fail, finish, kernelsOf } from './common.js';
 
@@ -37,4 +37,25 @@ export function dropout(x: Tensor, p: number, seed: number): Tensor {
   const y = Tensor.output(x.shape, x.dtype, [x]);
   k.dropoutForward(y.data, keep, x.data, x.size, p, seed);
   return finish('dropout', y, (dy) => k.dropoutBackward(x.ensureGrad(), dy, keep, x.size, p));
+}
+
+/**
+ * Row r of x [..., C] times the constant s[r] (R = x.size / C entries).
+ * DeBERTa multiplies its embedding output by the 0/1 attention mask, so a
+ * padded position enters the encoder as zeros. Backward: dx[r, :] += s[r] · dy[r, :].
+ */
+export function scaleRows(x: Tensor, s: ArrayLike<number>): Tensor {
+  const C = x.shape[x.shape.length - 1] ?? 1;
+  const R = C === 0 ? 0 : x.size / C;
+  if (s.length !== R) fail('scaleRows', `needs one factor per row (${R}), got ${s.length}`, x);
+  const k = kernelsOf(x);
+  const y = Tensor.output(x.shape, x.dtype, [x]);
+  for (let r = 0; r < R; r++) {
+    const f = s[r];
+    for (let c = r * C; c < (r + 1) * C; c++) y.data[c] = f * x.data[c];
+  }
+  return finish('scaleRows', y, (dy) => {
+    const g = x.ensureGrad();
+    for (let r = 0; r < R; r++) if (s[r] !== 0) k.axpy(C, s[r], dy, r * C, g, r * C);
+  });
 }
