@@ -1,22 +1,26 @@
 /**
  * Hugging Face `config.json` for the encoders we handle (BERT, RoBERTa,
- * ERNIE checkpoints that are BERT-shaped, ELECTRA and ALBERT), parsed into a
- * typed, validated EncoderConfig and written back in a form transformers
- * loads.
+ * ERNIE checkpoints that are BERT-shaped, ELECTRA, ALBERT, DeBERTa and
+ * DeBERTa-v2/v3), parsed into a typed, validated EncoderConfig and written
+ * back in a form transformers loads. DeBERTa's own switches are parsed in
+ * deberta-config.ts.
  *
  * The numbers here decide every allocation the engine makes, so each is
  * range-checked and the implied parameter count is capped: a hostile config
  * cannot ask for terabytes. Defaults for absent keys follow transformers'
- * BertConfig / RobertaConfig / ErnieConfig / ElectraConfig / AlbertConfig.
+ * BertConfig / RobertaConfig / ErnieConfig / ElectraConfig / AlbertConfig /
+ * DebertaConfig / DebertaV2Config.
  */
 import * as path from 'node:path';
 import { FormatError, quote, bytesText, describeJsonValue } from './errors.js';
 import { parseGuardedJson, isPlainObject } from './json-guard.js';
 import { writeTextFileAtomic } from './file-io.js';
 import { CONFIG_FILE, openModelDir, type ModelDir } from './model-dir.js';
+import { debertaConfigEntries, debertaParameterCount, type DebertaSettings, parseDebertaSettings } from './deberta-config.js';
 
-export type EncoderModelType = 'bert' | 'roberta' | 'electra' | 'albert';
-export type SourceModelType = 'bert' | 'roberta' | 'ernie' | 'electra' | 'albert';
+export type { DebertaSettings, RelativeTerm } from './deberta-config.js';
+export type EncoderModelType = 'bert' | 'roberta' | 'electra' | 'albert' | 'deberta' | 'deberta-v2';
+export type SourceModelType = 'bert' | 'roberta' | 'ernie' | 'electra' | 'albert' | 'deberta' | 'deberta-v2';
 /** gelu: the exact erf form; gelu_new: the tanh approximation (ALBERT's default; HF's gelu_pytorch_tanh and gelu_fast are the same function). */
 export type HiddenAct = 'gelu' | 'gelu_new';
 
@@ -30,7 +34,8 @@ export interface EncoderConfig {
    * Width E of the embedding tables. BERT and RoBERTa: E = H. ELECTRA and
    * ALBERT factorise: [V, E] tables, then a projection E → H
    * (`embeddings_project`, only when E ≠ H, for ELECTRA;
-   * `encoder.embedding_hidden_mapping_in`, always, for ALBERT).
+   * `encoder.embedding_hidden_mapping_in`, always, for ALBERT). DeBERTa
+   * projects with `embeddings.embed_proj` (no bias, E ≠ H only) before its LayerNorm.
    */
   embeddingSize: number;
   hiddenSize: number;
@@ -50,11 +55,13 @@ export interface EncoderConfig {
   hiddenDropoutProb: number;
   attentionProbsDropoutProb: number;
   initializerRange: number;
+  /** DeBERTa's switches (relative attention, buckets, …); absent for the other families. */
+  deberta?: DebertaSettings;
   /** The parsed config.json as it was, so saving keeps keys we do not interpret. */
   raw: Record<string, unknown>;
 }
 
-export const SUPPORTED_MODEL_TYPES: readonly SourceModelType[] = ['bert', 'roberta', 'ernie', 'electra', 'albert'];
+export const SUPPORTED_MODEL_TYPES: readonly SourceModelType[] = ['bert', 'roberta', 'ernie', 'electra', 'albert', 'deberta', 'deberta-v2'];
 
 /** Upper bounds, each well past any published encoder (XLM-R large: 250k vocab, 1024 hidden). */
 export const CONFIG_LIMITS = {
@@ -73,7 +80,7 @@ export const CONFIG_LIMITS = {
 
 const MAX_CONFIG_BYTES = 1 << 20;
 
-type Numeric = Omit<EncoderConfig, 'modelType' | 'sourceModelType' | 'hiddenAct' | 'raw'>;
+type Numeric = Omit<EncoderConfig, 'modelType' | 'sourceModelType' | 'hiddenAct' | 'raw' | 'deberta'>;
 
 /** Defaults before the family's own: embeddingSize undefined means "= hiddenSize". */
 type Defaults = Omit<Numeric, 'embeddingSize'> & { embeddingSize?: number };
@@ -93,9 +100,16 @@ const DEFAULTS: Record<SourceModelType, Defaults> = {
     ...COMMON_DEFAULTS, vocabSize: 30000, embeddingSize: 128, hiddenSize: 4096, numAttentionHeads: 64, intermediateSize: 16384,
     hiddenDropoutProb: 0, attentionProbsDropoutProb: 0,
   },
+  deberta: { ...COMMON_DEFAULTS, vocabSize: 50265, typeVocabSize: 0, layerNormEps: 1e-7 },
+  'deberta-v2': {
+    ...COMMON_DEFAULTS, vocabSize: 128100, hiddenSize: 1536, numHiddenLayers: 24, numAttentionHeads: 24, intermediateSize: 6144,
+    typeVocabSize: 0, layerNormEps: 1e-7,
+  },
 };
 
-const DEFAULT_ACT: Record<SourceModelType, HiddenAct> = { bert: 'gelu', ernie: 'gelu', roberta: 'gelu', electra: 'gelu', albert: 'gelu_new' };
+const DEFAULT_ACT: Record<SourceModelType, HiddenAct> = {
+  bert: 'gelu', ernie: 'gelu', roberta: 'gelu', electra: 'gelu', albert: 'gelu_new', deberta: 'gelu', 'deberta-v2': 'gelu',
+};
 
 /** hidden_act names transformers maps to the erf GELU or to its tanh approximation. */
 const ACTIVATIONS: Record<string, HiddenAct> = { gelu: 'gelu', gelu_new: 'gelu_new', gelu_pytorch_tanh: 'gelu_new', gelu_fast: 'gelu_new' };
@@ -120,9 +134,18 @@ const KEYS: [keyof Numeric, string][] = [
 const FAMILY_KEYS: Partial<Record<EncoderModelType, [keyof Numeric, string][]>> = {
   electra: [['embeddingSize', 'embedding_size']],
   albert: [['embeddingSize', 'embedding_size'], ['numHiddenGroups', 'num_hidden_groups'], ['innerGroupNum', 'inner_group_num']],
+  deberta: [['embeddingSize', 'embedding_size']],
+  'deberta-v2': [['embeddingSize', 'embedding_size']],
 };
 
-const MODEL_TYPES: Record<SourceModelType, EncoderModelType> = { bert: 'bert', ernie: 'bert', roberta: 'roberta', electra: 'electra', albert: 'albert' };
+const MODEL_TYPES: Record<SourceModelType, EncoderModelType> = {
+  bert: 'bert', ernie: 'bert', roberta: 'roberta', electra: 'electra', albert: 'albert', deberta: 'deberta', 'deberta-v2': 'deberta-v2',
+};
+
+/** DeBERTa (v1) and DeBERTa-v2/v3: disentangled attention, no pooler, the switches of deberta-config.ts. */
+export function isDebertaType(t: EncoderModelType): t is 'deberta' | 'deberta-v2' {
+  return t === 'deberta' || t === 'deberta-v2';
+}
 
 function keysOf(t: EncoderModelType): [keyof Numeric, string][] {
   return [...KEYS, ...(FAMILY_KEYS[t] ?? [])];
@@ -162,7 +185,8 @@ export function parseEncoderConfig(json: unknown, label = 'config.json'): Encode
   const act = typeof actName === 'string' && Object.hasOwn(ACTIVATIONS, actName) ? ACTIVATIONS[actName]! : undefined;
   if (!act) fail(`unsupported hidden_act ${typeof actName === 'string' ? quote(actName) : describeJsonValue(actName)}; supported: ${Object.keys(ACTIVATIONS).join(', ')}`);
   const posType = json['position_embedding_type'] ?? 'absolute';
-  if (posType !== 'absolute') {
+  // DeBERTa has no position_embedding_type (its relative attention has switches of its own).
+  if (posType !== 'absolute' && !isDebertaType(MODEL_TYPES[source])) {
     fail(`unsupported position_embedding_type ${typeof posType === 'string' ? quote(posType) : describeJsonValue(posType)}; only "absolute" is supported`);
   }
   for (const flag of ['is_decoder', 'add_cross_attention']) {
@@ -192,11 +216,24 @@ export function parseEncoderConfig(json: unknown, label = 'config.json'): Encode
     embeddingSize: values.embeddingSize ?? values.hiddenSize,
     raw: json,
   };
+  if (isDebertaType(modelType)) {
+    // The sizes the switches are checked against must be valid first.
+    validate(cfg, fail, false);
+    cfg.deberta = parseDebertaSettings(json, {
+      version: modelType === 'deberta' ? 1 : 2,
+      hiddenSize: cfg.hiddenSize,
+      numAttentionHeads: cfg.numAttentionHeads,
+      maxPositionEmbeddings: cfg.maxPositionEmbeddings,
+      positionLimit: CONFIG_LIMITS.maxPositionEmbeddings,
+      activation: (name) => (typeof name === 'string' && Object.hasOwn(ACTIVATIONS, name) ? ACTIVATIONS[name] : undefined),
+      activationNames: Object.keys(ACTIVATIONS).join(', '),
+    }, fail);
+  }
   validate(cfg, fail);
   return cfg;
 }
 
-function validate(c: EncoderConfig, fail: (p: string) => never): void {
+function validate(c: EncoderConfig, fail: (p: string) => never, withCount = true): void {
   const int = (key: string, v: number, min: number, max: number): void => {
     if (!Number.isInteger(v) || v < min || v > max) fail(`"${key}" is ${v}; expected an integer from ${min} to ${max.toLocaleString('en-US')}`);
   };
@@ -211,13 +248,16 @@ function validate(c: EncoderConfig, fail: (p: string) => never): void {
     int('num_hidden_groups', c.numHiddenGroups, 1, c.numHiddenLayers);
     int('inner_group_num', c.innerGroupNum, 1, CONFIG_LIMITS.innerGroupNum);
   } else {
-    if (c.embeddingSize !== c.hiddenSize && c.modelType !== 'electra') fail(`"embedding_size" ${c.embeddingSize} differs from "hidden_size" ${c.hiddenSize}; only ELECTRA and ALBERT factorise their embeddings`);
+    if (c.embeddingSize !== c.hiddenSize && c.modelType !== 'electra' && !isDebertaType(c.modelType)) {
+      fail(`"embedding_size" ${c.embeddingSize} differs from "hidden_size" ${c.hiddenSize}; only ELECTRA, ALBERT and DeBERTa factorise their embeddings`);
+    }
     if (c.numHiddenGroups !== 1 || c.innerGroupNum !== 1) fail('layer groups ("num_hidden_groups", "inner_group_num") are ALBERT\'s; this model_type has none');
   }
   int('num_attention_heads', c.numAttentionHeads, 1, CONFIG_LIMITS.numAttentionHeads);
   int('intermediate_size', c.intermediateSize, 1, CONFIG_LIMITS.intermediateSize);
   int('max_position_embeddings', c.maxPositionEmbeddings, 1, CONFIG_LIMITS.maxPositionEmbeddings);
-  int('type_vocab_size', c.typeVocabSize, 1, CONFIG_LIMITS.typeVocabSize);
+  // DeBERTa's type_vocab_size 0 means no token type embeddings (token_type_ids are ignored).
+  int('type_vocab_size', c.typeVocabSize, isDebertaType(c.modelType) ? 0 : 1, CONFIG_LIMITS.typeVocabSize);
   int('pad_token_id', c.padTokenId, 0, c.vocabSize - 1);
   if (c.hiddenSize % c.numAttentionHeads !== 0) {
     fail(`"hidden_size" ${c.hiddenSize} is not divisible by "num_attention_heads" ${c.numAttentionHeads}`);
@@ -229,6 +269,8 @@ function validate(c: EncoderConfig, fail: (p: string) => never): void {
   prob('hidden_dropout_prob', c.hiddenDropoutProb);
   prob('attention_probs_dropout_prob', c.attentionProbsDropoutProb);
   if (!(c.initializerRange > 0 && c.initializerRange <= 1)) fail(`"initializer_range" is ${c.initializerRange}; expected a number in (0, 1]`);
+  if (!withCount) return;
+  if (isDebertaType(c.modelType) && !c.deberta) fail('DeBERTa config without its switches (relative_attention, pos_att_type, …)');
   const params = parameterCount(c);
   if (params > CONFIG_LIMITS.parameters) {
     fail(`config implies ${params.toLocaleString('en-US')} parameters, over the limit of ${CONFIG_LIMITS.parameters.toLocaleString('en-US')}`);
@@ -253,16 +295,17 @@ export function storedLayerCount(c: Pick<EncoderConfig, 'modelType' | 'numHidden
   return c.modelType === 'albert' ? c.numHiddenGroups * c.innerGroupNum : c.numHiddenLayers;
 }
 
-/** Whether the base model has a pooler (ELECTRA has none). */
+/** Whether the base model has a pooler (ELECTRA and DeBERTa have none). */
 export function hasPoolerLayer(c: Pick<EncoderConfig, 'modelType'>): boolean {
-  return c.modelType !== 'electra';
+  return c.modelType !== 'electra' && !isDebertaType(c.modelType);
 }
 
 type CountFields = 'modelType' | 'vocabSize' | 'embeddingSize' | 'hiddenSize' | 'numHiddenLayers' | 'numHiddenGroups' | 'innerGroupNum'
-  | 'intermediateSize' | 'maxPositionEmbeddings' | 'typeVocabSize';
+  | 'intermediateSize' | 'maxPositionEmbeddings' | 'typeVocabSize' | 'deberta';
 
 /** Parameters of the base model with its pooler, as transformers counts them. */
 export function parameterCount(c: Pick<EncoderConfig, CountFields>): number {
+  if (isDebertaType(c.modelType)) return debertaParameterCount({ ...c, deberta: c.deberta! });
   const H = c.hiddenSize;
   const E = c.embeddingSize;
   const F = c.intermediateSize;
@@ -279,8 +322,10 @@ export function parameterCount(c: Pick<EncoderConfig, CountFields>): number {
 export function createEncoderConfig(
   modelType: SourceModelType,
   overrides: Partial<Numeric> = {},
+  /** Further config.json keys as transformers names them (DeBERTa's relative_attention, pos_att_type, …). */
+  extra: Record<string, unknown> = {},
 ): EncoderConfig {
-  const raw: Record<string, unknown> = { model_type: modelType };
+  const raw: Record<string, unknown> = { model_type: modelType, ...extra };
   for (const [field, key] of keysOf(MODEL_TYPES[modelType])) {
     if (overrides[field] !== undefined) raw[key] = overrides[field];
   }
@@ -293,6 +338,8 @@ const ARCHITECTURES: Record<SourceModelType, string> = {
   ernie: 'ErnieModel',
   electra: 'ElectraModel',
   albert: 'AlbertModel',
+  deberta: 'DebertaModel',
+  'deberta-v2': 'DebertaV2Model',
 };
 
 /**
@@ -313,7 +360,8 @@ export function configToJson(cfg: EncoderConfig): string {
   out['model_type'] = cfg.sourceModelType;
   for (const [field, key] of keysOf(cfg.modelType)) out[key] = cfg[field];
   out['hidden_act'] = cfg.hiddenAct;
-  out['position_embedding_type'] = 'absolute';
+  if (cfg.deberta) for (const [k, v] of debertaConfigEntries(cfg.deberta, cfg.hiddenSize)) out[k] = v;
+  else out['position_embedding_type'] = 'absolute';
   if (cfg.sourceModelType === 'roberta') {
     out['bos_token_id'] = has('bos_token_id') ? raw['bos_token_id'] : 0;
     out['eos_token_id'] = has('eos_token_id') ? raw['eos_token_id'] : 2;

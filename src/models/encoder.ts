@@ -1,7 +1,8 @@
 /**
  * One post-LN encoder for the BERT family (BERT, ERNIE-2.0), RoBERTa,
- * ELECTRA and ALBERT, with Hugging Face's parameter names (without the
- * `bert.`/`roberta.`/`electra.`/`albert.` prefix):
+ * ELECTRA, ALBERT and DeBERTa (v1, v2/v3: embeddings and disentangled
+ * self-attention in deberta.ts, the output blocks here), with Hugging Face's
+ * parameter names (without the `bert.`/`roberta.`/`electra.`/`albert.`/`deberta.` prefix):
  *   embeddings.{word,position,token_type}_embeddings.weight, embeddings.LayerNorm.*   (width E)
  *   ELECTRA with E ≠ H: embeddings_project.*;  ALBERT: encoder.embedding_hidden_mapping_in.*   (E → H)
  *   BERT, RoBERTa, ELECTRA layer i:
@@ -10,14 +11,16 @@
  *   ALBERT, group g, inner layer j (shared by every application of the group):
  *     encoder.albert_layer_groups.{g}.albert_layers.{j}.attention.{query,key,value,dense,LayerNorm}.*
  *     encoder.albert_layer_groups.{g}.albert_layers.{j}.{ffn,ffn_output,full_layer_layer_norm}.*
- *   pooler: BERT/RoBERTa pooler.dense.*, ALBERT pooler.*, ELECTRA none.
+ *   DeBERTa layer i: encoder.layer.{i}.attention.self.* (see deberta.ts), then BERT's attention.output.*, intermediate.*, output.*
+ *   pooler: BERT/RoBERTa pooler.dense.*, ALBERT pooler.*, ELECTRA and DeBERTa none.
  * Shapes: B = batch, T = sequence length, E = embedding width, H = hidden size, P = prefix rows.
  */
 import {
   add, addLayerNorm, attention, concatSeq, dropout, embedding, gatherRows, geluTanh, layerNorm, linear, linearGelu, reshape, tanh, Tensor,
 } from '../engine/index.js';
-import { type EncoderConfig, hasEmbeddingProjection, hasPoolerLayer, storedLayerCount, usablePositions } from '../formats/hf-config.js';
+import { type EncoderConfig, hasEmbeddingProjection, hasPoolerLayer, isDebertaType, storedLayerCount, usablePositions } from '../formats/hf-config.js';
 import { Rng } from '../text/random.js';
+import { DebertaParts, debertaParamShapes, type DisentangledAttention } from './deberta.js';
 
 /** Additive mask value for blocked keys; finite so a masked score never becomes NaN. */
 export const MASK_NEG = -1e9;
@@ -66,6 +69,8 @@ export interface EncoderOutput {
 }
 
 type LayerField = 'q' | 'k' | 'v' | 'attnOut' | 'attnLn' | 'inter' | 'out' | 'outLn';
+/** The fields after the self-attention, which every family shares (DeBERTa computes its own q, k, v). */
+const BLOCK_FIELDS: readonly LayerField[] = ['attnOut', 'attnLn', 'inter', 'out', 'outLn'];
 
 /** Each layer weight's module path inside one layer, per naming scheme. */
 const LAYER_MODULES: Record<'bert' | 'albert', Record<LayerField, string>> = {
@@ -113,6 +118,17 @@ function layerShapes(c: EncoderConfig): Record<LayerField, [number[], number[]]>
 export function encoderParamShapes(c: EncoderConfig): Map<string, number[]> {
   const H = c.hiddenSize;
   const E = c.embeddingSize;
+  if (isDebertaType(c.modelType)) {
+    const m = debertaParamShapes(c);
+    const shapes = layerShapes(c);
+    for (let s = 0; s < c.numHiddenLayers; s++) {
+      for (const f of BLOCK_FIELDS) {
+        m.set(`${storedLayerPrefix(c, s)}${LAYER_MODULES.bert[f]}.weight`, shapes[f][0]);
+        m.set(`${storedLayerPrefix(c, s)}${LAYER_MODULES.bert[f]}.bias`, shapes[f][1]);
+      }
+    }
+    return m;
+  }
   const m = new Map<string, number[]>([
     ['embeddings.word_embeddings.weight', [c.vocabSize, E]],
     ['embeddings.position_embeddings.weight', [c.maxPositionEmbeddings, E]],
@@ -160,6 +176,14 @@ export function initParam(name: string, shape: number[], std: number, rng: Rng):
   if (name.endsWith('LayerNorm.weight') || name.endsWith('layer_norm.weight')) t.data.fill(1);
   else if (!name.endsWith('bias')) for (let i = 0; i < t.size; i++) t.data[i] = rng.normal() * std;
   return t;
+}
+
+/** The weights after the self-attention: attention.output and the feed-forward block. */
+export type BlockWeights = Pick<LayerWeights, 'attnOut' | 'attnLn' | 'inter' | 'out' | 'outLn'>;
+
+/** A DeBERTa layer: its disentangled self-attention, then BERT's blocks. */
+export interface DebertaLayer extends BlockWeights {
+  attention: DisentangledAttention;
 }
 
 export interface LayerWeights {
@@ -215,13 +239,28 @@ export function layerForward(L: LayerWeights, h: Tensor, o: LayerOptions): Tenso
   const [B, T, H] = h.shape;
   const hq = o.queryRows ? reshape(gatherRows(reshape(h, [B * T, H]), o.queryRows), [B, o.queryRows.length / B, H]) : h;
   const ctx = attention(linear(hq, ...L.q), k, v, { heads: o.heads, mask: o.mask, dropout: o.attentionDropout });
+  return outputBlocks(L, ctx, hq, o);
+}
+
+/**
+ * attention.output (dense, dropout, residual, LayerNorm) and the
+ * feed-forward block, from the attention context [.., H] and the residual
+ * rows hq it was computed for.
+ */
+export function outputBlocks(L: BlockWeights, ctx: Tensor, hq: Tensor, o: Pick<LayerOptions, 'eps' | 'act' | 'drop' | 'hiddenDropout' | 'raggedRows'>): Tensor {
+  if (!o.drop || o.hiddenDropout || o.raggedRows) {
+    const dropSpec = o.hiddenDropout ?? (() => null);
+    const a = addLayerNorm(linear(ctx, ...L.attnOut), hq, ...L.attnLn, o.eps, dropSpec());
+    const f = linear(intermediate(L, a, o.act), ...L.out);
+    return addLayerNorm(f, a, ...L.outLn, o.eps, dropSpec());
+  }
+  const drop = o.drop;
   const a = layerNorm(add(drop(linear(ctx, ...L.attnOut)), hq), ...L.attnLn, o.eps);
   const f = linear(intermediate(L, a, o.act), ...L.out);
   return layerNorm(add(drop(f), a), ...L.outLn, o.eps);
 }
 
 function layerForwardFused(L: LayerWeights, h: Tensor, o: LayerOptions): Tensor {
-  const dropSpec = o.hiddenDropout ?? (() => null);
   const { k, v } = keysValues(L, h, o.prefix);
   const [B, T, H] = h.shape;
   const ragged = o.raggedRows;
@@ -229,23 +268,23 @@ function layerForwardFused(L: LayerWeights, h: Tensor, o: LayerOptions): Tensor 
     ? gatherRows(reshape(h, [B * T, H]), ragged.rows)
     : o.queryRows ? reshape(gatherRows(reshape(h, [B * T, H]), o.queryRows), [B, o.queryRows.length / B, H]) : h;
   const ctx = attention(linear(hq, ...L.q), k, v, { heads: o.heads, mask: o.mask, dropout: o.attentionDropout, queryOffsets: ragged?.offsets });
-  const a = addLayerNorm(linear(ctx, ...L.attnOut), hq, ...L.attnLn, o.eps, dropSpec());
-  const f = linear(intermediate(L, a, o.act), ...L.out);
-  return addLayerNorm(f, a, ...L.outLn, o.eps, dropSpec());
+  return outputBlocks(L, ctx, hq, { ...o, drop: undefined });
 }
 
 /** The feed-forward block's first half: act(a·W_interᵀ + b), GELU fused with its linear. */
-function intermediate(L: LayerWeights, a: Tensor, act: LayerOptions['act']): Tensor {
+function intermediate(L: BlockWeights, a: Tensor, act: LayerOptions['act']): Tensor {
   return act === 'gelu_new' ? geluTanh(linear(a, ...L.inter)) : linearGelu(a, ...L.inter);
 }
 
 export class Encoder {
-  /** The weights of each layer application, in order (ALBERT repeats its shared ones). */
-  readonly layers: LayerWeights[];
+  /** The weights of each layer application, in order (ALBERT repeats its shared ones; DeBERTa's carry their own attention). */
+  readonly layers: readonly (LayerWeights | DebertaLayer)[];
   /** Whether the checkpoint had a pooler (HF drops it for some MLM-only saves; ELECTRA has none). */
   readonly hasPooler: boolean;
   private readonly pooler: [Tensor, Tensor] | null;
   private readonly projection: [Tensor, Tensor] | null;
+  /** DeBERTa's embeddings and relative positions; null for the other families. */
+  private readonly deberta: DebertaParts | null;
 
   constructor(readonly config: EncoderConfig, readonly params: Map<string, Tensor>) {
     const shapes = encoderParamShapes(config);
@@ -262,10 +301,13 @@ export class Encoder {
     const get = (n: string) => params.get(n)!;
     const pair = (n: string): [Tensor, Tensor] => [get(`${n}.weight`), get(`${n}.bias`)];
     const modules = LAYER_MODULES[config.modelType === 'albert' ? 'albert' : 'bert'];
+    this.deberta = isDebertaType(config.modelType) ? new DebertaParts(config, params) : null;
+    const deberta = this.deberta;
     const stored = Array.from({ length: storedLayerCount(config) }, (_, s) => {
       const p = storedLayerPrefix(config, s);
-      const w = {} as LayerWeights;
-      for (const f of Object.keys(modules) as LayerField[]) w[f] = pair(`${p}${modules[f]}`);
+      const w = {} as LayerWeights & DebertaLayer;
+      for (const f of deberta ? BLOCK_FIELDS : Object.keys(modules) as LayerField[]) w[f] = pair(`${p}${modules[f]}`);
+      if (deberta) w.attention = deberta.attention[s]!;
       return w;
     });
     this.layers = layerSchedule(config).map((s) => stored[s]!);
@@ -308,11 +350,13 @@ export class Encoder {
   /**
    * Position ids as HF computes them. With P prefix rows (P-tuning v2's
    * past key/values) positions start after the prefix, as in HF. RoBERTa
-   * counts past padding_idx and pads keep padding_idx.
+   * counts past padding_idx and pads keep padding_idx. DeBERTa's prefix has
+   * no position (see deberta.ts), so its positions start at 0 regardless.
    */
   positionIds(input: EncoderInput, P = 0): Int32Array {
     const { batch: B, seqLen: T } = input;
     const pos = new Int32Array(B * T);
+    if (this.deberta) P = 0;
     if (this.config.modelType !== 'roberta') {
       for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) pos[b * T + t] = P + t;
       return pos;
@@ -335,7 +379,8 @@ export class Encoder {
     const H = c.hiddenSize;
     const E = c.embeddingSize;
     const maxT = usablePositions(c);
-    const prefixLen = input.prefix?.keys[0]?.shape[1] ?? 0;
+    // A DeBERTa prefix takes no position.
+    const prefixLen = this.deberta ? 0 : input.prefix?.keys[0]?.shape[1] ?? 0;
     if (T + prefixLen > maxT) {
       throw new Error(`sequence length ${T}${prefixLen ? ` + prefix ${prefixLen}` : ''} exceeds the model's position table (${maxT} usable positions)`);
     }
@@ -359,12 +404,17 @@ export class Encoder {
       throw new Error('encoder: give inputIds or inputsEmbeds');
     }
     const P = input.prefix ? input.prefix.keys[0]?.shape[1] ?? 0 : 0;
-    const posIds = this.positionIds(input, P);
-    const typeIds = input.tokenTypeIds ?? new Int32Array(B * T);
-    let h = add(add(words, embedding(posIds, [B, T], this.params.get('embeddings.position_embeddings.weight')!)),
-      embedding(typeIds, [B, T], this.params.get('embeddings.token_type_embeddings.weight')!));
-    h = drop(layerNorm(h, this.params.get('embeddings.LayerNorm.weight')!, this.params.get('embeddings.LayerNorm.bias')!, c.layerNormEps));
-    if (this.projection) h = linear(h, ...this.projection);
+    let h: Tensor;
+    if (this.deberta) {
+      h = this.deberta.embed(words, { batch: B, seqLen: T, tokenTypeIds: input.tokenTypeIds, attentionMask: input.attentionMask, drop });
+    } else {
+      const posIds = this.positionIds(input, P);
+      const typeIds = input.tokenTypeIds ?? new Int32Array(B * T);
+      h = add(add(words, embedding(posIds, [B, T], this.params.get('embeddings.position_embeddings.weight')!)),
+        embedding(typeIds, [B, T], this.params.get('embeddings.token_type_embeddings.weight')!));
+      h = drop(layerNorm(h, this.params.get('embeddings.LayerNorm.weight')!, this.params.get('embeddings.LayerNorm.bias')!, c.layerNormEps));
+      if (this.projection) h = linear(h, ...this.projection);
+    }
 
     const applied = this.layers.length;
     if (input.prefix && (input.prefix.keys.length !== applied || input.prefix.values.length !== applied)) {
@@ -380,21 +430,33 @@ export class Encoder {
     if (ragged && outRows) throw new Error('give outputPositions or outputRows, not both');
     if (ragged && (input.withPooler ?? true) && this.hasPooler) throw new Error('outputRows computes no pooler; pass withPooler: false');
     const last = this.layers.length - 1;
+    const deberta = this.deberta;
+    const rel = deberta?.relative(T) ?? null;
+    const uniformRows = deberta && input.attentionMask ? Uint8Array.from({ length: B * T }, (_, n) => (input.attentionMask![n] ? 0 : 1)) : null;
     this.layers.forEach((L, i) => {
-      h = layerForward(L, h, {
-        queryRows: i === last ? outRows : undefined,
-        raggedRows: i === last ? ragged : undefined,
-        heads: c.numAttentionHeads,
-        eps,
-        act: c.hiddenAct,
-        mask,
-        prefix: input.prefix ? { key: input.prefix.keys[i], value: input.prefix.values[i] } : undefined,
-        hiddenDropout,
-        attentionDropout: attnDrop ? { p: c.attentionProbsDropoutProb, seed: nextSeed() } : null,
-      });
+      const prefix = input.prefix ? { key: input.prefix.keys[i], value: input.prefix.values[i] } : undefined;
+      const attentionDropout = attnDrop ? { p: c.attentionProbsDropoutProb, seed: nextSeed() } : null;
+      if ('attention' in L) {
+        // Relative positions tie every query to every key, so DeBERTa computes the last layer in full and picks rows after.
+        const ctx = L.attention.forward(h, rel, { heads: c.numAttentionHeads, mask, uniformRows, prefix, attentionDropout, relativeDropout: drop });
+        h = outputBlocks(L, ctx, h, { eps, act: c.hiddenAct, hiddenDropout });
+      } else {
+        h = layerForward(L, h, {
+          queryRows: i === last ? outRows : undefined,
+          raggedRows: i === last ? ragged : undefined,
+          heads: c.numAttentionHeads,
+          eps,
+          act: c.hiddenAct,
+          mask,
+          prefix,
+          hiddenDropout,
+          attentionDropout,
+        });
+      }
       hiddenStates?.push(h);
     });
-    if (ragged && this.layers.length === 0) h = gatherRows(reshape(h, [B * T, H]), ragged.rows);
+    if (ragged && (this.layers.length === 0 || deberta)) h = gatherRows(reshape(h, [B * T, H]), ragged.rows);
+    if (outRows && deberta) h = reshape(gatherRows(reshape(h, [B * T, H]), outRows), [B, 1, H]);
 
     let pooler: Tensor | null = null;
     if ((input.withPooler ?? true) && this.hasPooler) {

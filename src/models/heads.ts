@@ -5,13 +5,17 @@
  *   RoBERTa MLM: lm_head.{dense,layer_norm}.*, lm_head.bias; decoder tied
  *   ELECTRA MLM (the generator's head): generator_predictions.{dense,LayerNorm}.*, generator_lm_head.bias; decoder tied
  *   ALBERT MLM:  predictions.{dense,LayerNorm}.*, predictions.bias; decoder tied
- *     (ELECTRA and ALBERT map H → E before the tied [V, E] decoder)
+ *   DeBERTa MLM: cls.predictions.transform.{dense,LayerNorm}.*, cls.predictions.bias (transformers' legacy
+ *     head, its default) or lm_predictions.lm_head.{dense,LayerNorm}.*, lm_predictions.lm_head.bias (the
+ *     original checkpoints and legacy: false; H = E only); decoder tied
+ *     (ELECTRA, ALBERT and DeBERTa's legacy head map H → E before the tied [V, E] decoder)
  *   sequence classification: BERT and ALBERT classifier.* on the pooler;
- *     RoBERTa and ELECTRA classifier.{dense,out_proj}.* on the first token (tanh / GELU between)
+ *     RoBERTa and ELECTRA classifier.{dense,out_proj}.* on the first token (tanh / GELU between);
+ *     DeBERTa pooler.dense.* (its ContextPooler: first token, dense, pooler_hidden_act) then classifier.*
  *   token classification:    classifier.* on every token
  */
 import { dropout, gelu, geluTanh, layerNorm, linear, tanh, Tensor } from '../engine/index.js';
-import type { EncoderConfig } from '../formats/hf-config.js';
+import { type EncoderConfig, isDebertaType } from '../formats/hf-config.js';
 import { initParam } from './encoder.js';
 import { Rng } from '../text/random.js';
 
@@ -26,21 +30,62 @@ function need(params: Map<string, Tensor>, name: string, shape: number[]): Tenso
   return t;
 }
 
-/** The MLM head's module names per family: dense, norm, output bias. */
-const MLM_MODULES: Record<EncoderConfig['modelType'], [string, string, string]> = {
-  bert: ['cls.predictions.transform.dense', 'cls.predictions.transform.LayerNorm', 'cls.predictions.bias'],
-  roberta: ['lm_head.dense', 'lm_head.layer_norm', 'lm_head.bias'],
-  electra: ['generator_predictions.dense', 'generator_predictions.LayerNorm', 'generator_lm_head.bias'],
-  albert: ['predictions.dense', 'predictions.LayerNorm', 'predictions.bias'],
+/** An MLM head's module names: dense, norm, output bias. */
+type MlmNames = [dense: string, norm: string, bias: string];
+
+const BERT_MLM: MlmNames = ['cls.predictions.transform.dense', 'cls.predictions.transform.LayerNorm', 'cls.predictions.bias'];
+/** DeBERTa's other head (DebertaLMPredictionHead): dense H → H, so only for E = H. */
+const DEBERTA_LM_PREDICTIONS: MlmNames = ['lm_predictions.lm_head.dense', 'lm_predictions.lm_head.LayerNorm', 'lm_predictions.lm_head.bias'];
+
+/** The MLM head's names per family; the first is what a new head gets. */
+const MLM_MODULES: Record<EncoderConfig['modelType'], MlmNames[]> = {
+  bert: [BERT_MLM],
+  roberta: [['lm_head.dense', 'lm_head.layer_norm', 'lm_head.bias']],
+  electra: [['generator_predictions.dense', 'generator_predictions.LayerNorm', 'generator_lm_head.bias']],
+  albert: [['predictions.dense', 'predictions.LayerNorm', 'predictions.bias']],
+  deberta: [BERT_MLM, DEBERTA_LM_PREDICTIONS],
+  'deberta-v2': [BERT_MLM, DEBERTA_LM_PREDICTIONS],
 };
 
 /** Module prefixes that belong to a head of some family (the rest of a checkpoint is the encoder or unused). */
 export const HEAD_PREFIXES = ['cls.predictions.', 'lm_head.', 'generator_predictions.', 'generator_lm_head.', 'predictions.', 'classifier.'];
 
-export function mlmParamShapes(c: EncoderConfig): Map<string, number[]> {
+/** The head prefixes of this family: DeBERTa's other MLM head and its classification ContextPooler (`pooler.dense`) too. */
+export function headPrefixes(c: Pick<EncoderConfig, 'modelType'>): string[] {
+  return isDebertaType(c.modelType) ? [...HEAD_PREFIXES, 'lm_predictions.lm_head.', 'pooler.dense.'] : HEAD_PREFIXES;
+}
+
+/**
+ * The MLM naming schemes a family's checkpoints use, in order of preference
+ * for a new head. DeBERTa has two (transformers has switched between them;
+ * `legacy: false` in config.json asks for lm_predictions); the second
+ * needs E = H.
+ */
+export function mlmSchemes(c: EncoderConfig): number[] {
+  const all = MLM_MODULES[c.modelType];
+  const usable = all.map((_, i) => i).filter((i) => all[i] !== DEBERTA_LM_PREDICTIONS || c.embeddingSize === c.hiddenSize);
+  if (isDebertaType(c.modelType) && c.raw['legacy'] === false && usable.length > 1) usable.reverse();
+  return usable;
+}
+
+/**
+ * The config that names a DeBERTa checkpoint's MLM head as transformers
+ * (≥ 4.47) reads it: `legacy` true (the default) for cls.predictions,
+ * false for lm_predictions. Other families, and a config that already
+ * agrees, come back unchanged.
+ */
+export function withMlmScheme(c: EncoderConfig, scheme: number): EncoderConfig {
+  if (!isDebertaType(c.modelType) || mlmSchemes(c)[0] === scheme) return c;
+  const lmPredictions = MLM_MODULES[c.modelType][scheme] === DEBERTA_LM_PREDICTIONS;
+  return { ...c, raw: { ...c.raw, legacy: !lmPredictions } };
+}
+
+export function mlmParamShapes(c: EncoderConfig, scheme = mlmSchemes(c)[0]!): Map<string, number[]> {
   const H = c.hiddenSize;
   const E = c.embeddingSize;
-  const [dense, norm, bias] = MLM_MODULES[c.modelType];
+  const names = MLM_MODULES[c.modelType][scheme];
+  if (!names) throw new Error(`no MLM naming scheme ${scheme} for ${c.modelType}`);
+  const [dense, norm, bias] = names;
   return new Map([
     [`${dense}.weight`, [E, H]], [`${dense}.bias`, [E]],
     [`${norm}.weight`, [E]], [`${norm}.bias`, [E]],
@@ -50,15 +95,16 @@ export function mlmParamShapes(c: EncoderConfig): Map<string, number[]> {
 
 /**
  * dense → activation → LayerNorm → tied decoder (+ bias). The activation is
- * GELU, except ALBERT's head, which uses the config's hidden_act (gelu_new).
+ * GELU, except ALBERT's and DeBERTa's heads, which use the config's hidden_act.
  */
 export class MlmHead {
   readonly dense: [Tensor, Tensor];
   readonly norm: [Tensor, Tensor];
   readonly bias: Tensor;
 
-  constructor(readonly config: EncoderConfig, readonly params: Map<string, Tensor>, readonly decoder: Tensor) {
-    const s = mlmParamShapes(config);
+  /** `scheme`: which of the family's naming schemes the params use (see mlmSchemes). */
+  constructor(readonly config: EncoderConfig, readonly params: Map<string, Tensor>, readonly decoder: Tensor, scheme?: number) {
+    const s = mlmParamShapes(config, scheme);
     const names = [...s.keys()];
     const [dw, db, lw, lb, bias] = names.map((n) => need(params, n, s.get(n)!));
     this.dense = [dw, db];
@@ -76,19 +122,31 @@ export class MlmHead {
   /** hidden [N, H] (gather the masked positions first) → logits [N, V]. */
   forward(hidden: Tensor): Tensor {
     const pre = linear(hidden, ...this.dense);
-    const act = this.config.modelType === 'albert' && this.config.hiddenAct === 'gelu_new' ? geluTanh(pre) : gelu(pre);
+    const ownAct = this.config.modelType === 'albert' || isDebertaType(this.config.modelType);
+    const act = ownAct && this.config.hiddenAct === 'gelu_new' ? geluTanh(pre) : gelu(pre);
     const t = layerNorm(act, ...this.norm, this.config.layerNormEps);
     return linear(t, this.decoder, this.bias);
   }
 }
 
-/** RoBERTa and ELECTRA classify from the first token through a dense layer; BERT and ALBERT from the pooler. */
+/** RoBERTa, ELECTRA and DeBERTa classify from the first token through a dense layer; BERT and ALBERT from the pooler. */
 export function classifiesFirstToken(c: Pick<EncoderConfig, 'modelType'>): boolean {
-  return c.modelType === 'roberta' || c.modelType === 'electra';
+  return c.modelType === 'roberta' || c.modelType === 'electra' || isDebertaType(c.modelType);
+}
+
+/** The name of a sequence classifier's output weight (its rows are the labels). */
+export function sequenceClassifierOutput(c: Pick<EncoderConfig, 'modelType'>): string {
+  return c.modelType === 'roberta' || c.modelType === 'electra' ? 'classifier.out_proj.weight' : 'classifier.weight';
 }
 
 export function sequenceClassifierShapes(c: EncoderConfig, numLabels: number): Map<string, number[]> {
   const H = c.hiddenSize;
+  if (isDebertaType(c.modelType)) {
+    return new Map([
+      ['pooler.dense.weight', [H, H]], ['pooler.dense.bias', [H]],
+      ['classifier.weight', [numLabels, H]], ['classifier.bias', [numLabels]],
+    ]);
+  }
   if (classifiesFirstToken(c)) {
     return new Map([
       ['classifier.dense.weight', [H, H]], ['classifier.dense.bias', [H]],
@@ -101,8 +159,10 @@ export function sequenceClassifierShapes(c: EncoderConfig, numLabels: number): M
 /**
  * BERT, ALBERT: dropout(pooler) → classifier. RoBERTa: dropout(h<s>) →
  * dense → tanh → dropout → out_proj; ELECTRA the same with GELU for tanh.
+ * DeBERTa: dropout(h[CLS]; pooler_dropout) → pooler.dense → pooler_hidden_act
+ * → dropout(cls_dropout, else hidden_dropout_prob) → classifier.
  * Input: the pooler output (BERT, ALBERT) or the first token's hidden state
- * (RoBERTa, ELECTRA), [B, H].
+ * (RoBERTa, ELECTRA, DeBERTa), [B, H].
  */
 export class SequenceClassificationHead {
   constructor(readonly config: EncoderConfig, readonly numLabels: number, readonly params: Map<string, Tensor>) {
@@ -123,8 +183,16 @@ export class SequenceClassificationHead {
 
   forward(x: Tensor, dropoutSeed?: number): Tensor {
     const p = this.params;
-    const drop = (t: Tensor, salt: number) =>
-      dropoutSeed === undefined ? t : dropout(t, this.config.hiddenDropoutProb, (dropoutSeed + salt) >>> 0);
+    const drop = (t: Tensor, salt: number, p = this.config.hiddenDropoutProb) =>
+      dropoutSeed === undefined ? t : dropout(t, p, (dropoutSeed + salt) >>> 0);
+    const deberta = this.config.deberta;
+    if (deberta) {
+      const pre = linear(drop(x, 1, deberta.poolerDropout), p.get('pooler.dense.weight')!, p.get('pooler.dense.bias')!);
+      const pooled = deberta.poolerHiddenAct === 'gelu_new' ? geluTanh(pre) : gelu(pre);
+      const clsDropout = this.config.raw['cls_dropout'];
+      const pc = typeof clsDropout === 'number' && clsDropout >= 0 && clsDropout < 1 ? clsDropout : this.config.hiddenDropoutProb;
+      return linear(drop(pooled, 2, pc), p.get('classifier.weight')!, p.get('classifier.bias')!);
+    }
     if (classifiesFirstToken(this.config)) {
       const dense = linear(drop(x, 1), p.get('classifier.dense.weight')!, p.get('classifier.dense.bias')!);
       const h = this.config.modelType === 'electra' ? gelu(dense) : tanh(dense);

@@ -1,8 +1,10 @@
 /**
  * A model directory as Hugging Face saves it (config.json, weights,
  * tokenizer files) ⇄ an encoder with its heads. Names map one to one; the
- * only rewrites are the ones HF itself performs: the `bert.`/`roberta.`
- * prefix, legacy LayerNorm `gamma`/`beta`, and the tied decoder.
+ * only rewrites are the ones HF itself performs: the `bert.`/`roberta.`/…
+ * prefix, legacy LayerNorm `gamma`/`beta`, and the tied decoder. A DeBERTa
+ * MLM head may carry either of the two names transformers has used; the
+ * config's `legacy` is set to the one the checkpoint has.
  *
  * Because of those rewrites two checkpoint names can land on one parameter
  * (`X` and `bert.X`, `…LayerNorm.gamma` and `…LayerNorm.weight`). Which copy
@@ -25,7 +27,8 @@ import type { NamedTensor, StateDict } from '../formats/state-dict.js';
 import { TextTokenizer } from '../text/tokenizer.js';
 import { Encoder, encoderParamShapes, poolerName } from './encoder.js';
 import {
-  classifiesFirstToken, HEAD_PREFIXES, MlmHead, mlmParamShapes, SequenceClassificationHead, sequenceClassifierShapes, TokenClassificationHead,
+  headPrefixes, MlmHead, mlmParamShapes, mlmSchemes, SequenceClassificationHead, sequenceClassifierOutput, sequenceClassifierShapes,
+  TokenClassificationHead, withMlmScheme,
 } from './heads.js';
 
 export interface LoadedModel {
@@ -64,7 +67,7 @@ export interface WeightOrigin {
   nonFinite?: 'refuse' | 'warn';
 }
 
-const PREFIXES = ['bert.', 'roberta.', 'ernie.', 'electra.', 'albert.'];
+const PREFIXES = ['bert.', 'roberta.', 'ernie.', 'electra.', 'albert.', 'deberta.'];
 /** Buffers and tied copies: the decoder weights are the word embeddings, HF re-ties them on load. */
 const IGNORED = [/(^|\.)embeddings\.position_ids$/, /\.decoder\.weight$/, /\.decoder\.bias$/, /^cls\.seq_relationship\./, /^generator_lm_head\.weight$/];
 
@@ -74,6 +77,8 @@ const FAMILY_NAMES: Record<EncoderConfig['modelType'], { prefix: string; stem: s
   roberta: { prefix: 'roberta.', stem: 'Roberta' },
   electra: { prefix: 'electra.', stem: 'Electra' },
   albert: { prefix: 'albert.', stem: 'Albert' },
+  deberta: { prefix: 'deberta.', stem: 'Deberta' },
+  'deberta-v2': { prefix: 'deberta.', stem: 'DebertaV2' },
 };
 
 /** HF's renames: strip the base-model prefix; gamma/beta → weight/bias. */
@@ -99,7 +104,8 @@ export function loadModel(dir: string, opts: LoadModelOptions = {}): LoadedModel
     const types = config.typeVocabSize;
     tokenizer = TextTokenizer.fromDir(md, {
       idBound: { limit: rows, what: `the ${rows} rows of the model's word embeddings ("vocab_size" in ${configFile})` },
-      typeIdBound: { limit: types, what: `the ${types} rows of the model's token type embeddings ("type_vocab_size" in ${configFile})` },
+      // DeBERTa with type_vocab_size 0 has no token type embeddings and ignores the type ids.
+      typeIdBound: types === 0 ? undefined : { limit: types, what: `the ${types} rows of the model's token type embeddings ("type_vocab_size" in ${configFile})` },
       timeBudgetMs: opts.tokenizerTimeBudgetMs,
     });
   }
@@ -121,7 +127,8 @@ export function loadModel(dir: string, opts: LoadModelOptions = {}): LoadedModel
  * for one parameter, shapes other than the config implies, integer weights,
  * and NaN/Infinity in any tensor that becomes a parameter.
  */
-export function fromStateDict(config: EncoderConfig, sd: StateDict, dir: string | null = null, origin: WeightOrigin = {}): LoadedModel {
+export function fromStateDict(givenConfig: EncoderConfig, sd: StateDict, dir: string | null = null, origin: WeightOrigin = {}): LoadedModel {
+  let config = givenConfig;
   const configFile = origin.configFile ?? 'config.json';
   const fileOf = (raw: string): string => origin.sources?.get(raw) ?? dir ?? '<state dict>';
   const files = new Set(origin.sources?.values() ?? []);
@@ -162,9 +169,10 @@ export function fromStateDict(config: EncoderConfig, sd: StateDict, dir: string 
     }
     into.set(name, new Tensor(t.data, t.shape, { name: raw }));
   };
+  const prefixes = headPrefixes(config);
   for (const [name, raw] of byCanonical) {
     if (encoderShapes.has(name)) take(name, raw, enc);
-    else if (HEAD_PREFIXES.some((p) => name.startsWith(p))) take(name, raw, heads);
+    else if (prefixes.some((p) => name.startsWith(p))) take(name, raw, heads);
     else unusedKeys.push(raw);
   }
   // Older checkpoints keep the MLM output bias only as decoder.bias. HF ties
@@ -192,21 +200,28 @@ export function fromStateDict(config: EncoderConfig, sd: StateDict, dir: string 
   const pooler = poolerName(config);
   const hasPooler = pooler !== null && enc.has(`${pooler}.weight`);
   check(encoderShapes, enc, (n) => n.startsWith('pooler.') && !hasPooler);
-  const encoder = new Encoder(config, enc);
 
-  const mlmShapes = mlmParamShapes(config);
-  const mlmNames = [...mlmShapes.keys()];
+  // The MLM head's naming scheme (DeBERTa has two): the one whose tensors are all there.
+  const schemes = mlmSchemes(config).filter((i) => [...mlmParamShapes(config, i).keys()].every((n) => heads.has(n)));
+  if (schemes.length > 1) {
+    const [a, b] = schemes.map((i) => rawOf([...mlmParamShapes(config, i).keys()][0]!)!);
+    throw new FormatError(weightsLabel, `the checkpoint has two MLM heads, ${quote(a!)} and ${quote(b!)}; transformers reads one of them depending on its version and "legacy", so refusing rather than picking`);
+  }
+  if (schemes.length === 1) config = withMlmScheme(config, schemes[0]!);
+  const encoder = new Encoder(config, enc);
   let mlm: MlmHead | null = null;
-  if (mlmNames.every((n) => heads.has(n))) {
-    check(mlmShapes, heads, () => false);
-    mlm = new MlmHead(config, heads, encoder.wordEmbeddings);
+  if (schemes.length === 1) {
+    check(mlmParamShapes(config, schemes[0]), heads, () => false);
+    mlm = new MlmHead(config, heads, encoder.wordEmbeddings, schemes[0]);
   }
 
   let sequenceClassifier: SequenceClassificationHead | null = null;
   let tokenClassifier: TokenClassificationHead | null = null;
   const arch = String((config.raw.architectures as unknown[] | undefined)?.[0] ?? '');
-  const tokenLevel = arch.includes('TokenClassification');
-  const outName = classifiesFirstToken(config) && !tokenLevel ? 'classifier.out_proj.weight' : 'classifier.weight';
+  // DeBERTa's sequence classifier is the one with a ContextPooler (pooler.dense) in front of classifier.*.
+  const tokenLevel = arch.includes('TokenClassification')
+    || (config.deberta !== undefined && !arch.includes('SequenceClassification') && !heads.has('pooler.dense.weight'));
+  const outName = tokenLevel ? 'classifier.weight' : sequenceClassifierOutput(config);
   const out = heads.get(outName);
   if (out) {
     const numLabels = out.shape[0] ?? 0;

@@ -61,6 +61,19 @@ test('parses albert-base-v2 and electra-small-discriminator', () => {
   assert.equal(parseEncoderConfig({ ...BERT_BASE, hidden_act: 'gelu_pytorch_tanh' }, L).hiddenAct, 'gelu_new');
 });
 
+test('parses microsoft/deberta-v3-base: parameter count of DebertaV2Model', () => {
+  const c = parseEncoderConfig({
+    model_type: 'deberta-v2', attention_probs_dropout_prob: 0.1, hidden_act: 'gelu', hidden_dropout_prob: 0.1, hidden_size: 768,
+    initializer_range: 0.02, intermediate_size: 3072, max_position_embeddings: 512, relative_attention: true, position_buckets: 256,
+    norm_rel_ebd: 'layer_norm', share_att_key: true, pos_att_type: 'p2c|c2p', layer_norm_eps: 1e-7, max_relative_positions: -1,
+    position_biased_input: false, num_attention_heads: 12, num_hidden_layers: 12, type_vocab_size: 0, vocab_size: 128100,
+  }, L);
+  assert.equal(c.modelType, 'deberta-v2');
+  // 128100·768 words + 512·768 relative rows + 2 LayerNorms + 12 layers of 7,087,872; the same count
+  // generate_deberta.py sums from its torch reference's parameter shapes.
+  assert.equal(parameterCount(c), 183831552);
+});
+
 test('parses bert-base-uncased', () => {
   const c = parseEncoderConfig(BERT_BASE, L);
   assert.equal(c.modelType, 'bert');

@@ -1,7 +1,8 @@
 /**
  * The encoder against golden outputs of independent PyTorch references
- * (test/fixtures/golden, made by generate.py for BERT/RoBERTa and
- * generate_families.py for ELECTRA/ALBERT): hidden states, pooler, MLM
+ * (test/fixtures/golden, made by generate.py for BERT/RoBERTa,
+ * generate_families.py for ELECTRA/ALBERT and generate_deberta.py for
+ * DeBERTa v1/v2/v3): hidden states, pooler, MLM
  * logits, and the gradient of a scalar loss with respect to the input
  * embeddings, the P-tuning v2 prefix and (families) some stored weights —
  * an ALBERT layer's summed over every application — on both backends.
