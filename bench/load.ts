@@ -1,7 +1,7 @@
 /**
  * npm run bench:load [-- --json]
  * For each family's base-sized configuration (BERT-base, ELECTRA-base,
- * ALBERT-base: HF's published shapes), writes a model directory with random
+ * ALBERT-base, DeBERTa-v3-base: HF's published shapes), writes a model directory with random
  * float32 weights under HF's *ForMaskedLM names (config.json,
  * model.safetensors, the bert-base-uncased vocabulary) to a temp dir, then
  * compares, best of 3 with a warm page cache, the raw fs.readFileSync of the
@@ -35,12 +35,18 @@ const FAMILIES: Record<string, Record<string, unknown>> = {
   'BERT-base': { model_type: 'bert' },
   'ELECTRA-base': { model_type: 'electra', embedding_size: 768, hidden_size: 768, num_attention_heads: 12, intermediate_size: 3072 },
   'ALBERT-base': { model_type: 'albert', vocab_size: 30522, embedding_size: 128, hidden_size: 768, num_attention_heads: 12, intermediate_size: 3072 },
+  // microsoft/deberta-v3-base's switches, with the bench's shared 30,522-row vocabulary (its own has 128,100 rows).
+  'DeBERTa-v3-base': {
+    model_type: 'deberta-v2', vocab_size: 30522, hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12, intermediate_size: 3072, relative_attention: true,
+    position_buckets: 256, max_relative_positions: -1, pos_att_type: ['p2c', 'c2p'], position_biased_input: false, share_att_key: true,
+    norm_rel_ebd: 'layer_norm', type_vocab_size: 0, layer_norm_eps: 1e-7,
+  },
 };
 
 function randomStateDict(config: EncoderConfig): StateDict {
   let s = 0x9e3779b9;
   const sd: StateDict = new Map();
-  const prefix = `${config.modelType}.`;
+  const prefix = `${config.modelType === 'deberta-v2' ? 'deberta' : config.modelType}.`;
   const shapes = [...[...encoderParamShapes(config)].map(([n, sh]) => [prefix + n, sh] as const), ...mlmParamShapes(config)];
   for (const [name, shape] of shapes) {
     const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
@@ -73,7 +79,8 @@ try {
   for (const [family, raw] of Object.entries(FAMILIES)) {
     const dir = path.join(root, family);
     fs.mkdirSync(dir);
-    const config = parseEncoderConfig({ ...raw, architectures: [`${family.split('-')[0]![0]}${family.split('-')[0]!.slice(1).toLowerCase()}ForMaskedLM`] }, `<${family}>`);
+    const stem = family.split('-')[0]!;
+    const config = parseEncoderConfig({ ...raw, architectures: [`${stem[0]}${stem.slice(1).toLowerCase()}ForMaskedLM`] }, `<${family}>`);
     saveEncoderConfig(dir, config);
     tokenizer.save(dir);
     const file = path.join(dir, 'model.safetensors');
