@@ -6,12 +6,12 @@ export {
   backendName, setBackend, describeBackend, nativeAvailable, gemmCounters, resetGemmCounters,
   enableProfiling, disableProfiling, resetProfile, kernelTimes, setCheckFinite,
 } from './backend.js';
-export { linear } from './ops/linear.js';
+export { linear, linearInOut } from './ops/linear.js';
 export { attention, type AttentionOptions } from './ops/attention.js';
 export { layerNorm } from './ops/norm.js';
 export { gelu, geluTanh, relu, tanh } from './ops/activation.js';
 export { embedding, gatherRows, spliceRows } from './ops/embedding.js';
-export { add, scale, scaleRows, dropout } from './ops/elementwise.js';
+export { add, addBias, scale, scaleRows, dropout } from './ops/elementwise.js';
 export { headDot, relativeGather, type RelativeGatherOptions } from './ops/relative.js';
 export { addLayerNorm, linearGelu } from './ops/fused.js';
 export { reshape, permute, transpose2d, concatSeq, sliceSeq, expandBatch } from './ops/shape.js';

@@ -1,8 +1,8 @@
 /** Finite-difference gradient checks of every op, in float64 on the js kernels. */
 import { test } from 'node:test';
 import {
-  add, addLayerNorm, attention, concatSeq, crossEntropy, dropout, embedding, entropy, expandBatch, gatherRows, gelu, geluTanh,
-  headDot, layerNorm, linear, linearGelu, logSoftmax, mean, mse, permute, relativeGather, reshape, scale, scaleRows, sliceSeq,
+  add, addBias, addLayerNorm, attention, concatSeq, crossEntropy, dropout, embedding, entropy, expandBatch, gatherRows, gelu, geluTanh,
+  headDot, layerNorm, linear, linearGelu, linearInOut, logSoftmax, mean, mse, permute, relativeGather, reshape, scale, scaleRows, sliceSeq,
   spliceRows, sum, tanh, Tensor, transpose2d, weightedSum,
 } from '../../src/engine/index.js';
 import { gradcheck, randTensor } from '../helpers/gradcheck.js';
@@ -123,6 +123,49 @@ test('headDot (per-head products with shared rows) and relativeGather (c2p, tran
   const g = relativeGather(src, idx, T, T, { transposed: true, keyOffset: 1 });
   if (g.shape.join() !== [B, nh, T, T + 1].join() || g.data[0] !== 0) throw new Error('key offset columns must be zero');
   if (g.data[1] !== src.data[0 * R + 1]) throw new Error('transposed gather reads src[n, j, δ(i, j)]');
+});
+
+test('XLNet\'s pieces: linearInOut ([in, out] weights), addBias, a per-batch relativeGather index, a per-query attention mask', () => {
+  const x = randTensor([2, 3, 5], 90);
+  const w = randTensor([5, 4], 91);
+  const b = randTensor([4], 92);
+  gradcheck('linearInOut', [x, w, b], (x, w, b) => linearInOut(x, w, b));
+  gradcheck('linearInOut-frozen-no-bias', [x], (x) => linearInOut(x, randTensor([5, 4], 93, { requiresGrad: false }), null));
+  // [in, out] is linear's [out, in] transposed.
+  const wt = Tensor.from(Array.from({ length: 20 }, (_, n) => w.data[(n % 5) * 4 + Math.floor(n / 5)]), [4, 5], { dtype: 'f64' });
+  const a = linearInOut(x, w, b).data;
+  const c = linear(x, wt, b).data;
+  for (let i = 0; i < a.length; i++) if (Math.abs(a[i] - c[i]) > 1e-12) throw new Error('linearInOut is not x·W + b');
+  // A [2, 2] bias (XLNet's [n_head, d_head]) on [.., 4] rows; the same input through two biases.
+  const hb = randTensor([2, 2], 94);
+  const hb2 = randTensor([2, 2], 95);
+  gradcheck('addBias', [randTensor([2, 3, 4], 96), hb, hb2], (q, b1, b2) => add(addBias(q, b1), addBias(q, b2)));
+
+  // Segment term: per batch row, whether tokens i and j differ (index 0/1), with two prefix columns.
+  const B = 2, T = 3, nh = 2, H = 4;
+  const seg = Int32Array.from([0, 0, 1, 0, 0, 1, 1, 1, 0, /* row 1 */ 0, 1, 1, 1, 0, 0, 1, 0, 0]);
+  const src = randTensor([B, nh, T, 2], 97);
+  gradcheck('relativeGather-batched', [src], (s) => relativeGather(s, seg, T, T, { batchedIndex: true, keyOffset: 2, alpha: 0.7 }));
+  const y = relativeGather(src, seg, T, T, { batchedIndex: true });
+  // Row 1, head 1, query 0, key 1 reads src[1, 1, 0, seg[1][0][1] = 1].
+  if (y.data[((1 * nh + 1) * T + 0) * T + 1] !== src.data[((1 * nh + 1) * T + 0) * 2 + 1]) throw new Error('batched index: row 1 reads its own matrix');
+
+  // A padded query (row 1, token 2) keeps its own key; every other query ignores that key.
+  const q = randTensor([B, T, H], 98);
+  const k = randTensor([B, T, H], 99);
+  const v = randTensor([B, T, H], 100);
+  const bias = randTensor([B, nh, T, T], 101);
+  const mask = new Float64Array(B * T * T);
+  for (let i = 0; i < T; i++) if (i !== 2) mask[(1 * T + i) * T + 2] = -1e9;
+  gradcheck('attention-per-query-mask', [q, k, v, bias], (q, k, v, b) => attention(q, k, v, { heads: nh, mask, bias: b, scale: 0.4 }));
+  // Agrees with the [B, Tk] mask where every query of a row has the same one.
+  const keyMask = new Float64Array(B * T);
+  keyMask[T + 1] = -1e9;
+  const perQuery = new Float64Array(B * T * T);
+  for (let i = 0; i < T; i++) perQuery[(T + i) * T + 1] = -1e9;
+  const one = attention(q, k, v, { heads: nh, mask: keyMask, bias }).data;
+  const two = attention(q, k, v, { heads: nh, mask: perQuery, bias }).data;
+  for (let i = 0; i < one.length; i++) if (Math.abs(one[i] - two[i]) > 1e-12) throw new Error('a per-query mask with equal rows is the key mask');
 });
 
 test('scaleRows', () => {

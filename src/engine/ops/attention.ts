@@ -21,6 +21,10 @@
  * fills such a row with finfo.min and its softmax is uniform over every key,
  * with no gradient to the row's scores.
  *   scores = scale·q·kᵀ + bias;  probs = softmax(scores + mask)  (uniform on flagged rows)
+ *
+ * XLNet's relative attention uses `scale` and `bias` too (its position and
+ * segment terms), and a per-query mask [B, T, Tk] (a padded query still
+ * attends to itself, as HF's non_tgt_mask has it).
  */
 import type { Buf } from '../kernels/types.js';
 import { countGemm } from '../backend.js';
@@ -30,7 +34,12 @@ import { accumulateGrad, expectRank, fail, finish, kernelsOf } from './common.js
 
 export interface AttentionOptions {
   heads: number;
-  /** Additive mask [B, Tk]: 0 attends, a large negative value blocks. */
+  /**
+   * Additive mask [B, Tk]: 0 attends, a large negative value blocks. Dense
+   * queries also take a per-query mask [B, T, Tk] (B·T·Tk entries, shared
+   * by the heads): XLNet's content stream lets a padded query attend to
+   * its own position while every other query ignores it.
+   */
   mask?: Buf | null;
   /** Dropout on the attention probabilities (training only). */
   dropout?: { p: number; seed: number } | null;
@@ -47,16 +56,20 @@ export interface AttentionOptions {
 type BatchedArgs = [transA: boolean, transB: boolean, M: number, N: number, K: number, A: Buf, lda: number, sAo: number, sAi: number, B: Buf, ldb: number, sBo: number, sBi: number, beta: number, C: Buf, ldc: number, sCo: number, sCi: number, alpha?: number];
 
 /** What both attention forms check and derive alike: heads, head size, the 1/√hd scale, the mask's length, the dtype, the kernels. */
-function headsOf(op: string, q: Tensor, k: Tensor, v: Tensor, B: number, Tk: number, H: number, opts: AttentionOptions) {
+function headsOf(op: string, q: Tensor, k: Tensor, v: Tensor, B: number, Tk: number, H: number, opts: AttentionOptions, T: number | null) {
   const nh = opts.heads;
   if (!Number.isInteger(nh) || nh <= 0 || H % nh !== 0) fail(op, `hidden size ${H} is not divisible by ${nh} heads`, q);
   const mask = opts.mask ?? null;
-  if (mask && mask.length !== B * Tk) fail(op, `mask must have B*Tk = ${B * Tk} entries, got ${mask.length}`, q, k);
+  // With T = 1 the two layouts are the same array.
+  const perQuery = mask !== null && T !== null && T !== 1 && mask.length === B * T * Tk;
+  if (mask && !perQuery && mask.length !== B * Tk) {
+    fail(op, `mask must have B*Tk = ${B * Tk}${T === null ? '' : ` or B*T*Tk = ${B * T * Tk}`} entries, got ${mask.length}`, q, k);
+  }
   const dtype = assertSameDtype(op, q, k, v);
   const hd = H / nh;
   const scale = opts.scale ?? 1 / Math.sqrt(hd);
   if (!(scale > 0 && Number.isFinite(scale))) fail(op, `scale must be a positive number, got ${scale}`, q);
-  return { nh, mask, dtype, hd, scale, kern: kernelsOf(q) };
+  return { nh, mask, perQuery, dtype, hd, scale, kern: kernelsOf(q) };
 }
 
 /** The bias and uniform-row options, checked against [B, nh, T, Tk]. */
@@ -96,7 +109,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   if (k.shape[0] !== B || v.shape[0] !== B || k.shape[2] !== H || v.shape[2] !== H || v.shape[1] !== Tk) {
     fail(op, 'q, k, v must be [B, T, H], [B, Tk, H], [B, Tk, H]', q, k, v);
   }
-  const { nh, mask, dtype, hd, scale, kern } = headsOf(op, q, k, v, B, Tk, H, opts);
+  const { nh, mask, perQuery, dtype, hd, scale, kern } = headsOf(op, q, k, v, B, Tk, H, opts, T);
   const { bias, uniform } = denseExtras(op, q, B, nh, T, Tk, opts);
   const batched = (role: 'forward' | 'gradInput', ...a: BatchedArgs) => runBatched(kern, role, B, nh, a);
   // With a bias the scale goes into the score GEMM (the bias is added unscaled);
@@ -107,7 +120,16 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   const probs = Tensor.output([B, nh, T, Tk], dtype, []);
   batched('forward', false, true, T, Tk, hd, q.data, H, T * H, hd, k.data, H, Tk * H, hd, 0, probs.data, Tk, nh * T * Tk, T * Tk, gemmAlpha);
   if (bias) kern.add(probs.data, probs.data, bias.data, probs.size);
-  kern.softmaxForward(probs.data, probs.data, mask, softScale, B * nh * T, Tk, nh * T);
+  if (perQuery) {
+    // One softmax per (batch row, head), each with its row's [T, Tk] mask.
+    for (let b = 0; b < B; b++) {
+      const m = mask!.subarray(b * T * Tk, (b + 1) * T * Tk);
+      for (let h = 0; h < nh; h++) {
+        const block = probs.data.subarray((b * nh + h) * T * Tk, (b * nh + h + 1) * T * Tk);
+        kern.softmaxForward(block, block, m, softScale, T, Tk, 1);
+      }
+    }
+  } else kern.softmaxForward(probs.data, probs.data, mask, softScale, B * nh * T, Tk, nh * T);
   if (uniform) fillUniformRows(probs.data, uniform, B, nh, T, Tk, null);
 
   let used = probs.data;
@@ -173,7 +195,7 @@ function raggedAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions
   }
   for (let b = 0; b < B; b++) if (off[b + 1]! < off[b]!) fail(op, `queryOffsets must not decrease (entry ${b + 1})`, q, k);
   if (opts.bias || opts.uniformRows || opts.scale !== undefined) fail(op, 'bias, uniformRows and scale are for dense queries; ragged queries take none of them', q, k);
-  const { nh, mask, dtype, hd, scale, kern } = headsOf(op, q, k, v, B, Tk, H, opts);
+  const { nh, mask, dtype, hd, scale, kern } = headsOf(op, q, k, v, B, Tk, H, opts, null);
   // One batched GEMM over the heads of batch row b (c_b queries).
   const gemmRow = (role: 'forward' | 'gradInput', tA: boolean, tB: boolean, M: number, N: number, K: number,
     A: Buf, offA: number, lda: number, sAi: number, Bm: Buf, offB: number, ldb: number, sBi: number,

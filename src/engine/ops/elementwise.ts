@@ -59,3 +59,22 @@ export function scaleRows(x: Tensor, s: ArrayLike<number>): Tensor {
     for (let r = 0; r < R; r++) if (s[r] !== 0) k.axpy(C, s[r], dy, r * C, g, r * C);
   });
 }
+
+/**
+ * x + b with b broadcast over the rows of x [..., C] (b has C entries, any
+ * shape: XLNet's per-head biases are [n_head, d_head]). Backward: dx += dy,
+ * db += Σ_rows dy. XLNet adds three such biases to one query projection.
+ */
+export function addBias(x: Tensor, b: Tensor): Tensor {
+  const C = x.shape[x.shape.length - 1] ?? 1;
+  if (b.size !== C) fail('addBias', `bias must have ${C} entries (the last axis of x), got ${b.size}`, x, b);
+  const dtype = assertSameDtype('addBias', x, b);
+  const R = C === 0 ? 0 : x.size / C;
+  const k = kernelsOf(x);
+  const y = Tensor.output(x.shape, dtype, [x, b]);
+  k.biasAdd(y.data, x.data, b.data, R, C);
+  return finish('addBias', y, (dy) => {
+    if (x.requiresGrad) accumulateGrad(k, x, dy);
+    if (b.requiresGrad) k.biasBackward(b.ensureGrad(), dy, R, C);
+  });
+}

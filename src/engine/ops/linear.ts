@@ -29,3 +29,33 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
     if (bias?.requiresGrad) k.biasBackward(bias.ensureGrad(), dy, R, outF);
   });
 }
+
+/**
+ * linearInOut: y = x·W + b with an [in, out] weight — XLNet stores its
+ * q, k, v and r projections as [d_model, n_head, d_head] and applies them
+ * as `einsum('ibh,hnd->ibnd')`; a reshape view of such a tensor to
+ * [d_model, n_head·d_head] is this op's weight, so nothing is transposed or
+ * copied (and saving writes the parameter as it was loaded).
+ * x: [..., in], W: [in, out], b: [out] or null → y: [..., out].
+ */
+export function linearInOut(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
+  const op = 'linearInOut';
+  if (weight.shape.length !== 2) fail(op, 'weight must be [in, out]', weight);
+  const [inF, outF] = weight.shape;
+  if (lastDim(x) !== inF) fail(op, `input's last dimension must equal weight's in=${inF}`, x, weight);
+  if (bias && (bias.shape.length !== 1 || bias.shape[0] !== outF)) fail(op, `bias must be [${outF}]`, bias);
+  const dtype = assertSameDtype(op, x, weight, ...(bias ? [bias] : []));
+  const R = inF === 0 ? 0 : x.size / inF;
+  const k = kernelsOf(x);
+  const y = T.output([...x.shape.slice(0, -1), outF], dtype, bias ? [x, weight, bias] : [x, weight]);
+  gemm('forward', k, false, false, R, outF, inF, 1, x.data, inF, weight.data, outF, 0, y.data, outF);
+  if (bias) k.biasAdd(y.data, y.data, bias.data, R, outF);
+  return finish(op, y, (dy) => {
+    if (x.requiresGrad) {
+      const dx = x.gradSink();
+      gemm('gradInput', k, false, true, R, inF, outF, 1, dy, outF, weight.data, outF, dx.accumulate ? 1 : 0, dx.grad, inF);
+    }
+    if (weight.requiresGrad) gemm('gradWeight', k, true, false, inF, outF, R, 1, x.data, inF, dy, outF, 1, weight.ensureGrad(), outF);
+    if (bias?.requiresGrad) k.biasBackward(bias.ensureGrad(), dy, R, outF);
+  });
+}

@@ -18,6 +18,9 @@
  *       y[n, i, P + j] = alpha · src[n, j, δ(i, j)]   (transposed, p2c: key j's score for the same distance)
  *     Backward: a scatter-add, dsrc[n, i or j, δ(i, j)] += alpha · dy[n, i, P + j]
  *     (many (i, j) pairs share a δ, so entries accumulate).
+ *     With `batchedIndex` each batch row has its own index matrix (XLNet's
+ *     segment term: δ(b, i, j) = whether tokens i and j of row b are in
+ *     different segments).
  */
 import { countGemm } from '../backend.js';
 import { assertSameDtype, sizeOf, Tensor } from '../tensor.js';
@@ -63,6 +66,13 @@ export interface RelativeGatherOptions {
   keyOffset?: number;
   /** Factor on every gathered entry (DeBERTa's 1/√(hd·(1 + terms))). */
   alpha?: number;
+  /**
+   * One index matrix per entry of src's first axis (the batch): index holds
+   * lead[0]·rows·cols entries and block n of src reads matrix
+   * ⌊n / (N / lead[0])⌋. XLNet's segment term gathers by whether the
+   * tokens' segments differ, which depends on the batch row.
+   */
+  batchedIndex?: boolean;
 }
 
 export function relativeGather(src: Tensor, index: Int32Array, rows: number, cols: number, opts: RelativeGatherOptions = {}): Tensor {
@@ -73,7 +83,12 @@ export function relativeGather(src: Tensor, index: Int32Array, rows: number, col
   const alpha = opts.alpha ?? 1;
   if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 0 || cols < 0) fail(op, `rows ${rows} and cols ${cols} must be non-negative integers`, src);
   if (!Number.isInteger(P) || P < 0) fail(op, `keyOffset must be a non-negative integer, got ${P}`, src);
-  if (index.length !== rows * cols) fail(op, `index has ${index.length} entries, expected rows·cols = ${rows * cols}`, src);
+  const batchedIndex = opts.batchedIndex ?? false;
+  if (batchedIndex && src.shape.length < 3) fail(op, 'a batched index needs src of rank 3 or more (its first axis is the batch)', src);
+  const matrices = batchedIndex ? src.shape[0] : 1;
+  if (index.length !== matrices * rows * cols) {
+    fail(op, `index has ${index.length} entries, expected ${batchedIndex ? `batch·rows·cols = ${matrices}·${rows}·${cols}` : 'rows·cols'} = ${matrices * rows * cols}`, src);
+  }
   const r = src.shape.length;
   const S = src.shape[r - 2];
   const R = src.shape[r - 1];
@@ -84,6 +99,8 @@ export function relativeGather(src: Tensor, index: Int32Array, rows: number, col
   }
   const lead = src.shape.slice(0, -2);
   const N = sizeOf(lead);
+  /** Leading blocks per index matrix (all of them without a batched index). */
+  const perMatrix = matrices === 0 ? 1 : N / matrices;
   const W = P + cols;
   const x = src.data;
   const y = Tensor.output([...lead, rows, W], src.dtype, [src]);
@@ -96,7 +113,7 @@ export function relativeGather(src: Tensor, index: Int32Array, rows: number, col
     for (let i = 0; i < rows; i++) {
       const o = (n * rows + i) * W;
       const base = sb + i * rowStep;
-      const ib = i * cols;
+      const ib = (Math.floor(n / perMatrix) * rows + i) * cols;
       out.fill(0, o, o + P);
       for (let j = 0; j < cols; j++) out[o + P + j] = alpha * x[base + j * colStep + index[ib + j]];
     }
@@ -108,7 +125,7 @@ export function relativeGather(src: Tensor, index: Int32Array, rows: number, col
       for (let i = 0; i < rows; i++) {
         const o = (n * rows + i) * W + P;
         const base = sb + i * rowStep;
-        const ib = i * cols;
+        const ib = (Math.floor(n / perMatrix) * rows + i) * cols;
         for (let j = 0; j < cols; j++) g[base + j * colStep + index[ib + j]] += alpha * dy[o + j];
       }
     }
