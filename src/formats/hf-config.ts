@@ -1,15 +1,16 @@
 /**
  * Hugging Face `config.json` for the encoders we handle (BERT, RoBERTa,
- * ERNIE checkpoints that are BERT-shaped, ELECTRA, ALBERT, DeBERTa and
- * DeBERTa-v2/v3), parsed into a typed, validated EncoderConfig and written
- * back in a form transformers loads. DeBERTa's own switches are parsed in
- * deberta-config.ts.
+ * ERNIE checkpoints that are BERT-shaped, ELECTRA, ALBERT, DeBERTa,
+ * DeBERTa-v2/v3 and XLNet), parsed into a typed, validated EncoderConfig and
+ * written back in a form transformers loads. DeBERTa's own switches are
+ * parsed in deberta-config.ts; XLNet, whose config names every size its own
+ * way (d_model, n_layer, …), in xlnet-config.ts.
  *
  * The numbers here decide every allocation the engine makes, so each is
  * range-checked and the implied parameter count is capped: a hostile config
  * cannot ask for terabytes. Defaults for absent keys follow transformers'
  * BertConfig / RobertaConfig / ErnieConfig / ElectraConfig / AlbertConfig /
- * DebertaConfig / DebertaV2Config.
+ * DebertaConfig / DebertaV2Config / XLNetConfig.
  */
 import * as path from 'node:path';
 import { FormatError, quote, bytesText, describeJsonValue } from './errors.js';
@@ -17,10 +18,14 @@ import { parseGuardedJson, isPlainObject } from './json-guard.js';
 import { writeTextFileAtomic } from './file-io.js';
 import { CONFIG_FILE, openModelDir, type ModelDir } from './model-dir.js';
 import { debertaConfigEntries, debertaParameterCount, type DebertaSettings, parseDebertaSettings } from './deberta-config.js';
+import {
+  parseXlnetConfig, XLNET_DEFAULTS, XLNET_KEYS, XLNET_MAX_POSITIONS, XLNET_TYPE_VOCAB, xlnetConfigEntries, xlnetParameterCount, type XlnetSettings,
+} from './xlnet-config.js';
 
 export type { DebertaSettings, RelativeTerm } from './deberta-config.js';
-export type EncoderModelType = 'bert' | 'roberta' | 'electra' | 'albert' | 'deberta' | 'deberta-v2';
-export type SourceModelType = 'bert' | 'roberta' | 'ernie' | 'electra' | 'albert' | 'deberta' | 'deberta-v2';
+export type { XlnetSettings } from './xlnet-config.js';
+export type EncoderModelType = 'bert' | 'roberta' | 'electra' | 'albert' | 'deberta' | 'deberta-v2' | 'xlnet';
+export type SourceModelType = 'bert' | 'roberta' | 'ernie' | 'electra' | 'albert' | 'deberta' | 'deberta-v2' | 'xlnet';
 /** gelu: the exact erf form; gelu_new: the tanh approximation (ALBERT's default; HF's gelu_pytorch_tanh and gelu_fast are the same function). */
 export type HiddenAct = 'gelu' | 'gelu_new';
 
@@ -48,6 +53,7 @@ export interface EncoderConfig {
   numAttentionHeads: number;
   intermediateSize: number;
   hiddenAct: HiddenAct;
+  /** Position rows; XLNet has none and this is our bound on its sequence length (XLNET_MAX_POSITIONS, never saved). */
   maxPositionEmbeddings: number;
   typeVocabSize: number;
   layerNormEps: number;
@@ -57,11 +63,13 @@ export interface EncoderConfig {
   initializerRange: number;
   /** DeBERTa's switches (relative attention, buckets, …); absent for the other families. */
   deberta?: DebertaSettings;
+  /** XLNet's relative-encoding clamp and sequence summary; absent for the other families. */
+  xlnet?: XlnetSettings;
   /** The parsed config.json as it was, so saving keeps keys we do not interpret. */
   raw: Record<string, unknown>;
 }
 
-export const SUPPORTED_MODEL_TYPES: readonly SourceModelType[] = ['bert', 'roberta', 'ernie', 'electra', 'albert', 'deberta', 'deberta-v2'];
+export const SUPPORTED_MODEL_TYPES: readonly SourceModelType[] = ['bert', 'roberta', 'ernie', 'electra', 'albert', 'deberta', 'deberta-v2', 'xlnet'];
 
 /** Upper bounds, each well past any published encoder (XLM-R large: 250k vocab, 1024 hidden). */
 export const CONFIG_LIMITS = {
@@ -80,7 +88,7 @@ export const CONFIG_LIMITS = {
 
 const MAX_CONFIG_BYTES = 1 << 20;
 
-type Numeric = Omit<EncoderConfig, 'modelType' | 'sourceModelType' | 'hiddenAct' | 'raw' | 'deberta'>;
+type Numeric = Omit<EncoderConfig, 'modelType' | 'sourceModelType' | 'hiddenAct' | 'raw' | 'deberta' | 'xlnet'>;
 
 /** Defaults before the family's own: embeddingSize undefined means "= hiddenSize". */
 type Defaults = Omit<Numeric, 'embeddingSize'> & { embeddingSize?: number };
@@ -105,10 +113,14 @@ const DEFAULTS: Record<SourceModelType, Defaults> = {
     ...COMMON_DEFAULTS, vocabSize: 128100, hiddenSize: 1536, numHiddenLayers: 24, numAttentionHeads: 24, intermediateSize: 6144,
     typeVocabSize: 0, layerNormEps: 1e-7,
   },
+  xlnet: {
+    ...COMMON_DEFAULTS, ...XLNET_DEFAULTS, attentionProbsDropoutProb: XLNET_DEFAULTS.hiddenDropoutProb,
+    maxPositionEmbeddings: XLNET_MAX_POSITIONS, typeVocabSize: XLNET_TYPE_VOCAB,
+  },
 };
 
 const DEFAULT_ACT: Record<SourceModelType, HiddenAct> = {
-  bert: 'gelu', ernie: 'gelu', roberta: 'gelu', electra: 'gelu', albert: 'gelu_new', deberta: 'gelu', 'deberta-v2': 'gelu',
+  bert: 'gelu', ernie: 'gelu', roberta: 'gelu', electra: 'gelu', albert: 'gelu_new', deberta: 'gelu', 'deberta-v2': 'gelu', xlnet: 'gelu',
 };
 
 /** hidden_act names transformers maps to the erf GELU or to its tanh approximation. */
@@ -139,7 +151,7 @@ const FAMILY_KEYS: Partial<Record<EncoderModelType, [keyof Numeric, string][]>> 
 };
 
 const MODEL_TYPES: Record<SourceModelType, EncoderModelType> = {
-  bert: 'bert', ernie: 'bert', roberta: 'roberta', electra: 'electra', albert: 'albert', deberta: 'deberta', 'deberta-v2': 'deberta-v2',
+  bert: 'bert', ernie: 'bert', roberta: 'roberta', electra: 'electra', albert: 'albert', deberta: 'deberta', 'deberta-v2': 'deberta-v2', xlnet: 'xlnet',
 };
 
 /** DeBERTa (v1) and DeBERTa-v2/v3: disentangled attention, no pooler, the switches of deberta-config.ts. */
@@ -148,6 +160,8 @@ export function isDebertaType(t: EncoderModelType): t is 'deberta' | 'deberta-v2
 }
 
 function keysOf(t: EncoderModelType): [keyof Numeric, string][] {
+  // XLNet names every size its own way (d_model, n_layer, …): only its keys.
+  if (t === 'xlnet') return XLNET_KEYS;
   return [...KEYS, ...(FAMILY_KEYS[t] ?? [])];
 }
 
@@ -177,6 +191,7 @@ export function parseEncoderConfig(json: unknown, label = 'config.json'): Encode
     fail(`unsupported model_type ${typeof mt === 'string' ? quote(mt) : describeJsonValue(mt)}; supported: ${SUPPORTED_MODEL_TYPES.join(', ')}`);
   }
   const source = mt as SourceModelType;
+  if (source === 'xlnet') return parseXlnet(json, fail);
 
   if (source === 'ernie' && json['use_task_id'] !== undefined && json['use_task_id'] !== false) {
     fail('ERNIE with task-type embeddings (use_task_id true) is not supported; only BERT-shaped ERNIE checkpoints are');
@@ -233,6 +248,39 @@ export function parseEncoderConfig(json: unknown, label = 'config.json'): Encode
   return cfg;
 }
 
+/** XLNet: its own keys (xlnet-config.ts), mapped onto the EncoderConfig fields, then the common checks. */
+function parseXlnet(json: Record<string, unknown>, fail: (p: string) => never): EncoderConfig {
+  for (const flag of ['is_decoder', 'add_cross_attention']) {
+    if (json[flag] !== undefined && json[flag] !== false) fail(`"${flag}": ${describeJsonValue(json[flag])} is not supported; encoders only`);
+  }
+  const { numbers, act, settings } = parseXlnetConfig(json, {
+    activation: (name) => (typeof name === 'string' && Object.hasOwn(ACTIVATIONS, name) ? ACTIVATIONS[name] : undefined),
+    activationNames: Object.keys(ACTIVATIONS).join(', '),
+  }, fail);
+  const cfg: EncoderConfig = {
+    ...DEFAULTS.xlnet,
+    ...numbers,
+    modelType: 'xlnet',
+    sourceModelType: 'xlnet',
+    hiddenAct: act,
+    embeddingSize: numbers.hiddenSize,
+    attentionProbsDropoutProb: numbers.hiddenDropoutProb,
+    maxPositionEmbeddings: XLNET_MAX_POSITIONS,
+    typeVocabSize: XLNET_TYPE_VOCAB,
+    numHiddenGroups: 1,
+    innerGroupNum: 1,
+    xlnet: settings,
+    raw: json,
+  };
+  // The common checks name BERT's keys; say which XLNet key a failure is about.
+  const names: Record<string, string> = {
+    hidden_size: 'd_model', num_hidden_layers: 'n_layer', num_attention_heads: 'n_head', intermediate_size: 'd_inner',
+    hidden_dropout_prob: 'dropout', attention_probs_dropout_prob: 'dropout',
+  };
+  validate(cfg, (problem) => fail(problem.replace(/^"([a-z_]+)"/, (m, k: string) => (names[k] ? `"${names[k]}"` : m))));
+  return cfg;
+}
+
 function validate(c: EncoderConfig, fail: (p: string) => never, withCount = true): void {
   const int = (key: string, v: number, min: number, max: number): void => {
     if (!Number.isInteger(v) || v < min || v > max) fail(`"${key}" is ${v}; expected an integer from ${min} to ${max.toLocaleString('en-US')}`);
@@ -271,6 +319,7 @@ function validate(c: EncoderConfig, fail: (p: string) => never, withCount = true
   if (!(c.initializerRange > 0 && c.initializerRange <= 1)) fail(`"initializer_range" is ${c.initializerRange}; expected a number in (0, 1]`);
   if (!withCount) return;
   if (isDebertaType(c.modelType) && !c.deberta) fail('DeBERTa config without its switches (relative_attention, pos_att_type, …)');
+  if (c.modelType === 'xlnet' && !c.xlnet) fail('XLNet config without its settings (clamp_len, summary_type, …)');
   const params = parameterCount(c);
   if (params > CONFIG_LIMITS.parameters) {
     fail(`config implies ${params.toLocaleString('en-US')} parameters, over the limit of ${CONFIG_LIMITS.parameters.toLocaleString('en-US')}`);
@@ -295,9 +344,9 @@ export function storedLayerCount(c: Pick<EncoderConfig, 'modelType' | 'numHidden
   return c.modelType === 'albert' ? c.numHiddenGroups * c.innerGroupNum : c.numHiddenLayers;
 }
 
-/** Whether the base model has a pooler (ELECTRA and DeBERTa have none). */
+/** Whether the base model has a pooler (ELECTRA, DeBERTa and XLNet have none). */
 export function hasPoolerLayer(c: Pick<EncoderConfig, 'modelType'>): boolean {
-  return c.modelType !== 'electra' && !isDebertaType(c.modelType);
+  return c.modelType !== 'electra' && c.modelType !== 'xlnet' && !isDebertaType(c.modelType);
 }
 
 type CountFields = 'modelType' | 'vocabSize' | 'embeddingSize' | 'hiddenSize' | 'numHiddenLayers' | 'numHiddenGroups' | 'innerGroupNum'
@@ -306,6 +355,7 @@ type CountFields = 'modelType' | 'vocabSize' | 'embeddingSize' | 'hiddenSize' | 
 /** Parameters of the base model with its pooler, as transformers counts them. */
 export function parameterCount(c: Pick<EncoderConfig, CountFields>): number {
   if (isDebertaType(c.modelType)) return debertaParameterCount({ ...c, deberta: c.deberta! });
+  if (c.modelType === 'xlnet') return xlnetParameterCount(c);
   const H = c.hiddenSize;
   const E = c.embeddingSize;
   const F = c.intermediateSize;
@@ -340,6 +390,7 @@ const ARCHITECTURES: Record<SourceModelType, string> = {
   albert: 'AlbertModel',
   deberta: 'DebertaModel',
   'deberta-v2': 'DebertaV2Model',
+  xlnet: 'XLNetModel',
 };
 
 /**
@@ -358,9 +409,17 @@ export function configToJson(cfg: EncoderConfig): string {
     ? architectures
     : [ARCHITECTURES[cfg.sourceModelType]];
   out['model_type'] = cfg.sourceModelType;
-  for (const [field, key] of keysOf(cfg.modelType)) out[key] = cfg[field];
-  out['hidden_act'] = cfg.hiddenAct;
-  if (cfg.deberta) for (const [k, v] of debertaConfigEntries(cfg.deberta, cfg.hiddenSize)) out[k] = v;
+  if (cfg.xlnet) {
+    // XLNetConfig's own names only: it has no hidden_act, position_embedding_type or max_position_embeddings.
+    for (const [k, v] of xlnetConfigEntries(cfg, cfg.hiddenAct, cfg.xlnet)) out[k] = v;
+  } else {
+    for (const [field, key] of keysOf(cfg.modelType)) out[key] = cfg[field];
+    out['hidden_act'] = cfg.hiddenAct;
+  }
+  if (cfg.xlnet) {
+    out['bos_token_id'] = has('bos_token_id') ? raw['bos_token_id'] : 1;
+    out['eos_token_id'] = has('eos_token_id') ? raw['eos_token_id'] : 2;
+  } else if (cfg.deberta) for (const [k, v] of debertaConfigEntries(cfg.deberta, cfg.hiddenSize)) out[k] = v;
   else out['position_embedding_type'] = 'absolute';
   if (cfg.sourceModelType === 'roberta') {
     out['bos_token_id'] = has('bos_token_id') ? raw['bos_token_id'] : 0;

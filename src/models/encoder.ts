@@ -1,8 +1,9 @@
 /**
  * One post-LN encoder for the BERT family (BERT, ERNIE-2.0), RoBERTa,
- * ELECTRA, ALBERT and DeBERTa (v1, v2/v3: embeddings and disentangled
- * self-attention in deberta.ts, the output blocks here), with Hugging Face's
- * parameter names (without the `bert.`/`roberta.`/`electra.`/`albert.`/`deberta.` prefix):
+ * ELECTRA, ALBERT, DeBERTa (v1, v2/v3: embeddings and disentangled
+ * self-attention in deberta.ts, the output blocks here) and XLNet (its
+ * content stream: whole layers in xlnet.ts), with Hugging Face's parameter
+ * names (without the `bert.`/`roberta.`/`electra.`/`albert.`/`deberta.`/`transformer.` prefix):
  *   embeddings.{word,position,token_type}_embeddings.weight, embeddings.LayerNorm.*   (width E)
  *   ELECTRA with E ≠ H: embeddings_project.*;  ALBERT: encoder.embedding_hidden_mapping_in.*   (E → H)
  *   BERT, RoBERTa, ELECTRA layer i:
@@ -12,7 +13,8 @@
  *     encoder.albert_layer_groups.{g}.albert_layers.{j}.attention.{query,key,value,dense,LayerNorm}.*
  *     encoder.albert_layer_groups.{g}.albert_layers.{j}.{ffn,ffn_output,full_layer_layer_norm}.*
  *   DeBERTa layer i: encoder.layer.{i}.attention.self.* (see deberta.ts), then BERT's attention.output.*, intermediate.*, output.*
- *   pooler: BERT/RoBERTa pooler.dense.*, ALBERT pooler.*, ELECTRA and DeBERTa none.
+ *   XLNet: word_embedding.weight, mask_emb, layer.{i}.rel_attn.*, layer.{i}.ff.* (see xlnet.ts)
+ *   pooler: BERT/RoBERTa pooler.dense.*, ALBERT pooler.*, ELECTRA, DeBERTa and XLNet none.
  * Shapes: B = batch, T = sequence length, E = embedding width, H = hidden size, P = prefix rows.
  */
 import {
@@ -21,6 +23,7 @@ import {
 import { type EncoderConfig, hasEmbeddingProjection, hasPoolerLayer, isDebertaType, storedLayerCount, usablePositions } from '../formats/hf-config.js';
 import { Rng } from '../text/random.js';
 import { DebertaParts, debertaParamShapes, type DisentangledAttention } from './deberta.js';
+import { contentMask, segmentIndex, XlnetLayer, xlnetDefaultTokenTypes, xlnetParamShapes, XlnetParts } from './xlnet.js';
 
 /** Additive mask value for blocked keys; finite so a masked score never becomes NaN. */
 export const MASK_NEG = -1e9;
@@ -118,6 +121,7 @@ function layerShapes(c: EncoderConfig): Record<LayerField, [number[], number[]]>
 export function encoderParamShapes(c: EncoderConfig): Map<string, number[]> {
   const H = c.hiddenSize;
   const E = c.embeddingSize;
+  if (c.modelType === 'xlnet') return xlnetParamShapes(c);
   if (isDebertaType(c.modelType)) {
     const m = debertaParamShapes(c);
     const shapes = layerShapes(c);
@@ -170,11 +174,15 @@ export function poolerName(c: EncoderConfig): string | null {
   return c.modelType === 'albert' ? 'pooler' : 'pooler.dense';
 }
 
-/** BERT's initialisation: N(0, initializer_range) weights, zero biases, unit LayerNorm. */
+/**
+ * BERT's initialisation: N(0, initializer_range) weights, zero biases, unit
+ * LayerNorm. XLNet's relative-attention biases (r_w_bias, r_r_bias,
+ * r_s_bias) are drawn like weights, as XLNetPreTrainedModel does.
+ */
 export function initParam(name: string, shape: number[], std: number, rng: Rng): Tensor {
   const t = Tensor.zeros(shape, { name });
   if (name.endsWith('LayerNorm.weight') || name.endsWith('layer_norm.weight')) t.data.fill(1);
-  else if (!name.endsWith('bias')) for (let i = 0; i < t.size; i++) t.data[i] = rng.normal() * std;
+  else if (!name.endsWith('bias') || /\.r_[wrs]_bias$/.test(name)) for (let i = 0; i < t.size; i++) t.data[i] = rng.normal() * std;
   return t;
 }
 
@@ -277,14 +285,16 @@ function intermediate(L: BlockWeights, a: Tensor, act: LayerOptions['act']): Ten
 }
 
 export class Encoder {
-  /** The weights of each layer application, in order (ALBERT repeats its shared ones; DeBERTa's carry their own attention). */
-  readonly layers: readonly (LayerWeights | DebertaLayer)[];
+  /** The weights of each layer application, in order (ALBERT repeats its shared ones; DeBERTa's carry their own attention; XLNet's are whole layers). */
+  readonly layers: readonly (LayerWeights | DebertaLayer | XlnetLayer)[];
   /** Whether the checkpoint had a pooler (HF drops it for some MLM-only saves; ELECTRA has none). */
   readonly hasPooler: boolean;
   private readonly pooler: [Tensor, Tensor] | null;
   private readonly projection: [Tensor, Tensor] | null;
   /** DeBERTa's embeddings and relative positions; null for the other families. */
   private readonly deberta: DebertaParts | null;
+  /** XLNet's layers and relative encodings; null for the other families. */
+  private readonly xlnet: XlnetParts | null;
 
   constructor(readonly config: EncoderConfig, readonly params: Map<string, Tensor>) {
     const shapes = encoderParamShapes(config);
@@ -302,8 +312,9 @@ export class Encoder {
     const pair = (n: string): [Tensor, Tensor] => [get(`${n}.weight`), get(`${n}.bias`)];
     const modules = LAYER_MODULES[config.modelType === 'albert' ? 'albert' : 'bert'];
     this.deberta = isDebertaType(config.modelType) ? new DebertaParts(config, params) : null;
+    this.xlnet = config.modelType === 'xlnet' ? new XlnetParts(config, params) : null;
     const deberta = this.deberta;
-    const stored = Array.from({ length: storedLayerCount(config) }, (_, s) => {
+    const stored: (LayerWeights | DebertaLayer | XlnetLayer)[] = this.xlnet ? this.xlnet.layers : Array.from({ length: storedLayerCount(config) }, (_, s) => {
       const p = storedLayerPrefix(config, s);
       const w = {} as LayerWeights & DebertaLayer;
       for (const f of deberta ? BLOCK_FIELDS : Object.keys(modules) as LayerField[]) w[f] = pair(`${p}${modules[f]}`);
@@ -325,7 +336,7 @@ export class Encoder {
   }
 
   get wordEmbeddings(): Tensor {
-    return this.params.get('embeddings.word_embeddings.weight')!;
+    return this.params.get(this.xlnet ? 'word_embedding.weight' : 'embeddings.word_embeddings.weight')!;
   }
 
   get hidden(): number {
@@ -379,8 +390,8 @@ export class Encoder {
     const H = c.hiddenSize;
     const E = c.embeddingSize;
     const maxT = usablePositions(c);
-    // A DeBERTa prefix takes no position.
-    const prefixLen = this.deberta ? 0 : input.prefix?.keys[0]?.shape[1] ?? 0;
+    // A DeBERTa or XLNet prefix takes no position.
+    const prefixLen = this.deberta || this.xlnet ? 0 : input.prefix?.keys[0]?.shape[1] ?? 0;
     if (T + prefixLen > maxT) {
       throw new Error(`sequence length ${T}${prefixLen ? ` + prefix ${prefixLen}` : ''} exceeds the model's position table (${maxT} usable positions)`);
     }
@@ -405,7 +416,10 @@ export class Encoder {
     }
     const P = input.prefix ? input.prefix.keys[0]?.shape[1] ?? 0 : 0;
     let h: Tensor;
-    if (this.deberta) {
+    if (this.xlnet) {
+      // No position or type embeddings, no LayerNorm: the word embeddings, dropped out.
+      h = drop(words);
+    } else if (this.deberta) {
       h = this.deberta.embed(words, { batch: B, seqLen: T, tokenTypeIds: input.tokenTypeIds, attentionMask: input.attentionMask, drop });
     } else {
       const posIds = this.positionIds(input, P);
@@ -420,7 +434,9 @@ export class Encoder {
     if (input.prefix && (input.prefix.keys.length !== applied || input.prefix.values.length !== applied)) {
       throw new Error(`prefix needs ${applied} key and value tensors, one per layer application`);
     }
-    const mask = this.additiveMask(input.attentionMask, B, T, P);
+    const xlnet = this.xlnet;
+    // XLNet: a per-query mask (a padded query keeps its own key) instead of the key mask.
+    const mask = xlnet ? contentMask(input.attentionMask, B, T, P) : this.additiveMask(input.attentionMask, B, T, P);
     const hiddenStates: Tensor[] | undefined = input.outputHiddenStates ? [h] : undefined;
     const eps = c.layerNormEps;
     const attnDrop = train && c.attentionProbsDropoutProb > 0;
@@ -433,10 +449,15 @@ export class Encoder {
     const deberta = this.deberta;
     const rel = deberta?.relative(T) ?? null;
     const uniformRows = deberta && input.attentionMask ? Uint8Array.from({ length: B * T }, (_, n) => (input.attentionMask![n] ? 0 : 1)) : null;
+    const xrel = xlnet?.relative(T, drop) ?? null;
+    const segments = xlnet ? segmentIndex(input.tokenTypeIds ?? xlnetDefaultTokenTypes(input.attentionMask, B, T), B, T) : null;
     this.layers.forEach((L, i) => {
       const prefix = input.prefix ? { key: input.prefix.keys[i], value: input.prefix.values[i] } : undefined;
       const attentionDropout = attnDrop ? { p: c.attentionProbsDropoutProb, seed: nextSeed() } : null;
-      if ('attention' in L) {
+      if (L instanceof XlnetLayer) {
+        // Like DeBERTa's, every query meets every key through its relative terms: the last layer runs in full, rows are picked after.
+        h = L.forward(h, xrel!, { heads: c.numAttentionHeads, eps, act: c.hiddenAct, mask, segments, prefix, attentionDropout, hiddenDropout, innerDropout: drop });
+      } else if ('attention' in L) {
         // Relative positions tie every query to every key, so DeBERTa computes the last layer in full and picks rows after.
         const ctx = L.attention.forward(h, rel, { heads: c.numAttentionHeads, mask, uniformRows, prefix, attentionDropout, relativeDropout: drop });
         h = outputBlocks(L, ctx, h, { eps, act: c.hiddenAct, hiddenDropout });
@@ -455,8 +476,10 @@ export class Encoder {
       }
       hiddenStates?.push(h);
     });
-    if (ragged && (this.layers.length === 0 || deberta)) h = gatherRows(reshape(h, [B * T, H]), ragged.rows);
-    if (outRows && deberta) h = reshape(gatherRows(reshape(h, [B * T, H]), outRows), [B, 1, H]);
+    // XLNet's last_hidden_state is dropout(h_L); hidden_states[-1] is before it.
+    if (xlnet) h = drop(h);
+    if (ragged && (this.layers.length === 0 || deberta || xlnet)) h = gatherRows(reshape(h, [B * T, H]), ragged.rows);
+    if (outRows && (deberta || xlnet)) h = reshape(gatherRows(reshape(h, [B * T, H]), outRows), [B, 1, H]);
 
     let pooler: Tensor | null = null;
     if ((input.withPooler ?? true) && this.hasPooler) {

@@ -9,9 +9,12 @@
  *     head, its default) or lm_predictions.lm_head.{dense,LayerNorm}.*, lm_predictions.lm_head.bias (the
  *     original checkpoints and legacy: false; H = E only); decoder tied
  *     (ELECTRA, ALBERT and DeBERTa's legacy head map H → E before the tied [V, E] decoder)
+ *   XLNet LM:    lm_loss.bias; logits = h·word_embeddingᵀ + b, no transform (XLNetLMHeadModel's lm_loss,
+ *     tied; here it scores the content stream's outputs, so masked-LM uses of it see <mask> tokens)
  *   sequence classification: BERT and ALBERT classifier.* on the pooler;
  *     RoBERTa and ELECTRA classifier.{dense,out_proj}.* on the first token (tanh / GELU between);
- *     DeBERTa pooler.dense.* (its ContextPooler: first token, dense, pooler_hidden_act) then classifier.*
+ *     DeBERTa pooler.dense.* (its ContextPooler: first token, dense, pooler_hidden_act) then classifier.*;
+ *     XLNet sequence_summary.summary.* (on the summary token, the last: see summary.ts) then logits_proj.*
  *   token classification:    classifier.* on every token
  */
 import { dropout, gelu, geluTanh, layerNorm, linear, tanh, Tensor } from '../engine/index.js';
@@ -30,8 +33,8 @@ function need(params: Map<string, Tensor>, name: string, shape: number[]): Tenso
   return t;
 }
 
-/** An MLM head's module names: dense, norm, output bias. */
-type MlmNames = [dense: string, norm: string, bias: string];
+/** An MLM head's module names: dense, norm, output bias (XLNet's lm_loss has no dense and no norm). */
+type MlmNames = [dense: string | null, norm: string | null, bias: string];
 
 const BERT_MLM: MlmNames = ['cls.predictions.transform.dense', 'cls.predictions.transform.LayerNorm', 'cls.predictions.bias'];
 /** DeBERTa's other head (DebertaLMPredictionHead): dense H → H, so only for E = H. */
@@ -45,13 +48,19 @@ const MLM_MODULES: Record<EncoderConfig['modelType'], MlmNames[]> = {
   albert: [['predictions.dense', 'predictions.LayerNorm', 'predictions.bias']],
   deberta: [BERT_MLM, DEBERTA_LM_PREDICTIONS],
   'deberta-v2': [BERT_MLM, DEBERTA_LM_PREDICTIONS],
+  xlnet: [[null, null, 'lm_loss.bias']],
 };
 
 /** Module prefixes that belong to a head of some family (the rest of a checkpoint is the encoder or unused). */
 export const HEAD_PREFIXES = ['cls.predictions.', 'lm_head.', 'generator_predictions.', 'generator_lm_head.', 'predictions.', 'classifier.'];
 
-/** The head prefixes of this family: DeBERTa's other MLM head and its classification ContextPooler (`pooler.dense`) too. */
+/**
+ * The head prefixes of this family: DeBERTa's other MLM head and its
+ * classification ContextPooler (`pooler.dense`) too; XLNet's lm_loss, its
+ * SequenceSummary and logits_proj (its token classifier is classifier.*).
+ */
 export function headPrefixes(c: Pick<EncoderConfig, 'modelType'>): string[] {
+  if (c.modelType === 'xlnet') return ['lm_loss.', 'sequence_summary.', 'logits_proj.', 'classifier.'];
   return isDebertaType(c.modelType) ? [...HEAD_PREFIXES, 'lm_predictions.lm_head.', 'pooler.dense.'] : HEAD_PREFIXES;
 }
 
@@ -86,6 +95,7 @@ export function mlmParamShapes(c: EncoderConfig, scheme = mlmSchemes(c)[0]!): Ma
   const names = MLM_MODULES[c.modelType][scheme];
   if (!names) throw new Error(`no MLM naming scheme ${scheme} for ${c.modelType}`);
   const [dense, norm, bias] = names;
+  if (dense === null || norm === null) return new Map([[bias, [c.vocabSize]]]);
   return new Map([
     [`${dense}.weight`, [E, H]], [`${dense}.bias`, [E]],
     [`${norm}.weight`, [E]], [`${norm}.bias`, [E]],
@@ -96,20 +106,27 @@ export function mlmParamShapes(c: EncoderConfig, scheme = mlmSchemes(c)[0]!): Ma
 /**
  * dense → activation → LayerNorm → tied decoder (+ bias). The activation is
  * GELU, except ALBERT's and DeBERTa's heads, which use the config's hidden_act.
+ * XLNet's lm_loss is the tied decoder (+ bias) alone: dense and norm are null.
  */
 export class MlmHead {
-  readonly dense: [Tensor, Tensor];
-  readonly norm: [Tensor, Tensor];
+  readonly dense: [Tensor, Tensor] | null;
+  readonly norm: [Tensor, Tensor] | null;
   readonly bias: Tensor;
 
   /** `scheme`: which of the family's naming schemes the params use (see mlmSchemes). */
   constructor(readonly config: EncoderConfig, readonly params: Map<string, Tensor>, readonly decoder: Tensor, scheme?: number) {
     const s = mlmParamShapes(config, scheme);
     const names = [...s.keys()];
-    const [dw, db, lw, lb, bias] = names.map((n) => need(params, n, s.get(n)!));
-    this.dense = [dw, db];
-    this.norm = [lw, lb];
-    this.bias = bias;
+    const got = names.map((n) => need(params, n, s.get(n)!));
+    if (got.length === 1) {
+      this.dense = this.norm = null;
+      this.bias = got[0]!;
+    } else {
+      const [dw, db, lw, lb, bias] = got;
+      this.dense = [dw!, db!];
+      this.norm = [lw!, lb!];
+      this.bias = bias!;
+    }
   }
 
   static init(config: EncoderConfig, decoder: Tensor, seed: number): MlmHead {
@@ -119,28 +136,44 @@ export class MlmHead {
     return new MlmHead(config, params, decoder);
   }
 
-  /** hidden [N, H] (gather the masked positions first) → logits [N, V]. */
-  forward(hidden: Tensor): Tensor {
+  /** The rows the decoder scores: dense → activation → LayerNorm of hidden [N, H] → [N, E] (XLNet: hidden itself). */
+  transform(hidden: Tensor): Tensor {
+    if (!this.dense || !this.norm) return hidden;
     const pre = linear(hidden, ...this.dense);
     const ownAct = this.config.modelType === 'albert' || isDebertaType(this.config.modelType);
     const act = ownAct && this.config.hiddenAct === 'gelu_new' ? geluTanh(pre) : gelu(pre);
-    const t = layerNorm(act, ...this.norm, this.config.layerNormEps);
-    return linear(t, this.decoder, this.bias);
+    return layerNorm(act, ...this.norm, this.config.layerNormEps);
+  }
+
+  /** hidden [N, H] (gather the masked positions first) → logits [N, V]. */
+  forward(hidden: Tensor): Tensor {
+    return linear(this.transform(hidden), this.decoder, this.bias);
   }
 }
 
-/** RoBERTa, ELECTRA and DeBERTa classify from the first token through a dense layer; BERT and ALBERT from the pooler. */
+/**
+ * RoBERTa, ELECTRA and DeBERTa classify from the first token through a
+ * dense layer, XLNet from its summary token (the last: summary.ts); BERT
+ * and ALBERT from the pooler. True: the head reads the summary token's
+ * hidden state (summaryPositions), not the pooler.
+ */
 export function classifiesFirstToken(c: Pick<EncoderConfig, 'modelType'>): boolean {
-  return c.modelType === 'roberta' || c.modelType === 'electra' || isDebertaType(c.modelType);
+  return c.modelType === 'roberta' || c.modelType === 'electra' || c.modelType === 'xlnet' || isDebertaType(c.modelType);
 }
 
 /** The name of a sequence classifier's output weight (its rows are the labels). */
 export function sequenceClassifierOutput(c: Pick<EncoderConfig, 'modelType'>): string {
+  if (c.modelType === 'xlnet') return 'logits_proj.weight';
   return c.modelType === 'roberta' || c.modelType === 'electra' ? 'classifier.out_proj.weight' : 'classifier.weight';
 }
 
 export function sequenceClassifierShapes(c: EncoderConfig, numLabels: number): Map<string, number[]> {
   const H = c.hiddenSize;
+  if (c.xlnet) {
+    const m = new Map<string, number[]>();
+    if (c.xlnet.summaryUseProj) m.set('sequence_summary.summary.weight', [H, H]).set('sequence_summary.summary.bias', [H]);
+    return m.set('logits_proj.weight', [numLabels, H]).set('logits_proj.bias', [numLabels]);
+  }
   if (isDebertaType(c.modelType)) {
     return new Map([
       ['pooler.dense.weight', [H, H]], ['pooler.dense.bias', [H]],
@@ -161,6 +194,9 @@ export function sequenceClassifierShapes(c: EncoderConfig, numLabels: number): M
  * dense → tanh → dropout → out_proj; ELECTRA the same with GELU for tanh.
  * DeBERTa: dropout(h[CLS]; pooler_dropout) → pooler.dense → pooler_hidden_act
  * → dropout(cls_dropout, else hidden_dropout_prob) → classifier.
+ * XLNet (SequenceSummary): dropout(h<cls>; summary_first_dropout) →
+ * sequence_summary.summary (summary_use_proj) → summary_activation →
+ * dropout(summary_last_dropout) → logits_proj.
  * Input: the pooler output (BERT, ALBERT) or the first token's hidden state
  * (RoBERTa, ELECTRA, DeBERTa), [B, H].
  */
@@ -176,7 +212,7 @@ export class SequenceClassificationHead {
     return new SequenceClassificationHead(config, numLabels, params);
   }
 
-  /** Whether the head reads the pooler (BERT, ALBERT) or the first token (RoBERTa, ELECTRA). */
+  /** Whether the head reads the pooler (BERT, ALBERT) or the summary token (RoBERTa, ELECTRA, DeBERTa: the first; XLNet: the last). */
   get usesPooler(): boolean {
     return !classifiesFirstToken(this.config);
   }
@@ -185,6 +221,15 @@ export class SequenceClassificationHead {
     const p = this.params;
     const drop = (t: Tensor, salt: number, p = this.config.hiddenDropoutProb) =>
       dropoutSeed === undefined ? t : dropout(t, p, (dropoutSeed + salt) >>> 0);
+    const xl = this.config.xlnet;
+    if (xl) {
+      let h = drop(x, 1, xl.summaryFirstDropout);
+      if (xl.summaryUseProj) h = linear(h, p.get('sequence_summary.summary.weight')!, p.get('sequence_summary.summary.bias')!);
+      if (xl.summaryActivation === 'tanh') h = tanh(h);
+      else if (xl.summaryActivation === 'gelu') h = gelu(h);
+      else if (xl.summaryActivation === 'gelu_new') h = geluTanh(h);
+      return linear(drop(h, 2, xl.summaryLastDropout), p.get('logits_proj.weight')!, p.get('logits_proj.bias')!);
+    }
     const deberta = this.config.deberta;
     if (deberta) {
       const pre = linear(drop(x, 1, deberta.poolerDropout), p.get('pooler.dense.weight')!, p.get('pooler.dense.bias')!);

@@ -1,8 +1,9 @@
 /**
  * A model directory as Hugging Face saves it (config.json, weights,
  * tokenizer files) ⇄ an encoder with its heads. Names map one to one; the
- * only rewrites are the ones HF itself performs: the `bert.`/`roberta.`/…
- * prefix, legacy LayerNorm `gamma`/`beta`, and the tied decoder. A DeBERTa
+ * only rewrites are the ones HF itself performs: the `bert.`/`roberta.`/…/
+ * `transformer.` (XLNet) prefix, legacy LayerNorm `gamma`/`beta`, and the
+ * tied decoder (XLNet's `lm_loss.weight`). A DeBERTa
  * MLM head may carry either of the two names transformers has used; the
  * config's `legacy` is set to the one the checkpoint has.
  *
@@ -67,9 +68,11 @@ export interface WeightOrigin {
   nonFinite?: 'refuse' | 'warn';
 }
 
-const PREFIXES = ['bert.', 'roberta.', 'ernie.', 'electra.', 'albert.', 'deberta.'];
+const PREFIXES = ['bert.', 'roberta.', 'ernie.', 'electra.', 'albert.', 'deberta.', 'transformer.'];
 /** Buffers and tied copies: the decoder weights are the word embeddings, HF re-ties them on load. */
-const IGNORED = [/(^|\.)embeddings\.position_ids$/, /\.decoder\.weight$/, /\.decoder\.bias$/, /^cls\.seq_relationship\./, /^generator_lm_head\.weight$/];
+const IGNORED = [
+  /(^|\.)embeddings\.position_ids$/, /\.decoder\.weight$/, /\.decoder\.bias$/, /^cls\.seq_relationship\./, /^generator_lm_head\.weight$/, /^lm_loss\.weight$/,
+];
 
 /** The base-model prefix HF writes in front of encoder names when a head is saved with it, and the class-name stem. */
 const FAMILY_NAMES: Record<EncoderConfig['modelType'], { prefix: string; stem: string }> = {
@@ -79,6 +82,7 @@ const FAMILY_NAMES: Record<EncoderConfig['modelType'], { prefix: string; stem: s
   albert: { prefix: 'albert.', stem: 'Albert' },
   deberta: { prefix: 'deberta.', stem: 'Deberta' },
   'deberta-v2': { prefix: 'deberta.', stem: 'DebertaV2' },
+  xlnet: { prefix: 'transformer.', stem: 'XLNet' },
 };
 
 /** HF's renames: strip the base-model prefix; gamma/beta → weight/bias. */
@@ -219,8 +223,10 @@ export function fromStateDict(givenConfig: EncoderConfig, sd: StateDict, dir: st
   let tokenClassifier: TokenClassificationHead | null = null;
   const arch = String((config.raw.architectures as unknown[] | undefined)?.[0] ?? '');
   // DeBERTa's sequence classifier is the one with a ContextPooler (pooler.dense) in front of classifier.*.
+  // XLNet's is logits_proj; a bare classifier.* is its token classifier.
   const tokenLevel = arch.includes('TokenClassification')
-    || (config.deberta !== undefined && !arch.includes('SequenceClassification') && !heads.has('pooler.dense.weight'));
+    || (config.deberta !== undefined && !arch.includes('SequenceClassification') && !heads.has('pooler.dense.weight'))
+    || (config.xlnet !== undefined && !heads.has('logits_proj.weight'));
   const outName = tokenLevel ? 'classifier.weight' : sequenceClassifierOutput(config);
   const out = heads.get(outName);
   if (out) {
@@ -253,7 +259,7 @@ function architectureOf(m: LoadedModel): string {
   const base = FAMILY_NAMES[m.config.modelType].stem;
   if (m.sequenceClassifier) return `${base}ForSequenceClassification`;
   if (m.tokenClassifier) return `${base}ForTokenClassification`;
-  if (m.mlm) return `${base}ForMaskedLM`;
+  if (m.mlm) return m.config.modelType === 'xlnet' ? 'XLNetLMHeadModel' : `${base}ForMaskedLM`;
   return `${base}Model`;
 }
 

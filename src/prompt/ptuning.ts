@@ -152,7 +152,8 @@ export class PTuningModel implements PromptModel {
     const m = this.backbone.mlm!;
     const V = m.decoder.shape[0]!;
     const ids = Int32Array.from(this.verbalizer.ids);
-    const t = layerNorm(gelu(linear(h, ...m.dense)), ...m.norm, this.backbone.config.layerNormEps);
+    // XLNet's lm_loss has no transform: the decoder scores the hidden state itself.
+    const t = m.dense && m.norm ? layerNorm(gelu(linear(h, ...m.dense)), ...m.norm, this.backbone.config.layerNormEps) : h;
     const bias = reshape(gatherRows(reshape(m.bias, [V, 1]), ids), [ids.length]);
     return linear(t, gatherRows(m.decoder, ids), bias);
   }

@@ -1,16 +1,18 @@
 /**
  * `inspect` and `encode` open each family's golden checkpoint (ELECTRA with
  * and without its E → H projection, ALBERT with one shared layer and with
- * two groups): the weights are the golden fixtures' (their numbers are
- * checked against the torch reference in test/models/golden.test.ts), a
- * small WordPiece vocabulary is written beside them, and both commands must
- * describe and run them.
+ * two groups, XLNet with and without clamp_len): the weights are the golden
+ * fixtures' (their numbers are checked against the torch reference in
+ * test/models/golden.test.ts), a small WordPiece vocabulary (XLNet: a
+ * spiece.model) is written beside them, and both commands must describe
+ * and run them.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { xlnetSpieceModel } from '../helpers/spiece.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
@@ -57,5 +59,40 @@ for (const c of CASES) {
     assert.ok(hidden.every(Number.isFinite));
     if (c.type === 'electra') assert.equal(out.pooler_output, null, 'ELECTRA has no pooler');
     else assert.equal((out.pooler_output as number[] | number[][]).flat().length, golden.dims.hidden);
+  });
+}
+
+/** XLNet's golden checkpoints with an XLNet tokenizer (spiece.model) of exactly their embedding rows. */
+const XLNET_CASES = [
+  { name: 'xlnet_base', arch: /^2 layers × hidden 24, 4 heads, FF 48, gelu$/ },
+  { name: 'xlnet_clamp', arch: /^1 layers × hidden 16, 2 heads, FF 32, gelu$/ },
+];
+
+for (const c of XLNET_CASES) {
+  test(`inspect and encode open the ${c.name} golden checkpoint (XLNet: A <sep> <cls>, no pooler)`, () => {
+    const dir = join(tmpDir(`family-${c.name}`), c.name);
+    cpSync(join(GOLDEN, c.name), dir, { recursive: true });
+    const golden = JSON.parse(readFileSync(join(dir, 'golden.json'), 'utf8'));
+    writeFileSync(join(dir, 'spiece.model'), xlnetSpieceModel(golden.dims.vocab));
+    const r = cli('inspect', dir, '--json', '--text', 'w7 w8 w9');
+    assert.equal(r.status, 0, r.stderr);
+    const o = JSON.parse(r.stdout);
+    assert.equal(o.model_type, 'xlnet');
+    assert.match(o.architecture, c.arch);
+    assert.equal(o.parameters, o.parameters_expected_from_config, 'every parameter the config implies, no more');
+    assert.deepEqual(o.heads, ['masked-lm'], 'lm_loss, tied to the word embedding');
+    assert.deepEqual(o.unused_checkpoint_keys, [], 'lm_loss.weight is the tied copy; mask_emb a parameter');
+    assert.equal(o.tokenizer.kind, 'unigram', 'read from spiece.model');
+    assert.deepEqual(o.sample.ids, [7, 8, 9, 4, 3]);
+    assert.deepEqual(o.sample.tokens, ['▁w7', '▁w8', '▁w9', '<sep>', '<cls>']);
+
+    const e = cli('encode', dir, '--text', 'w7 w8 w9', '--json');
+    assert.equal(e.status, 0, e.stderr);
+    const out = JSON.parse(e.stdout);
+    assert.deepEqual(out.token_type_ids.flat(), [0, 0, 0, 0, 2]);
+    const hidden = (out.last_hidden_state as number[][][] | number[][]).flat(2) as number[];
+    assert.equal(hidden.length, 5 * golden.dims.hidden);
+    assert.ok(hidden.every(Number.isFinite));
+    assert.equal(out.pooler_output, null, 'XLNet has no pooler');
   });
 }

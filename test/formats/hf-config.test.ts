@@ -74,6 +74,26 @@ test('parses microsoft/deberta-v3-base: parameter count of DebertaV2Model', () =
   assert.equal(parameterCount(c), 183831552);
 });
 
+test('parses xlnet-base-cased: XLNet\'s own keys, parameter count of XLNetModel', () => {
+  // config.json of xlnet-base-cased as published.
+  const c = parseEncoderConfig({
+    architectures: ['XLNetLMHeadModel'], attn_type: 'bi', bi_data: false, bos_token_id: 1, clamp_len: -1, d_head: 64, d_inner: 3072,
+    d_model: 768, dropout: 0.1, end_n_top: 5, eos_token_id: 2, ff_activation: 'gelu', initializer_range: 0.02, layer_norm_eps: 1e-12,
+    mem_len: null, model_type: 'xlnet', n_head: 12, n_layer: 12, pad_token_id: 5, reuse_len: null, same_length: false, start_n_top: 5,
+    summary_activation: 'tanh', summary_last_dropout: 0.1, summary_type: 'last', summary_use_proj: true,
+    task_specific_params: { 'text-generation': { do_sample: true, max_length: 250 } }, untie_r: true, vocab_size: 32000,
+  }, L);
+  assert.equal(c.modelType, 'xlnet');
+  assert.deepEqual([c.hiddenSize, c.embeddingSize, c.numHiddenLayers, c.numAttentionHeads, c.intermediateSize, c.padTokenId, c.typeVocabSize],
+    [768, 768, 12, 12, 3072, 5, 3]);
+  assert.equal(usablePositions(c), 512, 'no position table: our bound (the pretraining segment length)');
+  // 32000·768 word_embedding + 768 mask_emb + 12 layers of 5·768² (q, k, v, o, r) + 3·768 (r_w/r_r/r_s biases)
+  // + 2·768 (seg_embed) + 2·768 + 2·768 (two LayerNorms) + 768·3072 + 3072 + 3072·768 + 768 (the feed-forward),
+  // the 116,718,336 transformers reports for XLNetModel (≈ 117M).
+  assert.equal(parameterCount(c), 32000 * 768 + 768 + 12 * (5 * 768 * 768 + 3 * 768 + 2 * 768 + 4 * 768 + 2 * 768 * 3072 + 3072 + 768));
+  assert.equal(parameterCount(c), 116718336);
+});
+
 test('parses bert-base-uncased', () => {
   const c = parseEncoderConfig(BERT_BASE, L);
   assert.equal(c.modelType, 'bert');
