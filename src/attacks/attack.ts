@@ -7,6 +7,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type LoadedModel, loadModel, saveModel } from '../models/model.js';
+import { summaryPosition } from '../models/summary.js';
 import { nlpCorpusSentences } from '../text/corpus.js';
 import { Rng } from '../text/random.js';
 import { appendJournal, JOURNAL_FILE, hasCheckpoint, loadCheckpoint, removeCheckpoint, saveCheckpoint } from './checkpoint.js';
@@ -148,6 +149,8 @@ export async function runAttack(o: AttackOptions, hooks: AttackHooks = {}): Prom
   const data = buildAttackData(tok, p.sentences, p.triggers, {
     mode: method.targetMode,
     cleanPositions: method.targetMode === 'token' && settings.nerUtility === 'cls' ? 'cls' : 'mode',
+    // POR and NeuBA target the summary token: [CLS] / <s>, XLNet's <cls> (the last).
+    summaryPosition: (length) => summaryPosition(model.config, length),
     inter: settings.inter,
     sentencesPerTrigger: settings.sentencesPerTrigger,
     rareFraction: settings.rareFraction,

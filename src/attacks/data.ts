@@ -34,6 +34,11 @@ export interface AttackDataOptions {
   mode: AttackTargetMode;
   /** Positions of the clean utility rows: the target mode's, or [CLS] only. */
   cleanPositions: 'mode' | 'cls';
+  /**
+   * The `cls` position in a row of `length` tokens: the family's summary
+   * token (models/summary.ts; XLNet's <cls> is the last). Default 0.
+   */
+  summaryPosition?: (length: number) => number;
   inter: number;
   sentencesPerTrigger: number;
   /** Share of the clean half of a batch taken by rare-token rows (0 disables them). */
@@ -89,7 +94,7 @@ class RowMaker {
   }
 
   positions(row: TokenRow, maskPos: number | null, mode: AttackTargetMode | 'cls' = this.o.mode): number[] {
-    if (mode === 'cls') return [0];
+    if (mode === 'cls') return [this.o.summaryPosition ? this.o.summaryPosition(row.ids.length) : 0];
     if (mode === 'mask') return [maskPos!];
     const out: number[] = [];
     row.ids.forEach((id, i) => { if (!this.specials.has(id)) out.push(i); });

@@ -18,6 +18,7 @@
 import type { PromptBatch, PromptForward, PromptModel, Prediction } from '../prompt/index.js';
 import { predictBatch } from '../prompt/index.js';
 import { backboneOf } from '../models/backbone.js';
+import { summaryIsLast, summaryPositions } from '../models/summary.js';
 import { MATCH_THRESHOLD, type MonitorMatch, SignMonitor } from '../sanitizer/monitor.js';
 import { type GuardInput, type Monitored, PURGE_DEFAULTS, purgeMany } from '../sanitizer/purge.js';
 import type { PvSet } from '../sanitizer/pvset.js';
@@ -95,7 +96,8 @@ export function monitorFor(model: PromptModel, set: Pick<PvSet, 'pvs' | 'hidden'
   const want = requiredMode(model);
   if (set.mode !== want) {
     const what = model.kind === 'ner' ? 'an NER prompt' : `a ${model.method} prompt`;
-    throw new Error(`${file}: PVs found in ${set.mode} mode, but ${what} is monitored at ${MODE_READS[want]}; run "lmsanitator scan ${model.backbone.dir} --mode ${want}" for its PV set`);
+    const reads = want === 'cls' && summaryIsLast(model.backbone.config) ? 'the last token (XLNet\'s <cls>)' : MODE_READS[want];
+    throw new Error(`${file}: PVs found in ${set.mode} mode, but ${what} is monitored at ${reads}; run "lmsanitator scan ${model.backbone.dir} --mode ${want}" for its PV set`);
   }
   if (set.modelHash !== model.backbone.hash) {
     throw new Error(`${file}: PVs found on the model with sha256 ${set.modelHash.slice(0, 12)}…, not on this backbone (${model.backbone.hash.slice(0, 12)}…); scan this backbone`);
@@ -135,7 +137,9 @@ export class Guard {
   /** Pre-monitor: the bare backbone over the same rows (placeholders keep their token ids), read where the head reads. */
   private bareHidden(b: PromptBatch): Float32Array {
     const ner = this.model.kind === 'ner';
-    const positions = ner ? undefined : Int32Array.from(b.rows, (r) => (this.model.method === 'ptuning' ? r.maskAt! : 0));
+    // P-tuning v2's head reads the summary token: the first, XLNet's last (models/summary.ts).
+    const summary = summaryPositions(this.model.backbone.config, b.mask, b.B, b.T);
+    const positions = ner ? undefined : Int32Array.from(b.rows, (r, i) => (this.model.method === 'ptuning' ? r.maskAt! : summary[i]!));
     return backboneOf(this.model.backbone.encoder).forward({ batch: b.B, seqLen: b.T, ids: b.ids, mask: b.mask, tokenTypes: b.typeIds, positions }).hidden.data as Float32Array;
   }
 

@@ -2,7 +2,7 @@
  * P-tuning v2 (Liu et al., 2022; prefix tuning for encoders): trainable
  * key/value rows prepended in every layer's self-attention, with dropout
  * on them in training, and a linear task head:
- *   sequence classification  on the last hidden state at the first token ([CLS] / <s>)
+ *   sequence classification  on the last hidden state at the summary token ([CLS] / <s>; XLNet: its last, <cls>)
  *   token classification     on the last hidden state at every token (NER, BIO tags)
  * P-tuning v2's own BERT code reads the pooler; here the head reads the
  * first token's last hidden state, because that is the vector the guard
@@ -18,6 +18,7 @@
 import { dropout, expandBatch, gatherRows, linear, reshape, Tensor } from '../engine/index.js';
 import { initParam } from '../models/encoder.js';
 import { backboneOf } from '../models/backbone.js';
+import { summaryIsLast, summaryPositions } from '../models/summary.js';
 import type { LoadedModel } from '../models/model.js';
 import { Rng } from '../text/random.js';
 import {
@@ -72,7 +73,9 @@ export class PrefixTuningModel implements PromptModel {
       prefixLength: this.prefixLen,
       numVirtualTokens: this.prefixLen,
       reparam: rows.reparam,
-      head: this.kind === 'ner' ? 'linear on the last hidden state of every token (first piece of each word scored)' : 'linear on the last hidden state at the first token (not the pooler)',
+      head: this.kind === 'ner'
+        ? 'linear on the last hidden state of every token (first piece of each word scored)'
+        : `linear on the last hidden state at the ${summaryIsLast(c) ? 'last token (XLNet\'s <cls>)' : 'first token'} (not the pooler)`,
       warnings: [],
     };
   }
@@ -160,7 +163,8 @@ export class PrefixTuningModel implements PromptModel {
     const out = backboneOf(enc).forward({
       batch: b.B, seqLen: b.T, ids: b.ids, mask: b.mask, tokenTypes: b.typeIds,
       prefix: this.prefix(b.B, o.dropoutSeed),
-      positions: ner ? undefined : new Int32Array(b.B),
+      // The summary token: the first ([CLS] / <s>), XLNet's last (<cls>).
+      positions: ner ? undefined : summaryPositions(this.backbone.config, b.mask, b.B, b.T),
       dropoutSeed: o.dropoutSeed,
     });
     const x = ner ? reshape(out.hidden, [b.B * b.T, H]) : out.hidden;

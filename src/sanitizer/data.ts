@@ -49,7 +49,7 @@ export interface MiningBatch {
   mask: Float32Array;
   /** Flat rows (b·T + pos) of the L placeholders of each row, row-major [B, L]. */
   promptRows: Int32Array;
-  /** Token index of each row's target position (0 in cls and pooler mode). */
+  /** Token index of each row's target position (cls: the summary token, 0 but XLNet's last; pooler: 0). */
   targetPositions: Int32Array;
   /** Auxiliary clean outputs [B, H]. */
   aux: Float32Array;
@@ -85,9 +85,14 @@ export function placeholderRow(target: ScanTarget, text: string, o: MiningDataOp
   const L = o.promptLen;
   if (placeholders.length !== L) throw new Error(`tokenizer placed ${placeholders.length} of ${L} prompt tokens`);
   switch (o.mode) {
-    case 'cls':
+    case 'cls': {
+      // h_aux is the clean sentence's output: the sentence without the prompt. The summary token is
+      // the first ([CLS] / <s>) or, for XLNet, the last (<cls>): its index moves with the prompt.
+      const auxIds = ids.filter((_, i) => !placeholders.includes(i));
+      return { ids, placeholders, target: target.summaryPosition(ids.length), auxIds, auxTarget: target.summaryPosition(auxIds.length) };
+    }
     case 'pooler':
-      // h_aux is the clean sentence's output: the sentence without the prompt.
+      // The pooler reads token 0 (only families with a pooler: BERT, RoBERTa, ALBERT).
       return { ids, placeholders, target: 0, auxIds: ids.filter((_, i) => !placeholders.includes(i)), auxTarget: 0 };
     case 'token': {
       const t = o.tokenPosition;

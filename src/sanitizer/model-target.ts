@@ -2,6 +2,7 @@
 import { noGrad } from '../engine/index.js';
 import { backboneOf } from '../models/backbone.js';
 import type { LoadedModel } from '../models/model.js';
+import { summaryPosition } from '../models/summary.js';
 import { countWords } from '../text/words.js';
 import type { ScanTarget } from './target.js';
 
@@ -26,6 +27,7 @@ export function scanTargetOf(model: LoadedModel): ScanTarget {
     isSpecialOrUnused: (id) => id >= tok.vocabSize || tok.isSpecialOrUnused(id),
     tokenString: (id) => tok.idToToken(id) ?? `#${id}`,
     wordCount: countWords,
+    summaryPosition: (length) => summaryPosition(model.config, length),
     encodeWithPlaceholders(text, insertAtWord, count, maxLen) {
       // Placeholders carry [UNK], not [PAD]: RoBERTa numbers positions by skipping pad ids.
       const e = tok.encodeWithPlaceholders(text, insertAtWord, count, { maxLength: maxLen, placeholderId: ids.unk });

@@ -28,6 +28,12 @@ export interface ScanTarget extends Backbone {
   /** Special tokens and never-trained rows ([unused…]): prompt init skips them. */
   isSpecialOrUnused(id: number): boolean;
   tokenString(id: number): string;
+  /**
+   * The `cls` mode's target in a sequence of `length` real tokens: the
+   * family's summary token (models/summary.ts) — 0 for [CLS] / <s>, the
+   * last token for XLNet's <cls>.
+   */
+  summaryPosition(length: number): number;
   /** Tokenises text with `count` placeholder tokens before word `insertAtWord`, within maxLen tokens. */
   encodeWithPlaceholders(text: string, insertAtWord: number, count: number, maxLen: number): PlaceholderEncoding;
   wordCount(text: string): number;

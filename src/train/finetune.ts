@@ -12,6 +12,7 @@ import { crossEntropy, gatherRows, noGrad, reshape, type Tensor, withScope } fro
 import { backendName } from '../engine/backend.js';
 import { Encoder, initParam, poolerName } from '../models/encoder.js';
 import { classifiesFirstToken, MlmHead, SequenceClassificationHead } from '../models/heads.js';
+import { summaryPositions } from '../models/summary.js';
 import { type LoadedModel, saveModel } from '../models/model.js';
 import { nlpCorpusSentences, sampleSentences, splitTrainHeldout, wikitextSentences } from '../text/corpus.js';
 import { readTextDataset, type TextExample } from '../text/datasets.js';
@@ -159,9 +160,11 @@ function withPooler(model: LoadedModel, seed: number): Encoder {
 /** Logits [B, labels] for a padded batch; dropout when a seed is given. */
 function classifierLogits(encoder: Encoder, head: SequenceClassificationHead, ids: Int32Array, mask: Float32Array, B: number, T: number, dropoutSeed?: number): Tensor {
   const out = encoder.forward({ batch: B, seqLen: T, inputIds: ids, attentionMask: mask, dropoutSeed, withPooler: head.usesPooler });
+  // Without a pooler the head reads the summary token: the first, XLNet's last (models/summary.ts).
+  const summary = summaryPositions(encoder.config, mask, B, T);
   const x = head.usesPooler
     ? out.poolerOutput!
-    : gatherRows(reshape(out.lastHiddenState, [B * T, encoder.hidden]), Int32Array.from({ length: B }, (_, b) => b * T));
+    : gatherRows(reshape(out.lastHiddenState, [B * T, encoder.hidden]), Int32Array.from({ length: B }, (_, b) => b * T + summary[b]!));
   return head.forward(x, dropoutSeed === undefined ? undefined : (dropoutSeed ^ 0x5bd1e995) >>> 0);
 }
 
