@@ -7,7 +7,10 @@
  * (d) a DeBERTa-v3-base-shaped layer (disentangled attention: c2p + p2c,
  * 256 log buckets, shared keys, LayerNorm'd relative embeddings) against a
  * BERT-base-shaped one, both as a one-layer Encoder fwd + bwd-to-input on
- * the same 4×128 tokens with padding (goal: DeBERTa within 1.5×).
+ * the same 4×128 tokens with padding (goal: DeBERTa within 1.5×);
+ * (e) an XLNet-base-shaped layer (relative attention: the position term
+ * through the sinusoid table and rel shift, the segment term, the
+ * per-query content mask) on the same tokens, against the same BERT layer.
  */
 import {
   backward, disableProfiling, enableProfiling, gemmCounters, kernelTimes, resetGemmCounters, resetProfile,
@@ -107,6 +110,12 @@ const bertStep = encoderStep(bertCfg, DB, DT, 2);
 const debertaStep = encoderStep(debertaCfg, DB, DT, 2);
 const debertaRatio = debertaStep / bertStep;
 log(`(d) one-layer encoder fwd+bwd-to-input, ${DB}×${DT} tokens: BERT-base ${(bertStep * 1000).toFixed(1)} ms, DeBERTa-v3-base ${(debertaStep * 1000).toFixed(1)} ms: ${debertaRatio.toFixed(2)}× (goal ≤ 1.5×)`);
+// (e) XLNet's keys: d_model, n_head, d_inner, dropout (xlnet-base-cased's shape, one layer). No token types given:
+// the tokenizer's one-sentence types, so the segment term is computed.
+const xlnetCfg = createEncoderConfig('xlnet', { vocabSize: 1000, numHiddenLayers: 1, hiddenSize: H, numAttentionHeads: heads, intermediateSize: F, hiddenDropoutProb: 0 });
+const xlnetStep = encoderStep(xlnetCfg, DB, DT, 2);
+const xlnetRatio = xlnetStep / bertStep;
+log(`(e) one-layer encoder fwd+bwd-to-input, ${DB}×${DT} tokens: BERT-base ${(bertStep * 1000).toFixed(1)} ms, XLNet-base ${(xlnetStep * 1000).toFixed(1)} ms: ${xlnetRatio.toFixed(2)}×`);
 
 if (json) {
   console.log(JSON.stringify({
@@ -120,6 +129,8 @@ if (json) {
     bert_encoder_layer_seconds: bertStep,
     deberta_encoder_layer_seconds: debertaStep,
     deberta_to_bert_ratio: debertaRatio,
+    xlnet_encoder_layer_seconds: xlnetStep,
+    xlnet_to_bert_ratio: xlnetRatio,
     time_shares: Object.fromEntries(shares),
   }));
 }
