@@ -12,6 +12,7 @@ import { registerEvalPrompt } from './prompt.js';
 import { MATCH_THRESHOLD } from '../sanitizer/monitor.js';
 import { ACCEPT_AT, DEFAULT_MINING_OPTIONS, type MiningOptions } from '../sanitizer/mining.js';
 import { registerEvalGuard, registerEvalVictims } from './victims.js';
+import { registerEvalPaper } from './eval-paper.js';
 import { interruptFlag } from './signals.js';
 
 export function register(program: Command): void {
@@ -89,4 +90,5 @@ export function register(program: Command): void {
     });
   registerEvalVictims(ev);
   registerEvalGuard(ev);
+  registerEvalPaper(ev);
 }

@@ -1,0 +1,143 @@
+/**
+ * eval paper without running anything: the published numbers (spot checks,
+ * and every value against its line of the paper's text when the text is
+ * present), the plan (every cell runs or says why), and paper.json's
+ * tables and paper.html built from a hand-made journal.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { PAPER_BUDGETS } from '../../src/eval/paper/budget.js';
+import { entryHtml, paperHtml } from '../../src/eval/paper/html.js';
+import { makePlan } from '../../src/eval/paper/plan.js';
+import { PAPER_FILE, published, PUBLISHED } from '../../src/eval/paper/published.js';
+import type { PaperRecord } from '../../src/eval/paper/runner.js';
+import { buildReport } from '../../src/eval/paper/tables.js';
+import { packageRoot } from '../../src/text/data-dir.js';
+
+const paperText = join(packageRoot(), '..', 'shared', 'paper', PAPER_FILE);
+
+test('published: spot checks against the paper', () => {
+  const v = (id: string) => {
+    const p = published(id);
+    assert.ok(p, `no published value ${id}`);
+    return p;
+  };
+  assert.equal(v('tab2/ptuning/btop/roberta-large/rte/cacc').value, 70.51);
+  assert.equal(v('tab2/ptuning/btop/roberta-base/rte/bacc').value, 62.94);
+  assert.equal(v('tab2/ptuning-v2/por/bert-base-cased/sms-spam/macro-f1/bacc').value, 95.47);
+  assert.equal(v('tab3/ptuning-v2/por/bert-base-cased/sms-spam/weighted/asr').value, 49.67);
+  assert.equal(v('tab3/ptuning-v2/neuba/bert-large-cased/rte/asr').value, 11.11);
+  assert.equal(v('tab3/ptuning/btop/roberta-large/enron-spam/asr-guarded').value, 26.69);
+  const fp = v('tab4/roberta-large/cls/fp');
+  assert.deepEqual([fp.value, fp.of, fp.printed], [7, 60, '7/60']);
+  assert.equal(v('tab4/bert-base-cased/average-acc').value, 98.0);
+  assert.equal(v('tab4/overall-accuracy').value, 92.8);
+  assert.equal(v('tab5/xlnet-large-cased/ours/c').value, 20);
+  const t6 = v('tab6/rte/por/roberta-base/asr/lmsanitator');
+  assert.deepEqual([t6.value, t6.sd], [8.4, 2.4]);
+  assert.equal(v('tab7/roberta-large/two-pvs/phrase').value, 0.93);
+  assert.equal(v('tab8/btop/70/detection-rate').value, 0.63);
+  assert.equal(v('tab8/por/6/row3').value, 0.38);
+  assert.match(v('tab8/por/6/row3').row, /label lost/);
+  assert.equal(v('tab17/roberta-large/rare/dr').value, 0.77);
+  assert.equal(v('tab18/btop/1000/detection-rate').value, 0.77);
+  assert.equal(v('fig6/recall-1000').value, 94.8);
+  // Numbers only in a figure are unknown, with a note, not guessed.
+  const fig = v('fig6/per-model');
+  assert.equal(fig.value, null);
+  assert.match(fig.note!, /only in the figure/i);
+  // Ids are unique; every known value has its printed text and line.
+  assert.equal(new Set(PUBLISHED.map((p) => p.id)).size, PUBLISHED.length);
+  for (const p of PUBLISHED) if (p.value !== null) assert.ok(p.printed && p.line, `${p.id}: no printed text or line`);
+});
+
+test('published: every value is printed on its line of the paper\'s text', (t) => {
+  if (!existsSync(paperText)) return t.skip(`${paperText} not here`);
+  const lines = readFileSync(paperText, 'utf8').split('\n');
+  for (const p of PUBLISHED) {
+    if (p.line === null) continue;
+    const line = lines[p.line - 1]!;
+    const cells = line.split('|').map((c) => c.trim());
+    const found = cells.includes(p.printed!) || line.includes(p.printed!);
+    assert.ok(found, `${p.id}: ${JSON.stringify(p.printed)} is not on line ${p.line}: ${line.slice(0, 200)}`);
+  }
+  // Row order: the first value of each Table 2 row sits first on its line.
+  for (const p of PUBLISHED.filter((x) => x.id.endsWith('/rte/cacc') && x.table === 'Table 2')) {
+    const nums = lines[p.line! - 1]!.split('|').map((c) => c.trim()).filter((c) => /^\d+\.\d+$/.test(c));
+    assert.equal(nums[0], p.printed, `${p.id}: line ${p.line}`);
+  }
+});
+
+test('plan: every cell runs or says why; quick runs the first model only', () => {
+  const plan = makePlan({ zoo: ['bert-mini', 'roberta-mini'], budget: PAPER_BUDGETS.quick });
+  const ids = plan.cells.map((c) => c.id);
+  assert.equal(new Set(ids).size, ids.length);
+  const run = plan.cells.filter((c) => !c.reason);
+  assert.ok(run.length > 20);
+  assert.ok(run.every((c) => c.model === 'bert-mini'));
+  for (const c of plan.cells.filter((x) => x.model === 'roberta-mini')) assert.match(c.reason!, /quick budget: only the first --zoo model/);
+  // Dependencies come first.
+  const pos = new Map(ids.map((id, i) => [id, i]));
+  for (const c of run) for (const d of c.deps) assert.ok(pos.get(d)! < pos.get(c.id)!, `${c.id} before ${d}`);
+  assert.match(plan.cells.find((c) => c.id === 'victims/bert-mini/por/yelp-5/s1')!.reason!, /not in the quick budget \(runs with --budget full\)/);
+  assert.match(plan.cells.find((c) => c.id === 'note/tab5-piccolo')!.reason!, /not implemented yet/);
+  // A selection: tab5 alone needs the POR search, its attack and the base model, nothing else.
+  const t5 = makePlan({ zoo: ['bert-mini'], budget: PAPER_BUDGETS.quick, tables: ['tab5'] });
+  assert.deepEqual(t5.cells.filter((c) => !c.reason && c.kind !== 'note').map((c) => c.id), ['base/bert-mini', 'attack/bert-mini/por', 'search/bert-mini/por']);
+  assert.throws(() => makePlan({ zoo: ['bert-giant'], budget: PAPER_BUDGETS.quick }), /unknown zoo model bert-giant/);
+  assert.throws(() => makePlan({ zoo: ['bert-mini'], budget: PAPER_BUDGETS.quick, tasks: ['yelp-5'] }), /not in the quick budget's tasks/);
+});
+
+/** A journal record as the runner writes it. */
+function rec(id: string, result: Record<string, unknown>): PaperRecord {
+  return {
+    id, kind: id.split('/')[0] as PaperRecord['kind'], status: 'done', result, config: {}, seeds: { prompt: 1 },
+    models: { 'bert-mini': { dir: '/zoo/bert-mini', sha256: 'ab'.repeat(32) } }, seconds: 12, started: '2026-01-01T00:00:00Z', finished: '2026-01-01T00:00:12Z',
+  };
+}
+
+test('tables and paper.html: ours beside the paper\'s, the difference classed, reasons, charts', () => {
+  const plan = makePlan({ zoo: ['bert-mini'], budget: PAPER_BUDGETS.quick, tables: ['tab2', 'fig6'] });
+  const records = new Map<string, PaperRecord>();
+  records.set('base/bert-mini', rec('base/bert-mini', { dir: '/zoo/bert-mini' }));
+  records.set('attack/bert-mini/por', rec('attack/bert-mini/por', {}));
+  // RTE: CACC 70.0 against the paper's 71.84 (close), BACC 30.0 against 70.40 (far).
+  records.set('victims/bert-mini/por/rte/s1', rec('victims/bert-mini/por/rte/s1', { cacc: 0.7, bacc: 0.3, asr: 1, weighted_asr: 1 }));
+  records.set('search/bert-mini/por', rec('search/bert-mini/por', { curve: [{ loop: 1, found: 2, recall: 1 / 3 }, { loop: 2, found: 6, recall: 1 }], injected: 6, loops: 2 }));
+  const failed = { ...rec('victims/bert-mini/neuba/rte/s1', {}), status: 'failed' as const, error: 'rte: <no data> here' };
+  records.set(failed.id, failed);
+  const report = buildReport(plan, records, { format: 'lmsanitator-paper', created: '2026-01-01T00:00:00Z', commit: 'c0ffee', dataDir: '/data', cpus: 2 });
+
+  const tab2 = report.tables.find((t) => t.id === 'tab2')!;
+  const row = tab2.rows.find((r) => r.label === 'P-tuning v2, POR, bert-mini')!;
+  assert.equal(row.paper_row, 'P-tuning v2, POR, BERT-base-cased');
+  const [cacc, bacc] = row.entries;
+  assert.deepEqual([cacc!.ours, cacc!.paper, cacc!.diff, cacc!.diff_class], [70, 71.84, -1.84, 'close']);
+  assert.deepEqual([bacc!.ours, bacc!.paper, bacc!.diff_class], [30, 70.4, 'far']);
+  const neuba = tab2.rows.find((r) => r.label === 'P-tuning v2, NeuBA, bert-mini')!.entries[0]!;
+  assert.equal(neuba.ours, null);
+  assert.equal(neuba.reason, 'failed: rte: <no data> here');
+  // Every entry of every table has a value or a reason.
+  for (const t of report.tables) for (const r of t.rows) for (const e of r.entries) assert.ok(e.ours !== null || e.reason, `${t.id}/${r.label}`);
+  assert.match(tab2.summary, /differ from it by/);
+  // A cell waiting on a failed one says so.
+  assert.match(report.cells.find((c) => c.id === 'victims/bert-mini/btop/rte/s1')!.reason!, /needs attack\/bert-mini\/btop, which is/);
+  assert.equal(report.figures.find((f) => f.id === 'fig6')!.fig6!.length, 1);
+
+  const html = paperHtml(report);
+  assert.match(html, /<td class="diff-close"[^>]*><span class="ours">70\.0<\/span><span class="paper">paper 71\.84<\/span><span class="delta">−1\.8<\/span><\/td>/);
+  assert.match(html, /<td class="diff-far"[^>]*><span class="ours">30\.0<\/span><span class="paper">paper 70\.40<\/span>/);
+  assert.match(html, /<td class="missing"[^>]*><span class="ours">—<\/span><span class="paper">paper 71\.84<\/span><a class="why" href="#tab2-why-\d+">/);
+  assert.match(html, /<li id="tab2-why-\d+">failed: rte: &lt;no data&gt; here<\/li>/);
+  assert.ok(!html.includes('<no data>'), 'run strings are escaped');
+  assert.match(html, /<canvas id="fig6-chart"/);
+  assert.match(html, /new Chart\(/);
+  assert.ok(!/<script[^>]+src=/.test(html), 'Chart.js is inlined, not fetched');
+  assert.match(html, /Where we differ:/);
+  assert.match(html, /The paper's Table 2 as printed/);
+  // A lone entry with a count shows the count and the rate.
+  const e = entryHtml({ ours: 50, text: '1/2', paper: 11.7, paper_text: '7/60', paper_id: 'x', diff: 38.3, diff_class: 'far', cells: ['c'] }, 'percent', () => 1);
+  assert.match(e, /1\/2 <small>\(50\.0\)<\/small>.*paper 7\/60.*\+38\.3/);
+});
