@@ -9,7 +9,7 @@
  * not the vocabulary): the same numbers as the full MLM logits restricted
  * to those columns, which is what the softmax over label words needs.
  */
-import { gatherRows, gelu, layerNorm, linear, reshape, spliceRows, Tensor } from '../engine/index.js';
+import { gatherRows, linear, reshape, spliceRows, Tensor } from '../engine/index.js';
 import { backboneOf } from '../models/backbone.js';
 import type { LoadedModel } from '../models/model.js';
 import { Rng } from '../text/random.js';
@@ -152,8 +152,8 @@ export class PTuningModel implements PromptModel {
     const m = this.backbone.mlm!;
     const V = m.decoder.shape[0]!;
     const ids = Int32Array.from(this.verbalizer.ids);
-    // XLNet's lm_loss has no transform: the decoder scores the hidden state itself.
-    const t = m.dense && m.norm ? layerNorm(gelu(linear(h, ...m.dense)), ...m.norm, this.backbone.config.layerNormEps) : h;
+    // The head's own transform (its family's activation; none for XLNet's lm_loss), then only the label words' decoder rows.
+    const t = m.transform(h);
     const bias = reshape(gatherRows(reshape(m.bias, [V, 1]), ids), [ids.length]);
     return linear(t, gatherRows(m.decoder, ids), bias);
   }

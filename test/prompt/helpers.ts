@@ -45,10 +45,12 @@ export function promptTokenizer(): TextTokenizer {
  * attends almost uniformly, so a prompt row barely moves the mask's hidden
  * state and a short run has nothing to learn from.
  */
-export function promptModel(o: { seed?: number; hidden?: number; heads?: number; layers?: number; maxPos?: number; initStd?: number } = {}): LoadedModel {
+export function promptModel(o: { seed?: number; hidden?: number; heads?: number; layers?: number; maxPos?: number; initStd?: number; family?: 'bert' | 'electra' | 'albert' } = {}): LoadedModel {
   const tokenizer = promptTokenizer();
   const hidden = o.hidden ?? 32;
-  const config = createEncoderConfig('bert', {
+  const family = o.family ?? 'bert';
+  const config = createEncoderConfig(family, {
+    ...(family === 'bert' ? {} : { embeddingSize: hidden / 2 }),
     vocabSize: tokenizer.vocabSize, hiddenSize: hidden, numHiddenLayers: o.layers ?? 2, numAttentionHeads: o.heads ?? 2,
     intermediateSize: 2 * hidden, maxPositionEmbeddings: o.maxPos ?? 160, padTokenId: tokenizer.specialIds.pad, typeVocabSize: 2,
     initializerRange: o.initStd ?? 0.02,
