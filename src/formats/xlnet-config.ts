@@ -186,9 +186,10 @@ function parseSummary(json: Record<string, unknown>, cx: XlnetParseContext, fail
   if (json['summary_proj_to_labels'] === true) {
     fail('"summary_proj_to_labels": true is not supported (the summary would project to the labels before logits_proj, which expects d_model inputs)');
   }
-  const actName = json['summary_activation'];
+  // Absent: XLNetConfig's default "tanh"; null or "" (written explicitly): SequenceSummary's identity.
+  const actName = json['summary_activation'] === undefined ? 'tanh' : json['summary_activation'];
   let summaryActivation: SummaryActivation = null;
-  if (actName !== undefined && actName !== null && actName !== '') {
+  if (actName !== null && actName !== '') {
     if (actName === 'tanh') summaryActivation = 'tanh';
     else {
       const a = cx.activation(actName);

@@ -92,6 +92,9 @@ test('parses xlnet-base-cased: XLNet\'s own keys, parameter count of XLNetModel'
   // the 116,718,336 transformers reports for XLNetModel (≈ 117M).
   assert.equal(parameterCount(c), 32000 * 768 + 768 + 12 * (5 * 768 * 768 + 3 * 768 + 2 * 768 + 4 * 768 + 2 * 768 * 3072 + 3072 + 768));
   assert.equal(parameterCount(c), 116718336);
+  // summary_activation: absent takes XLNetConfig's default tanh; an explicit null is SequenceSummary's identity.
+  assert.equal(parseEncoderConfig({ model_type: 'xlnet' }, L).xlnet?.summaryActivation, 'tanh');
+  assert.equal(parseEncoderConfig({ model_type: 'xlnet', summary_activation: null }, L).xlnet?.summaryActivation, null);
 });
 
 test('parses bert-base-uncased', () => {
