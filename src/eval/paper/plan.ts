@@ -16,7 +16,7 @@
  *   note       —                              a cell that cannot be produced here, with why
  */
 import { PROMPT_TASKS, type PromptTask } from '../../prompt/index.js';
-import { ZOO, zooEntry } from '../../zoo/configs.js';
+import { ZOO } from '../../zoo/configs.js';
 import { type AdaptiveVariant, BUDGETS, DETECTION_COLUMNS, type DetectionColumn, PAPER_BUDGETS, type PaperBudget } from './budget.js';
 import { PAPER_SETTINGS, TAB6_INSTANCES } from './published.js';
 
@@ -234,7 +234,3 @@ export function makePlan(o: PlanOptions): PaperPlan {
   return { zoo, budget, tables, tasks, cells };
 }
 
-/** The family of a zoo model ("bert", "roberta"). */
-export function familyOf(model: string): string {
-  return zooEntry(model).family;
-}
