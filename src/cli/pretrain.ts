@@ -2,8 +2,9 @@
  * `lmsanitator pretrain --out <dir>`: masked-LM pretraining of a fresh
  * BERT-, RoBERTa-, ELECTRA- or ALBERT-family model from real text, with the
  * standard vocabularies (bert-base-uncased WordPiece, GPT-2 byte-level BPE;
- * see familyTokenizer for ALBERT). ELECTRA is trained with the MLM
- * objective of its generator head, not replaced-token detection. The zoo
+ * see familyTokenizer for ALBERT, DeBERTa and XLNet). ELECTRA is trained
+ * with the MLM objective of its generator head, not replaced-token
+ * detection; XLNet with MLM through lm_loss, not its permutation LM. The zoo
  * builds its named models through the same function; this command takes
  * any sizes and any corpus file. Interrupted runs resume from the
  * checkpoint in --out when the same command is run again.
@@ -58,7 +59,7 @@ export function register(program: Command): void {
   exitCodes(program.command('pretrain'), JOB_EXITS)
     .description('pretrain a masked language model from text and write a Hugging Face directory (resumes an interrupted run)')
     .requiredOption('--out <dir>', 'output model directory (also holds the checkpoint while training)')
-    .addOption(choiceOpt('--family <family>', 'bert (WordPiece, bert-base-uncased vocabulary), roberta (GPT-2 byte-level BPE), electra or albert (factorised embeddings, WordPiece)', ['bert', 'roberta', 'electra', 'albert'], 'bert'))
+    .addOption(choiceOpt('--family <family>', 'bert (WordPiece, bert-base-uncased vocabulary), roberta (GPT-2 byte-level BPE), electra or albert (factorised embeddings, WordPiece), deberta (v3 switches, WordPiece) or xlnet (WordPiece; MLM through lm_loss, not permutation LM)', ['bert', 'roberta', 'electra', 'albert', 'deberta', 'xlnet'], 'bert'))
     .addOption(intOpt('--layers <n>', 'transformer layers (albert: applications of its one shared layer)', 1, MINI.layers))
     .addOption(intOpt('--embedding-size <n>', 'electra, albert: width of the embedding tables (default 128; the others use --hidden)', 1))
     .addOption(intOpt('--hidden <n>', 'hidden size', 1, MINI.hidden))

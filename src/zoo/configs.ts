@@ -11,8 +11,25 @@ import { bertUncasedTokenizer, robertaGpt2Tokenizer } from '../text/pretrained.j
 import type { TextTokenizer } from '../text/tokenizer.js';
 import type { PretrainOptions } from '../train/pretrain.js';
 
-/** The families the zoo can pretrain; ELECTRA and ALBERT use the bert-base-uncased vocabulary (see familyTokenizer). */
-export type ZooFamily = 'bert' | 'roberta' | 'electra' | 'albert';
+/**
+ * The families the zoo can pretrain; ELECTRA, ALBERT, DeBERTa (v3's
+ * switches) and XLNet use the bert-base-uncased vocabulary (see
+ * familyTokenizer).
+ */
+export type ZooFamily = 'bert' | 'roberta' | 'electra' | 'albert' | 'deberta' | 'xlnet';
+
+/**
+ * DeBERTa-v3's attention switches (microsoft/deberta-v3-base's config.json):
+ * relative positions only, log buckets, shared keys, LayerNorm'd relative
+ * embeddings, no token types.
+ */
+function debertaV3Switches(maxPositions: number) {
+  return {
+    // 256 buckets over 512 positions in v3-base; half the position table for smaller ones (the buckets need span > buckets / 2 + 1).
+    relative_attention: true, position_buckets: Math.min(256, Math.floor(maxPositions / 2)), max_relative_positions: -1, pos_att_type: ['p2c', 'c2p'],
+    position_biased_input: false, share_att_key: true, norm_rel_ebd: 'layer_norm',
+  };
+}
 
 export interface ZooEntry {
   name: string;
@@ -106,10 +123,12 @@ export function tokenizerFor(e: ZooEntry): TextTokenizer {
 /**
  * The standard vocabulary of a family: bert-base-uncased WordPiece (BERT,
  * and ELECTRA, whose published checkpoints use the same vocabulary), or
- * GPT-2 byte-level BPE for RoBERTa. ALBERT's own SentencePiece vocabulary
- * is not bundled (no model hub here), so the ALBERT models the zoo
- * pretrains use WordPiece; ALBERT checkpoints from elsewhere load with
- * their own tokenizer files.
+ * GPT-2 byte-level BPE for RoBERTa. The SentencePiece vocabularies of
+ * ALBERT, DeBERTa-v3 and XLNet are not bundled (no model hub here), so the
+ * models of those families the zoo pretrains use WordPiece; checkpoints
+ * from elsewhere load with their own tokenizer files. (For XLNet the
+ * summary token is then [SEP], the last real token, where XLNet's own
+ * tokenizer puts <cls>: the summary position rule is the same.)
  */
 export function familyTokenizer(family: ZooFamily, maxPositions: number): TextTokenizer {
   return family === 'roberta' ? robertaGpt2Tokenizer({ modelMaxLength: maxPositions - 2 }) : bertUncasedTokenizer({ modelMaxLength: maxPositions });
@@ -132,20 +151,21 @@ export function familyConfig(
   if (!factorised && sizes.embedding !== undefined && sizes.embedding !== sizes.hidden) {
     throw new Error(`an embedding width (${sizes.embedding}) other than the hidden size (${sizes.hidden}) needs the electra or albert family`);
   }
-  return createEncoderConfig(family, {
+  const modelType = family === 'deberta' ? 'deberta-v2' : family;
+  return createEncoderConfig(modelType, {
     vocabSize: sizes.vocabSize ?? tok.vocabSize,
     ...(factorised ? { embeddingSize: sizes.embedding ?? sizes.hidden } : {}),
     hiddenSize: sizes.hidden,
     numHiddenLayers: sizes.layers,
     numAttentionHeads: sizes.heads,
     intermediateSize: sizes.ff,
-    maxPositionEmbeddings: sizes.maxPositions,
-    typeVocabSize: family === 'roberta' ? 1 : 2,
-    layerNormEps: family === 'roberta' ? 1e-5 : 1e-12,
+    // XLNet has no position table (its usable length is fixed) and three token types of its own.
+    ...(family === 'xlnet' ? {} : { maxPositionEmbeddings: sizes.maxPositions, typeVocabSize: family === 'roberta' ? 1 : family === 'deberta' ? 0 : 2 }),
+    layerNormEps: family === 'roberta' ? 1e-5 : family === 'deberta' ? 1e-7 : 1e-12,
     padTokenId: tok.specialIds.pad,
     // ALBERT was pretrained without dropout (its config's defaults); the others with 0.1.
     hiddenDropoutProb: family === 'albert' ? 0 : 0.1,
     attentionProbsDropoutProb: family === 'albert' ? 0 : 0.1,
     initializerRange: 0.02,
-  });
+  }, family === 'deberta' ? debertaV3Switches(sizes.maxPositions) : {});
 }
