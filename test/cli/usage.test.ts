@@ -51,7 +51,7 @@ const BAD_USAGE: [string[], RegExp][] = [
   [['zoo', 'build', 'clean-set', '--base', 'nope', '--count', '2'], /unknown --base "nope"/],
   [['zoo', 'list', 'extra'], /^lmsanitator zoo list: too many arguments/],
   [['pretrain'], /^lmsanitator pretrain: required option '--out <dir>' not specified/],
-  [['pretrain', '--out', 'x', '--family', 'gpt'], /Allowed choices are bert, roberta\./],
+  [['pretrain', '--out', 'x', '--family', 'gpt'], /Allowed choices are bert, roberta, electra, albert, deberta, xlnet\./],
   [['finetune', model, '--out', 'x'], /^lmsanitator finetune: required option '--task <task>' not specified/],
   [['finetune', model, '--out', 'x', '--task', 'imdb'], /option '--task <task>' argument 'imdb' is invalid\. Allowed choices are sst2, ag-news, sms-spam, mlm\./],
   [['finetune', model, '--out', 'x', '--task', 'mlm', '--corpus', 'books'], /Allowed choices are wikitext, nlp-corpus-slice\./],
