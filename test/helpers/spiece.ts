@@ -6,7 +6,9 @@
  */
 import { PieceType } from '../../src/text/sentencepiece-proto.js';
 
-function varint(n: number): number[] {
+/** Protobuf writers for hand-made spiece.model files (tests only). */
+export function varint(n: number | bigint): number[] {
+  // Negative int32 values are written as 64-bit two's complement (10 bytes), as protobuf does.
   let v = BigInt.asUintN(64, BigInt(n));
   const out: number[] = [];
   do {
@@ -16,16 +18,19 @@ function varint(n: number): number[] {
   } while (v > 0n);
   return out;
 }
-const tag = (field: number, wire: number) => varint(field * 8 + wire);
-const lenField = (field: number, payload: number[]) => [...tag(field, 2), ...varint(payload.length), ...payload];
-const intField = (field: number, n: number) => [...tag(field, 0), ...varint(n)];
-function floatField(field: number, x: number): number[] {
+export const tag = (field: number, wire: number) => varint(field * 8 + wire);
+export const lenField = (field: number, payload: number[]) => [...tag(field, 2), ...varint(payload.length), ...payload];
+export const intField = (field: number, n: number) => [...tag(field, 0), ...varint(n)];
+export const utf8 = (s: string) => [...Buffer.from(s, 'utf8')];
+export function floatField(field: number, x: number): number[] {
   const b = Buffer.alloc(4);
   b.writeFloatLE(x);
   return [...tag(field, 5), ...b];
 }
-const piece = (text: string, score: number, type: number) =>
-  lenField(1, [...lenField(1, [...Buffer.from(text, 'utf8')]), ...floatField(2, score), ...intField(3, type)]);
+/** One SentencePiece {piece, score, type} entry of ModelProto's field 1. */
+export function piece(text: string, score: number, type: number = PieceType.NORMAL): number[] {
+  return lenField(1, [...lenField(1, utf8(text)), ...floatField(2, score), ...intField(3, type)]);
+}
 
 export function xlnetSpieceModel(V: number): Uint8Array {
   const parts = [

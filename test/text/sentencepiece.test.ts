@@ -6,6 +6,7 @@ import { TextTokenizer } from '../../src/text/tokenizer.js';
 import { PieceType, SENTENCEPIECE_LIMITS, parseSentencePieceModel } from '../../src/text/sentencepiece-proto.js';
 import { sentencePieceTokenizerJson } from '../../src/text/sentencepiece.js';
 import { fixture, tmpDir } from './helpers.js';
+import { floatField, intField, lenField, piece, tag, utf8, varint } from '../helpers/spiece.js';
 
 // spiece.model and golden.json come from make_fixtures.py (see README.md there).
 const SPIECE = fixture('spiece/spiece.model');
@@ -33,31 +34,8 @@ function oneLineError(fn: () => unknown, ...fragments: string[]): void {
   });
 }
 
-// ---------------------------------------------------------------- protobuf writer for hand-made files
+// ---------------------------------------------------------------- hand-made files (the writers are in test/helpers/spiece.ts)
 
-function varint(n: number | bigint): number[] {
-  // Negative int32 values are written as 64-bit two's complement (10 bytes), as protobuf does.
-  let v = BigInt.asUintN(64, BigInt(n));
-  const out: number[] = [];
-  do {
-    const b = Number(v & 0x7fn);
-    v >>= 7n;
-    out.push(v > 0n ? b | 0x80 : b);
-  } while (v > 0n);
-  return out;
-}
-const tag = (field: number, wire: number) => varint(field * 8 + wire);
-const lenField = (field: number, payload: number[]) => [...tag(field, 2), ...varint(payload.length), ...payload];
-const intField = (field: number, n: number) => [...tag(field, 0), ...varint(n)];
-const utf8 = (s: string) => [...Buffer.from(s, 'utf8')];
-function floatField(field: number, x: number): number[] {
-  const b = Buffer.alloc(4);
-  b.writeFloatLE(x);
-  return [...tag(field, 5), ...b];
-}
-function piece(text: string, score: number, type: number = PieceType.NORMAL): number[] {
-  return lenField(1, [...lenField(1, utf8(text)), ...floatField(2, score), ...intField(3, type)]);
-}
 function trainerSpec(fields: Record<number, number>): number[] {
   return lenField(2, Object.entries(fields).flatMap(([f, v]) => intField(Number(f), v)));
 }
