@@ -124,7 +124,7 @@ test('pretrain: bad corpus files and impossible sizes fail before any work, nami
     [['--corpus', join(d, 'missing.txt')], /missing\.txt: cannot open/],
     [['--hidden', '30', '--heads', '4'], /"hidden_size" 30 is not divisible by "num_attention_heads" 4/],
     [['--vocab-size', '50'], /--vocab-size 50 is smaller than the bert tokenizer's 30522 tokens/],
-    [['--family', 'gpt'], /option '--family <family>' argument 'gpt' is invalid\. Allowed choices are bert, roberta\./],
+    [['--family', 'gpt'], /option '--family <family>' argument 'gpt' is invalid\. Allowed choices are bert, roberta, electra, albert, deberta, xlnet\./],
     [['--heldout', '200000'], /--heldout 200000 plus one batch of 64 need more/],
     [['--corpus', join(d, 'big.txt'), '--max-corpus-mb', '0'], /option '--max-corpus-mb <n>' argument '0' is invalid\. Expected a number > 0\./],
   ];
