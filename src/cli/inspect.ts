@@ -1,6 +1,6 @@
 /** `lmsanitator inspect <model-dir>`: architecture, size, dtype, tokenizer, a sample tokenisation. */
 import type { Command } from 'commander';
-import { type EncoderConfig, parameterCount } from '../formats/hf-config.js';
+import { type EncoderConfig, parameterCount, usablePositions } from '../formats/hf-config.js';
 import { loadModel } from '../models/model.js';
 import { exitCodes, STANDARD_EXITS } from './options.js';
 
@@ -44,7 +44,9 @@ export function register(program: Command): void {
       }
       console.log(`${dir}`);
       console.log(`  model type     ${info.model_type} (${info.architecture})`);
-      console.log(`  vocabulary     ${info.vocab_size}; positions ${info.max_position_embeddings}`);
+      // XLNet has no position table: its bound is ours (relative attention over at most that many tokens).
+      const positions = config.modelType === 'xlnet' ? `${usablePositions(config)} usable (relative attention, no position table)` : String(info.max_position_embeddings);
+      console.log(`  vocabulary     ${info.vocab_size}; positions ${positions}`);
       console.log(`  parameters     ${info.parameters.toLocaleString('en')} in the encoder; heads: ${heads.join(', ') || 'none'}`);
       console.log(`  weights        ${info.checkpoint_format} (${dtypes.join(', ')}): ${ckpt.files.join(', ')}`);
       if (model.unusedKeys.length) console.log(`  unused keys    ${model.unusedKeys.join(', ')}`);
