@@ -6,8 +6,9 @@
  * maximum over modes. Every finished model is journaled, so an interrupted
  * evaluation resumes where it stopped.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { writeJsonAtomic } from '../formats/file-io.js';
 import { runAttack } from '../attacks/attack.js';
 import { readManifest } from '../attacks/manifest.js';
 import { type AttackOptions, sizeDefaults } from '../attacks/settings.js';
@@ -16,7 +17,7 @@ import { DEFAULT_MINING_OPTIONS, type MiningOptions } from '../sanitizer/mining.
 import { judgeTriggers } from './triggers.js';
 import { scanTargetOf } from '../sanitizer/model-target.js';
 import { wholeWordTokens } from '../sanitizer/recover.js';
-import { cutTornTail, Journal } from '../sanitizer/journal.js';
+import { appendRecord, Journal, readRecords } from '../sanitizer/journal.js';
 import { SCAN_JOURNAL_FILE } from '../sanitizer/scan.js';
 import { scanModel } from './scan-model.js';
 import type { TargetMode } from '../sanitizer/target.js';
@@ -147,19 +148,10 @@ export interface DetectionReport {
   models: ModelResult[];
 }
 
-function readJournal(file: string): Map<string, ModelResult> {
-  const done = new Map<string, ModelResult>();
-  if (!existsSync(file)) return done;
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    if (!line.trim()) continue;
-    try {
-      const r = JSON.parse(line) as ModelResult;
-      done.set(r.name, r);
-    } catch {
-      // a torn last line from a kill: that model is redone
-    }
-  }
-  return done;
+function isModelResult(v: unknown): v is ModelResult {
+  if (typeof v !== 'object' || v === null) return false;
+  const r = v as Record<string, unknown>;
+  return typeof r.name === 'string' && typeof r.positive === 'boolean' && typeof r.flagged === 'boolean' && typeof r.score === 'number' && Array.isArray(r.modes);
 }
 
 /**
@@ -209,7 +201,7 @@ function checkRunSettings(o: DetectionOptions, journal: string, done: Map<string
     if (baseRecord && basename(baseRecord.dir) !== o.base) {
       throw new Error(`${journal} was written for the base model at ${baseRecord.dir}, not ${o.base}; use another --out`);
     }
-    writeFileSync(file, `${JSON.stringify(wanted)}\n`);
+    writeJsonAtomic(file, wanted);
   }
 }
 
@@ -217,15 +209,13 @@ export async function evaluateDetection(o: DetectionOptions): Promise<DetectionR
   const log = o.log ?? (() => {});
   mkdirSync(o.outDir, { recursive: true });
   const journal = join(o.outDir, 'detection.jsonl');
-  const done = readJournal(journal);
+  const done = readRecords(journal, isModelResult, (r) => r.name, 'a detection record');
   const modes = [...new Set(o.methods.map((m) => {
     const mode = MODE_OF[m];
     if (!mode) throw new Error(`unknown attack method "${m}"; known: ${Object.keys(MODE_OF).join(', ')}`);
     return mode;
   }))];
   checkRunSettings(o, journal, done);
-  // A torn last record (a kill mid-write) is redone; cut it so the next record keeps its own line.
-  if (existsSync(journal)) cutTornTail(journal);
   const base = buildZooModel(o.base, { quiet: o.quiet, shouldStop: o.shouldStop });
   if (base.interrupted) throw new Error('interrupted while building the base model');
 
@@ -264,7 +254,7 @@ export async function evaluateDetection(o: DetectionOptions): Promise<DetectionR
     };
   };
   const record = (r: ModelResult) => {
-    appendFileSync(journal, `${JSON.stringify(r)}\n`);
+    appendRecord(journal, r);
     done.set(r.name, r);
     log(`${r.positive ? 'backdoored' : 'clean'.padEnd(10)} ${r.name.padEnd(28)} ${r.flagged ? 'FLAGGED' : 'passed '} score ${r.score.toFixed(3)} (${r.scanSeconds.toFixed(0)} s)`);
   };

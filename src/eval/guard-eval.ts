@@ -13,9 +13,12 @@
  *   DIR/guard.html        the table and the match-rate histograms (clean vs triggered, η drawn)
  *
  * Cases are never mixed: a "search" figure uses only what search found.
- * A rerun skips journaled cells; a search cut short resumes from its journal.
+ * A rerun skips journaled cells; a search cut short resumes from its journal,
+ * and a larger search budget resumes a finished one (its guard cases are then
+ * measured again with the new PV set).
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readManifest, MANIFEST_FILE } from '../attacks/manifest.js';
 import { writeJsonAtomic, writeTextFileAtomic } from '../formats/file-io.js';
@@ -26,11 +29,13 @@ import { loadPrompt, loadPromptTask, type PromptInput, type PromptModel } from '
 import { appendRecord, readRecords } from '../sanitizer/journal.js';
 import { SignMonitor } from '../sanitizer/monitor.js';
 import { loadPvSet, type PvSet } from '../sanitizer/pvset.js';
+import { SCAN_JOURNAL_FILE } from '../sanitizer/scan.js';
 import { attackSuccess, type Classify } from './asr.js';
 import { type GuardFigures, measureGuard } from './guarded.js';
 import { guardHtml } from './guard-html.js';
 import { onionPurify } from './onion.js';
 import { search } from './scan-model.js';
+import { REPORT_JSON_FILE } from './scan-outputs.js';
 import { classifierOf, evaluateVictims, type VictimCell, type VictimsOptions } from './victims.js';
 import { withDirLock } from '../util/dir-lock.js';
 
@@ -47,8 +52,15 @@ export const GUARD_EVAL_FORMAT = 'lmsanitator-guard-eval';
  * correctly classified input are purified too, so it runs on the first
  * `onionMaxTest` test inputs only (50 by default: about a quarter of an
  * hour on bert-mini on 2 cores).
+ *
+ * The search budget (80 loops, patience 40; ≈ 16 min on bert-mini) was
+ * 40 / 15 until session 8: on the previous bert-mini build that stopped a
+ * NeuBA search by patience at loop 17 with 2 of its 6 PVs, while loops
+ * 40–54 found all six, and a POR search's 37 loops missed one PV that a
+ * second seed range found. The paper runs 1,000 loops; `--search-loops` /
+ * `--search-patience` raise it, and a larger budget resumes a finished search.
  */
-export const GUARD_EVAL_DEFAULTS = { searchLoops: 40, searchPatience: 15, onionBar: 0, onionMaxWords: 64, onionMaxTest: 50 } as const;
+export const GUARD_EVAL_DEFAULTS = { searchLoops: 80, searchPatience: 40, onionBar: 0, onionMaxWords: 64, onionMaxTest: 50 } as const;
 
 export interface GuardEvalOptions extends Omit<VictimsOptions, 'outDir' | 'progress'> {
   outDir: string;
@@ -82,6 +94,8 @@ export interface GuardRecord {
   task: string;
   case: GuardCase;
   pvs: number | null;
+  /** sha256 of the monitored PVs (float32 bytes, in order); null for ONION. */
+  pvs_sha256?: string | null;
   figures: GuardFigures | null;
   onion: OnionFigures | null;
   seconds: number;
@@ -112,6 +126,38 @@ export interface GuardEvalReport {
   triggers: string[];
   cells: GuardCell[];
   created: string;
+}
+
+/** Identifies a monitored PV list, so a journaled guard figure is reused only for the PVs it was measured with. */
+export function pvsFingerprint(pvs: readonly Float32Array[]): string {
+  const h = createHash('sha256');
+  for (const v of pvs) h.update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+  return h.digest('hex');
+}
+
+/**
+ * How the wanted search budget compares with the one that wrote the PV set:
+ * equal (reuse it), larger (resume the search), smaller (refused: loops
+ * already run cannot be taken back).
+ */
+export function searchBudgetChange(set: PvSet, want: { loops: number; patience: number }, file: string): 'equal' | 'larger' {
+  const had = { loops: Number(set.hyperParameters.loops), patience: Number(set.hyperParameters.patience) };
+  if (!Number.isFinite(had.loops) || !Number.isFinite(had.patience)) return 'equal';
+  if (want.loops < had.loops || want.patience < had.patience) {
+    throw new Error(`${file} was searched with --search-loops ${had.loops} --search-patience ${had.patience}; a smaller budget (${want.loops}, ${want.patience}) cannot undo loops already run: use another --out`);
+  }
+  return want.loops === had.loops && want.patience === had.patience ? 'equal' : 'larger';
+}
+
+/** An interrupted search writes the PVs found so far; its report says it stopped early. */
+function searchWasInterrupted(searchDir: string): boolean {
+  const file = join(searchDir, REPORT_JSON_FILE);
+  if (!existsSync(file)) return false;
+  try {
+    return (JSON.parse(readFileSync(file, 'utf8')) as { interrupted?: unknown }).interrupted === true;
+  } catch {
+    return true; // unreadable: resuming from the journal rewrites it
+  }
 }
 
 function isGuardRecord(v: unknown): v is GuardRecord {
@@ -185,16 +231,20 @@ function evaluateGuardLocked(o: GuardEvalOptions): GuardEvalResult {
   const mode = requiredMode(probe);
   const searchDir = join(o.outDir, `search-${mode}`);
   const pvsetFile = join(searchDir, 'pvset.safetensors');
-  let found: PvSet;
+  const budget = { loops: o.searchLoops ?? GUARD_EVAL_DEFAULTS.searchLoops, patience: o.searchPatience ?? GUARD_EVAL_DEFAULTS.searchPatience };
+  const journalFile = join(searchDir, SCAN_JOURNAL_FILE);
+  let found: PvSet | null = existsSync(pvsetFile) ? loadPvSet(pvsetFile) : null;
   let searchInfo: GuardEvalReport['search'];
-  if (existsSync(pvsetFile)) {
-    found = loadPvSet(pvsetFile);
+  // A finished search is reused when it ran with this budget; one cut short, or a larger budget, resumes it from its journal.
+  const resumable = found !== null && existsSync(journalFile);
+  const stale = resumable && (searchWasInterrupted(searchDir) || searchBudgetChange(found!, budget, pvsetFile) === 'larger');
+  if (found && !stale) {
     searchInfo = { dir: searchDir, mode, pvs: found.pvs.length, loops: -1, verdict: found.pvs.length ? 'backdoored' : 'clean' };
   } else {
-    log(`search: ${mode} mode on ${o.backdooredDir} (at most ${o.searchLoops ?? GUARD_EVAL_DEFAULTS.searchLoops} loops; journal in ${searchDir})`);
+    log(`search: ${mode} mode on ${o.backdooredDir} (at most ${budget.loops} loops, patience ${budget.patience}; journal in ${searchDir}${stale ? ', resumed' : ''})`);
     const r = search(o.backdooredDir, {
-      outDir: searchDir, mode, loops: o.searchLoops ?? GUARD_EVAL_DEFAULTS.searchLoops, patience: o.searchPatience ?? GUARD_EVAL_DEFAULTS.searchPatience,
-      resume: existsSync(join(searchDir, 'journal.jsonl')), quiet: o.quiet, shouldStop: stop,
+      outDir: searchDir, mode, loops: budget.loops, patience: budget.patience,
+      resume: existsSync(journalFile), quiet: o.quiet, shouldStop: stop,
     });
     if (stop()) return interruptedResult();
     found = loadPvSet(r.outputs.pvset);
@@ -203,12 +253,17 @@ function evaluateGuardLocked(o: GuardEvalOptions): GuardEvalResult {
   log(`search: ${found.pvs.length} PV${found.pvs.length === 1 ? '' : 's'} found`);
   const attackerPvs = o.pvSource === 'search+attacker' ? readManifest(o.backdooredDir).pvs : null;
   const H = backbone.config.hiddenSize;
-  const monitors: [GuardCase, SignMonitor][] = [['search', new SignMonitor(found.pvs, H, threshold)]];
-  if (attackerPvs) monitors.push(['search+attacker', new SignMonitor([...found.pvs, ...attackerPvs], H, threshold)]);
+  const caseSets: [GuardCase, Float32Array[]][] = [['search', found.pvs]];
+  if (attackerPvs) caseSets.push(['search+attacker', [...found.pvs, ...attackerPvs]]);
+  const monitors = caseSets.map(([c, pvs]): [GuardCase, SignMonitor, string] => [c, new SignMonitor(pvs, H, threshold), pvsFingerprint(pvs)]);
 
   // 3. Each task: the guard per case, and ONION, on the backdoored-backbone prompt.
   const journal = join(o.outDir, GUARD_JOURNAL);
   const done = readRecords(journal, isGuardRecord, (r) => `${r.task}:${r.case}`, 'a guard record');
+  // A guard record holds for the PVs it was measured with: after a longer search its case is measured again.
+  for (const [c, , fingerprint] of monitors) {
+    for (const [key, r] of done) if (r.case === c && r.pvs_sha256 !== fingerprint) done.delete(key);
+  }
   const batch = Math.max(o.batchSize ?? 32, 32);
   let interrupted = false;
   for (const cell of victims.cells) {
@@ -231,11 +286,11 @@ function evaluateGuardLocked(o: GuardEvalOptions): GuardEvalResult {
       let rec: GuardRecord;
       if (c === 'onion') {
         const onion = measureOnion(model, data, victims.triggers, o.seed, o.onionBar ?? GUARD_EVAL_DEFAULTS.onionBar, o.onionMaxTest ?? GUARD_EVAL_DEFAULTS.onionMaxTest, batch, onSet);
-        rec = { task: cell.task, case: c, pvs: null, figures: null, onion, seconds: 0, finished: '' };
+        rec = { task: cell.task, case: c, pvs: null, pvs_sha256: null, figures: null, onion, seconds: 0, finished: '' };
       } else {
-        const monitor = monitors.find(([k]) => k === c)![1];
+        const [, monitor, fingerprint] = monitors.find(([k]) => k === c)!;
         const guard = new Guard(model, monitor, { threshold, maxWindow, onUnpurified, batchSize: batch });
-        rec = { task: cell.task, case: c, pvs: monitor.count, figures: measureGuard(guard, data, victims.triggers, o.seed, unguarded, onSet), onion: null, seconds: 0, finished: '' };
+        rec = { task: cell.task, case: c, pvs: monitor.count, pvs_sha256: fingerprint, figures: measureGuard(guard, data, victims.triggers, o.seed, unguarded, onSet), onion: null, seconds: 0, finished: '' };
       }
       meter.stop();
       rec.seconds = Math.round(performance.now() - t0) / 1000;

@@ -84,20 +84,24 @@ export function placeholderRow(target: ScanTarget, text: string, o: MiningDataOp
   let placeholders = [...enc.placeholderPositions];
   const L = o.promptLen;
   if (placeholders.length !== L) throw new Error(`tokenizer placed ${placeholders.length} of ${L} prompt tokens`);
+  // h_aux in cls, pooler and token modes is the clean sentence's output: the sentence without the prompt.
+  const withoutPrompt = (): number[] => {
+    const prompt = new Set(placeholders);
+    return ids.filter((_, i) => !prompt.has(i));
+  };
   switch (o.mode) {
     case 'cls': {
-      // h_aux is the clean sentence's output: the sentence without the prompt. The summary token is
-      // the first ([CLS] / <s>) or, for XLNet, the last (<cls>): its index moves with the prompt.
-      const auxIds = ids.filter((_, i) => !placeholders.includes(i));
+      // The summary token is the first ([CLS] / <s>) or, for XLNet, the last (<cls>): its index moves with the prompt.
+      const auxIds = withoutPrompt();
       return { ids, placeholders, target: target.summaryPosition(ids.length), auxIds, auxTarget: target.summaryPosition(auxIds.length) };
     }
     case 'pooler':
       // The pooler reads token 0 (only families with a pooler: BERT, RoBERTa, ALBERT).
-      return { ids, placeholders, target: 0, auxIds: ids.filter((_, i) => !placeholders.includes(i)), auxTarget: 0 };
+      return { ids, placeholders, target: 0, auxIds: withoutPrompt(), auxTarget: 0 };
     case 'token': {
       const t = o.tokenPosition;
       if (t >= placeholders[0]) throw new Error(`token position ${t} falls inside the prompt`);
-      return { ids, placeholders, target: t, auxIds: ids.filter((_, i) => !placeholders.includes(i)), auxTarget: t };
+      return { ids, placeholders, target: t, auxIds: withoutPrompt(), auxTarget: t };
     }
     case 'mask': {
       const mask = target.specialIds.mask;

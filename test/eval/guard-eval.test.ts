@@ -8,11 +8,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { evaluateGuard, GUARD_HTML, GUARD_JOURNAL, GUARD_REPORT, type GuardEvalOptions, type GuardEvalReport } from '../../src/eval/guard-eval.js';
 import { saveModel } from '../../src/models/model.js';
+import { loadPvSet, savePvSet } from '../../src/sanitizer/pvset.js';
 import { bundledDataDir } from '../../src/text/data-dir.js';
 import { promptModel } from '../prompt/helpers.js';
 import { tmpDir } from '../train/helpers.js';
@@ -84,6 +85,27 @@ test('eval guard: victims reused, search in the method\'s mode, cases kept apart
   assert.match(c.stdout, /sst2\s+search\s/);
   assert.match(c.stdout, /sst2\s+search\+attacker\s/);
   assert.match(c.stdout, /sst2\s+ONION\s/);
+
+  // A larger search budget resumes the finished search from its journal; a smaller one is refused.
+  logs.length = 0;
+  const r3 = evaluateGuard({ ...base, searchLoops: 3, searchPatience: 3 });
+  assert.ok(logs.some((l) => /^search: cls mode .*at most 3 loops, patience 3.*resumed/.test(l)), logs.join(' | '));
+  assert.equal(r3.search.loops, 3, 'the two journaled loops replayed, one more run');
+  assert.equal(r3.cells[0]!.cases.onion!.finished, cell.cases.onion!.finished, 'ONION does not depend on the PVs: its record is kept');
+  assert.throws(() => evaluateGuard({ ...base, searchLoops: 2, searchPatience: 2 }), /smaller budget .* cannot undo loops already run/);
+
+  // Guard figures belong to the PVs they were measured with: a changed PV set re-measures both PV cases, not ONION.
+  const pvsetFile = join(out, 'search-cls', 'pvset.safetensors');
+  const set = loadPvSet(pvsetFile);
+  savePvSet(pvsetFile, { ...set, pvs: [...set.pvs, Float32Array.from(attackerPvs[0]!)], prompts: [...set.prompts, new Float32Array(set.promptLen * set.embedDim)], seeds: [...set.seeds, 99] });
+  rmSync(join(out, 'search-cls', 'journal.jsonl'));
+  logs.length = 0;
+  const r4 = evaluateGuard({ ...base, searchLoops: 3, searchPatience: 3 });
+  assert.ok(!logs.some((l) => /^search: cls mode/.test(l)), 'no journal: the PV set is taken as it is');
+  assert.ok(logs.some((l) => /guard with the search PVs/.test(l)) && logs.some((l) => /guard with the search\+attacker PVs/.test(l)), logs.join(' | '));
+  assert.ok(!logs.some((l) => /ONION/.test(l)), 'ONION is not recomputed');
+  assert.equal(r4.cells[0]!.cases.search!.pvs, r3.cells[0]!.cases.search!.pvs! + 1);
+
   const bad = cli('eval', 'guard', '--clean', clean, '--backdoored', clean, '--method', 'ptuning-v2', '--tasks', 'sst2', '--out', tmpDir('ge-bad'), '--pv-source', 'search+attacker');
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /search\+attacker needs the attack's attack\.json/);
