@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import { FormatError, quote } from './errors.js';
 import type { StateDict } from './state-dict.js';
 import { sha256File } from './file-io.js';
+import { hashableBuffer, type PendingSha256, startSha256 } from './background-hash.js';
 import { readSafetensors, readSafetensorsFile } from './safetensors.js';
 import { readTorchCheckpoint, readTorchCheckpointFile } from './torch-checkpoint.js';
 import { parseGuardedJson, isPlainObject } from './json-guard.js';
@@ -53,8 +54,10 @@ export interface LoadedCheckpoint {
   metadata: Record<string, string>;
   /** The weight file each tensor came from (a path under `files.dir`), for messages. */
   sources: Map<string, string>;
-  /** modelHash() of exactly the bytes loaded, when requested. */
+  /** modelHash() of exactly the bytes loaded, when requested (`hash: true`). */
   sha256?: string;
+  /** The same, still being computed on a worker (`hash: 'background'`): blocks until it is there. */
+  sha256Later?: () => string;
 }
 
 /** Which files hold the weights of the model in `dir`; throws naming what was expected. */
@@ -119,18 +122,20 @@ export function loadStateDict(dir: string | ModelDir): StateDict {
 /**
  * Load weights, optionally hashing the very bytes that were parsed (no
  * second read, so the hash cannot describe a file swapped in between).
+ * `hash: 'background'` hashes big files on a worker thread while the
+ * caller goes on (background-hash.ts) and returns `sha256Later`.
  */
-export function loadCheckpoint(dir: string | ModelDir, opts: { hash?: boolean } = {}): LoadedCheckpoint {
+export function loadCheckpoint(dir: string | ModelDir, opts: { hash?: boolean | 'background' } = {}): LoadedCheckpoint {
   const md = openModelDir(dir);
   const files = resolveCheckpointFiles(md);
   const stateDict: StateDict = new Map();
   const sources = new Map<string, string>();
   const metadataEntries: [string, string][] = [];
-  const fileHashes: string[] = [];
-  const within = { within: md.roots };
+  const fileHashes: PendingSha256[] = [];
+  const read = { within: md.roots, ...(opts.hash && { alloc: hashableBuffer }) };
   for (const file of files.weights) {
-    const buf = files.format === 'safetensors' ? readSafetensorsFile(file, within) : readTorchCheckpointFile(file, within);
-    if (opts.hash) fileHashes.push(createHash('sha256').update(buf).digest('hex'));
+    const buf = files.format === 'safetensors' ? readSafetensorsFile(file, read) : readTorchCheckpointFile(file, read);
+    if (opts.hash) fileHashes.push(startSha256(buf));
     let part: StateDict;
     if (files.format === 'safetensors') {
       const st = readSafetensors(buf, file);
@@ -154,7 +159,12 @@ export function loadCheckpoint(dir: string | ModelDir, opts: { hash?: boolean } 
   // fromEntries, not Object.assign: a "__proto__" key must stay a key.
   const metadata = Object.fromEntries(metadataEntries) as Record<string, string>;
   const result: LoadedCheckpoint = { stateDict, format: files.format, files, metadata, sources };
-  if (opts.hash) result.sha256 = combineHashes(files, fileHashes);
+  if (opts.hash) {
+    let digest: string | null = null;
+    const later = () => (digest ??= combineHashes(files, fileHashes.map((h) => h.wait())));
+    if (opts.hash === 'background') result.sha256Later = later;
+    else result.sha256 = later();
+  }
   return result;
 }
 

@@ -53,6 +53,8 @@ export interface ReadOptions extends OpenOptions {
    * for the rest of it.
    */
   precheck?: (f: OpenFile) => void;
+  /** Allocates the whole-file buffer (default: a private one, see readWholeFile); background-hash.ts passes shared memory. */
+  alloc?: (size: number) => Buffer;
 }
 
 /** True when `p` is `root` or lies below it (both real, absolute paths). */
@@ -137,7 +139,8 @@ export function readWholeFile(file: string, maxBytes: number = bufferConstants.M
     opts.precheck?.(f);
     // allocUnsafeSlow: small files would otherwise land in the shared Buffer pool,
     // and tensors viewing the buffer would expose unrelated pooled bytes.
-    const buf = Buffer.allocUnsafeSlow(f.size);
+    const buf = opts.alloc ? opts.alloc(f.size) : Buffer.allocUnsafeSlow(f.size);
+    if (buf.length !== f.size) throw new Error(`readWholeFile: alloc gave ${buf.length} bytes for ${f.size}`);
     readInto(f, buf, 0, 0, f.size);
     // End-of-file must be where fstat put it: procfs files say 0 and go on.
     // (8 bytes, not 1: some procfs files only answer 8-byte reads.)

@@ -20,7 +20,7 @@ import {
   canViewInPlace, viewInPlace, allocOutput, type Dtype,
 } from './dtypes.js';
 import { parseGuardedJson, isPlainObject } from './json-guard.js';
-import { readAt, readWholeFile, writeFileAtomic, writeAll, type OpenOptions } from './file-io.js';
+import { readAt, readWholeFile, writeFileAtomic, writeAll, type OpenOptions, type ReadOptions } from './file-io.js';
 
 /** Header size limit, as in the reference implementation. */
 export const MAX_HEADER_BYTES = 100_000_000;
@@ -62,7 +62,7 @@ export function loadSafetensors(file: string, opts: OpenOptions = {}): Safetenso
  * The bytes of a safetensors file, read only after its header has been read
  * from the file and validated against the file's size.
  */
-export function readSafetensorsFile(file: string, opts: OpenOptions = {}): Buffer {
+export function readSafetensorsFile(file: string, opts: OpenOptions & Pick<ReadOptions, 'alloc'> = {}): Buffer {
   return readWholeFile(file, undefined, {
     ...opts,
     precheck: (f) => {

@@ -11,7 +11,7 @@
 import { FormatError, quote, bytesText } from './errors.js';
 import { shapeNumel, MAX_RANK, type StateDict } from './state-dict.js';
 import { DTYPE_BYTES, type Dtype } from './dtypes.js';
-import { readAt, readWholeFile, type OpenOptions } from './file-io.js';
+import { readAt, readWholeFile, type OpenOptions, type ReadOptions } from './file-io.js';
 import { END_RECORD_SEARCH, hasEndRecord, isZip, readZipEntries, readEntry, type ZipEntry } from './torch-zip.js';
 import { unpickle, PickleError, PyDict, PyGlobal, PyHost, PyTuple, describe, type PyValue } from './pickle.js';
 import { checkView, materialise, type StorageRef, type TensorSpec } from './torch-tensor.js';
@@ -37,7 +37,7 @@ export function loadTorchCheckpoint(file: string, opts: OpenOptions = {}): State
  * end-of-central-directory record (both at most 64 KiB away) show it can be
  * a torch zip: anything else is refused without reading the whole file.
  */
-export function readTorchCheckpointFile(file: string, opts: OpenOptions = {}): Buffer {
+export function readTorchCheckpointFile(file: string, opts: OpenOptions & Pick<ReadOptions, 'alloc'> = {}): Buffer {
   return readWholeFile(file, undefined, {
     ...opts,
     precheck: (f) => {

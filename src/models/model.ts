@@ -102,6 +102,8 @@ export function loadModel(dir: string, opts: LoadModelOptions = {}): LoadedModel
   const md = openModelDir(dir, { requireConfig: true });
   const configFile = md.file(CONFIG_FILE);
   const config = loadEncoderConfig(md);
+  // The weights first: their hash runs on a worker while the tokenizer is read and the model built.
+  const ckpt = loadCheckpoint(md, { hash: 'background' });
   let tokenizer: TextTokenizer | null = null;
   if (opts.tokenizer ?? true) {
     const rows = config.vocabSize;
@@ -113,9 +115,8 @@ export function loadModel(dir: string, opts: LoadModelOptions = {}): LoadedModel
       timeBudgetMs: opts.tokenizerTimeBudgetMs,
     });
   }
-  const ckpt = loadCheckpoint(md, { hash: true });
   const model = fromStateDict(config, ckpt.stateDict, dir, { configFile, sources: ckpt.sources, nonFinite: opts.nonFinite });
-  model.hash = ckpt.sha256!;
+  model.hash = ckpt.sha256Later!();
   model.tokenizer = tokenizer;
   model.checkpoint = {
     format: ckpt.format,
