@@ -11,6 +11,7 @@ export { attention, type AttentionOptions } from './ops/attention.js';
 export { layerNorm } from './ops/norm.js';
 export { gelu, geluTanh, relu, tanh } from './ops/activation.js';
 export { embedding, gatherRows, spliceRows } from './ops/embedding.js';
+export { softmaxMix } from './ops/mixture.js';
 export { add, addBias, scale, scaleRows, dropout } from './ops/elementwise.js';
 export { headDot, relativeGather, type RelativeGatherOptions } from './ops/relative.js';
 export { addLayerNorm, linearGelu } from './ops/fused.js';

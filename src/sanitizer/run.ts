@@ -81,9 +81,24 @@ export function loadSentences(file: string | undefined, count: number, seed: num
   return sampleSentences(nlpCorpusSentences(), count, `scan:${seed}`);
 }
 
-function cacheRoot(o: RunOptions): string | null {
-  if (o.cacheDir === null) return null;
-  return o.cacheDir ?? join(process.env.LMS_CACHE ?? join(homedir(), '.cache', 'lmsanitator'), 'aux');
+/** The h_aux cache directory: `cacheDir`, or ~/.cache/lmsanitator/aux ($LMS_CACHE/aux); null disables. */
+export function auxCacheDir(cacheDir?: string | null): string | null {
+  if (cacheDir === null) return null;
+  return cacheDir ?? join(process.env.LMS_CACHE ?? join(homedir(), '.cache', 'lmsanitator'), 'aux');
+}
+
+/** The mining data options of a scan or search of this model (anything else that places prompts, e.g. the inversion baseline, reuses them). */
+export function scanDataOptions(
+  config: Parameters<typeof usablePositions>[0], mode: TargetMode,
+  o: Pick<RunOptions, 'batchSize' | 'batchOrder' | 'tokenPosition'> = {},
+): MiningDataOptions {
+  return {
+    ...DEFAULT_DATA_OPTIONS, mode,
+    batchSize: o.batchSize ?? DEFAULT_DATA_OPTIONS.batchSize,
+    batchOrder: o.batchOrder ?? DEFAULT_DATA_OPTIONS.batchOrder,
+    tokenPosition: o.tokenPosition ?? DEFAULT_DATA_OPTIONS.tokenPosition,
+    maxLen: Math.min(DEFAULT_DATA_OPTIONS.maxLen, usablePositions(config)),
+  };
 }
 
 /** prepareMiningData with h_aux cached on disk (tokenisation is cheap and redone). */
@@ -127,17 +142,11 @@ export function runScan(o: RunOptions): RunResult {
   if (o.mode === 'pooler' && !model.encoder.hasPooler) throw new Error(`${o.modelDir}: pooler mode needs pooler weights, and this checkpoint has none`);
   const fam = defaultsFor(model.config, o.command);
   const sentences = loadSentences(o.sentencesFile, o.sentenceCount, 0);
-  const dataOpts: MiningDataOptions = {
-    ...DEFAULT_DATA_OPTIONS, mode: o.mode,
-    batchSize: o.batchSize ?? DEFAULT_DATA_OPTIONS.batchSize,
-    batchOrder: o.batchOrder ?? DEFAULT_DATA_OPTIONS.batchOrder,
-    tokenPosition: o.tokenPosition ?? DEFAULT_DATA_OPTIONS.tokenPosition,
-    maxLen: Math.min(DEFAULT_DATA_OPTIONS.maxLen, usablePositions(model.config)),
-  };
+  const dataOpts = scanDataOptions(model.config, o.mode, o);
   if (sentences.length < dataOpts.batchSize) {
     throw new Error(`${o.sentencesFile ?? 'the sentence set'} has ${sentences.length} non-empty sentences; at least one batch of ${dataOpts.batchSize} is needed`);
   }
-  const data = preparedWithCache(target, sentences, dataOpts, cacheRoot(o), o.quiet);
+  const data = preparedWithCache(target, sentences, dataOpts, auxCacheDir(o.cacheDir), o.quiet);
   const mining: MiningOptions = {
     ...DEFAULT_MINING_OPTIONS,
     lr: o.lr ?? fam.lr,

@@ -82,10 +82,19 @@ test('plan: every cell runs or says why; quick runs the first model only', () =>
   const pos = new Map(ids.map((id, i) => [id, i]));
   for (const c of run) for (const d of c.deps) assert.ok(pos.get(d)! < pos.get(c.id)!, `${c.id} before ${d}`);
   assert.match(plan.cells.find((c) => c.id === 'victims/bert-mini/por/yelp-5/s1')!.reason!, /not in the quick budget \(runs with --budget full\)/);
-  assert.match(plan.cells.find((c) => c.id === 'note/tab5-piccolo')!.reason!, /not implemented yet/);
-  // A selection: tab5 alone needs the POR search, its attack and the base model, nothing else.
+  // Table 5's Piccolo columns have a cell of their own now, not a note.
+  assert.ok(!plan.cells.some((c) => c.id === 'note/tab5-piccolo'));
+  assert.deepEqual(plan.cells.find((c) => c.id === 'inversion/bert-mini/por')!.deps, ['attack/bert-mini/por']);
+  // A selection: tab5 alone needs the POR search and the inversion baseline, their attack and the base model, nothing else.
   const t5 = makePlan({ zoo: ['bert-mini'], budget: PAPER_BUDGETS.quick, tables: ['tab5'] });
-  assert.deepEqual(t5.cells.filter((c) => !c.reason && c.kind !== 'note').map((c) => c.id), ['base/bert-mini', 'attack/bert-mini/por', 'search/bert-mini/por']);
+  assert.deepEqual(t5.cells.filter((c) => !c.reason && c.kind !== 'note').map((c) => c.id), ['base/bert-mini', 'attack/bert-mini/por', 'search/bert-mini/por', 'inversion/bert-mini/por']);
+  assert.match(makePlan({ zoo: ['bert-mini'], budget: PAPER_BUDGETS.quick, tables: ['tab2'] }).cells.find((c) => c.id === 'inversion/bert-mini/por')!.reason!, /not selected/);
+  // Table 5 compares counts out of 20: full and quick run 20 inversions, and the tiny budget says it runs fewer.
+  for (const b of [PAPER_BUDGETS.full, PAPER_BUDGETS.quick]) {
+    assert.equal(b.inversion.runs, 20);
+    assert.match(b.summary, /20 trigger-inversion baseline runs for Table 5/);
+  }
+  assert.match(PAPER_BUDGETS.tiny.summary, new RegExp(`${PAPER_BUDGETS.tiny.inversion.runs} trigger-inversion runs \\(Table 5 has 20\\)`));
   assert.throws(() => makePlan({ zoo: ['bert-giant'], budget: PAPER_BUDGETS.quick }), /unknown zoo model bert-giant/);
   assert.throws(() => makePlan({ zoo: ['bert-mini'], budget: PAPER_BUDGETS.quick, tasks: ['yelp-5'] }), /not in the quick budget's tasks/);
 });
@@ -140,4 +149,37 @@ test('tables and paper.html: ours beside the paper\'s, the difference classed, r
   // A lone entry with a count shows the count and the rate.
   const e = entryHtml({ ours: 50, text: '1/2', paper: 11.7, paper_text: '7/60', paper_id: 'x', diff: 38.3, diff_class: 'far', cells: ['c'] }, 'percent', () => 1);
   assert.match(e, /1\/2 <small>\(50\.0\)<\/small>.*paper 7\/60.*\+38\.3/);
+});
+
+test('Table 5: the inversion baseline fills the Piccolo columns beside the search, with the paper\'s numbers', () => {
+  const plan = makePlan({ zoo: ['bert-mini'], budget: PAPER_BUDGETS.full, tables: ['tab5'] });
+  const records = new Map<string, PaperRecord>();
+  records.set('search/bert-mini/por', rec('search/bert-mini/por', { injected: 6, loops: 20, curve: [], tab5: { loops: 20, convergences: 5, true_pvs: 4, kept: 4 } }));
+  records.set('inversion/bert-mini/por', rec('inversion/bert-mini/por', {
+    injected: 6, tab5: { runs: 20, convergences: 3, collapses: 9, true_pvs: 1, distinct_true_pvs: 1, hard_converged: 2, hard_true: 1 },
+  }));
+  const report = buildReport(plan, records, { format: 'lmsanitator-paper', created: '2026-01-01T00:00:00Z', commit: null, dataDir: null, cpus: 2 });
+  const tab5 = report.tables.find((t) => t.id === 'tab5')!;
+  const row = tab5.rows.find((r) => r.label === 'bert-mini (POR)')!;
+  assert.equal(row.paper_row, 'BERT-base-cased');
+  const [c, tt, oc, otp] = row.entries;
+  // The paper's BERT-base-cased row: Piccolo 0 0, LMSanitator 7 4.
+  assert.deepEqual([c!.ours, c!.paper, c!.diff], [3, 0, 3]);
+  assert.deepEqual([tt!.ours, tt!.paper, tt!.diff_class], [1, 0, 'close']);
+  assert.deepEqual([oc!.ours, oc!.paper, otp!.ours, otp!.paper], [5, 7, 4, 4]);
+  assert.deepEqual(c!.cells, ['inversion/bert-mini/por']);
+  assert.match(c!.note!, /word-level distribution inversion through the embedding layer \(Piccolo\/DBS-style\), our implementation; over 20 runs; 9 of 20 runs collapsed the batch, 3 of them also past the distance threshold; 2 runs' argmax words/);
+  assert.match(tt!.note!, /1 distinct planted PVs of 6/);
+  assert.match(tab5.caption, /Piccolo\/DBS-style/);
+  assert.doesNotMatch(tab5.summary, /does not have yet/);
+  // The paper's families the zoo has no model for: rows with the paper's numbers and the reason.
+  const xl = tab5.rows.find((r) => r.label === 'XLNet')!;
+  assert.equal(xl.entries[0]!.ours, null);
+  assert.equal(xl.entries[0]!.paper, 1);
+  assert.ok(xl.entries[0]!.reason);
+  // Not run yet: the Piccolo entries say why.
+  const pending = buildReport(plan, new Map(), { format: 'lmsanitator-paper', created: '2026-01-01T00:00:00Z', commit: null, dataDir: null, cpus: 2 });
+  const e = pending.tables.find((t) => t.id === 'tab5')!.rows[0]!.entries[0]!;
+  assert.equal(e.ours, null);
+  assert.match(e.reason!, /inversion\/bert-mini\/por|attack\/bert-mini\/por/);
 });

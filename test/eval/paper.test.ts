@@ -1,8 +1,9 @@
 /**
  * eval paper, killed and resumed, through the real CLI: bert-micro (from
  * $LMS_HOME when it is cached there, else built into a fresh one, about
- * three minutes on 2 cores), one task, the hidden tiny budget, Tables 2
- * and 3 (attacks, prompt-tuned victims, searches, the guard). The first
+ * three minutes on 2 cores), one task, the hidden tiny budget, Tables 2,
+ * 3 and 5 (attacks, prompt-tuned victims, searches, the guard, the
+ * trigger-inversion baseline). The first
  * run is SIGKILLed once two cells are journaled (the base model and the
  * first attack); the rerun must skip every journaled cell, leave its
  * journal line as it was, run each other cell once, and write a
@@ -33,7 +34,7 @@ test('eval paper: a SIGKILLed run resumes without redoing or losing a finished c
     ...process.env, LMS_HOME: process.env.LMS_HOME ?? tmpDir('paper-zoo'), LMS_CACHE: tmpDir('paper-cache'),
     LMS_NUM_THREADS: process.env.LMS_NUM_THREADS ?? '1', OPENBLAS_NUM_THREADS: process.env.OPENBLAS_NUM_THREADS ?? '1',
   };
-  const args = [BIN, 'eval', 'paper', '--zoo', 'bert-micro', '--budget', 'tiny', '--tasks', 'sst2', '--tables', 'tab2,tab3', '--data-dir', bundledDataDir(), '--out', out, '--quiet'];
+  const args = [BIN, 'eval', 'paper', '--zoo', 'bert-micro', '--budget', 'tiny', '--tasks', 'sst2', '--tables', 'tab2,tab3,tab5', '--data-dir', bundledDataDir(), '--out', out, '--quiet'];
   const journal = join(out, PAPER_JOURNAL);
 
   // 1. Run until two cells are journaled, then SIGKILL (no chance to save anything).
@@ -88,10 +89,16 @@ test('eval paper: a SIGKILLed run resumes without redoing or losing a finished c
   const done = report.cells.filter((c) => c.status === 'done').map((c) => c.id).sort();
   assert.deepEqual(done, [...ids].sort());
   assert.ok(done.includes('victims/bert-micro/por/sst2/s1') && done.includes('guard/bert-micro/btop/sst2/s1') && done.includes('search/bert-micro/neuba'));
+  assert.ok(done.includes('inversion/bert-micro/por'));
   for (const t of report.tables) for (const row of t.rows) for (const e of row.entries) assert.ok(e.ours !== null || e.reason, `${t.id} ${row.label}: an empty cell without a reason`);
   const tab2 = report.tables.find((t) => t.id === 'tab2')!;
   const sst2 = tab2.rows.find((row) => row.label === 'P-tuning v2, POR, bert-micro')!.entries.at(-1)!;
   assert.equal(typeof sst2.ours, 'number');
+  // Table 5: the baseline's two counts, out of the tiny budget's runs, beside the paper's.
+  const tab5 = report.tables.find((t) => t.id === 'tab5')!.rows.find((row) => row.label === 'bert-micro (POR)')!;
+  const [pc, ptt] = tab5.entries;
+  assert.ok(Number.isInteger(pc!.ours) && pc!.ours! <= 2 && Number.isInteger(ptt!.ours) && ptt!.ours! <= pc!.ours!, JSON.stringify(tab5.entries.slice(0, 2)));
+  assert.match(pc!.note!, /Piccolo\/DBS-style/);
   assert.match(readFileSync(join(out, PAPER_HTML), 'utf8'), /<canvas id="fig6-chart"/);
   // A tiny run says what it is.
   assert.match(report.budget.summary, /numbers mean nothing/);

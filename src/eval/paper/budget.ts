@@ -58,6 +58,8 @@ export interface PaperBudget {
   victims: { epochs: number; maxTrain: number; maxDev: number; maxTest: number | undefined; maxLen: number; batchSize: number; prefixLen?: number };
   /** search on each backdoored backbone (guard, Table 5, Fig. 6). */
   search: { loops: number; patience: number };
+  /** Table 5's trigger-inversion baseline (eval/inversion.ts): seeded runs on the POR copy. */
+  inversion: { runs: number };
   /** ONION on this many test inputs for Table 6's instances; 1 elsewhere (eval guard always runs it; those figures are not used). */
   onionMaxTest: number;
   /** Table 4 (held-out: seed 1, vocabulary triggers, drawn attack settings). */
@@ -67,7 +69,7 @@ export interface PaperBudget {
   adaptive: AdaptiveVariant[];
 }
 
-/** Table 5's LMSanitator columns count the first 20 fuzz loops, as the paper ran 20. */
+/** Table 5's LMSanitator columns count the first 20 fuzz loops, as the paper ran 20; its Piccolo columns 20 inversion runs (4 labels × 5). */
 export const TAB5_LOOPS = 20;
 
 const fullAdaptive = (): AdaptiveVariant[] => [
@@ -84,7 +86,7 @@ const fullAdaptive = (): AdaptiveVariant[] => [
 export const PAPER_BUDGETS: Record<BudgetName, PaperBudget> = {
   full: {
     name: 'full',
-    summary: 'the reference run: every --zoo model in every table; RTE, BoolQ, AG News, Yelp-5, Enron spam, SMS spam and SST-2; three prompt seeds; prompts up to 6,000 training examples, 10 epochs, 128 tokens, whole test splits; search 1,000 loops stopping after 200 without a new PV (the paper\'s); ONION on 200 test inputs; held-out detection with 10 clean and 10/5/5 backdoored models per column at 30 loops; every adaptive setting of Tables 7, 8, 17 and 18 (1–3 models each, ASR through the guard on AG News for the loss sweeps)',
+    summary: 'the reference run: every --zoo model in every table; RTE, BoolQ, AG News, Yelp-5, Enron spam, SMS spam and SST-2; three prompt seeds; prompts up to 6,000 training examples, 10 epochs, 128 tokens, whole test splits; search 1,000 loops stopping after 200 without a new PV (the paper\'s); 20 trigger-inversion baseline runs for Table 5 (the paper\'s 20 Piccolo inversions); ONION on 200 test inputs; held-out detection with 10 clean and 10/5/5 backdoored models per column at 30 loops; every adaptive setting of Tables 7, 8, 17 and 18 (1–3 models each, ASR through the guard on AG News for the loss sweeps)',
     modelsPerTable: null,
     tasks: ['rte', 'boolq', 'ag-news', 'yelp-5', 'enron-spam', 'sms-spam', 'sst2'],
     seeds: [1, 2, 3],
@@ -92,6 +94,7 @@ export const PAPER_BUDGETS: Record<BudgetName, PaperBudget> = {
     attack: {},
     victims: { epochs: 10, maxTrain: 6000, maxDev: 500, maxTest: undefined, maxLen: 128, batchSize: 32 },
     search: { loops: 1000, patience: 200 },
+    inversion: { runs: TAB5_LOOPS },
     onionMaxTest: 200,
     detection: { clean: 10, backdoored: { cls: 10, mask: 5, token: 5 }, loops: 30 },
     adaptiveLoops: 30,
@@ -99,7 +102,7 @@ export const PAPER_BUDGETS: Record<BudgetName, PaperBudget> = {
   },
   quick: {
     name: 'quick',
-    summary: 'fewer models per cell and fewer loops: only the first --zoo model; SST-2, AG News, SMS spam and RTE; one prompt seed; prompts on 2,000 training examples, 3 epochs, 64 tokens (RTE pairs are cut), 200 test inputs; search 20 loops (the paper\'s Table 5 budget; it searched 1,000 for the guard); ONION on 3 test inputs; held-out detection with 2 clean and 2/1/1 backdoored models per column at 6 loops (the paper: 30); one model for each of four adaptive settings, scanned for 6 loops, detection only',
+    summary: 'fewer models per cell and fewer loops: only the first --zoo model; SST-2, AG News, SMS spam and RTE; one prompt seed; prompts on 2,000 training examples, 3 epochs, 64 tokens (RTE pairs are cut), 200 test inputs; search 20 loops (the paper\'s Table 5 budget; it searched 1,000 for the guard); 20 trigger-inversion baseline runs for Table 5 (the paper\'s 20 Piccolo inversions); ONION on 3 test inputs; held-out detection with 2 clean and 2/1/1 backdoored models per column at 6 loops (the paper: 30); one model for each of four adaptive settings, scanned for 6 loops, detection only',
     modelsPerTable: 1,
     tasks: ['sst2', 'ag-news', 'sms-spam', 'rte'],
     seeds: [1],
@@ -107,6 +110,8 @@ export const PAPER_BUDGETS: Record<BudgetName, PaperBudget> = {
     attack: {},
     victims: { epochs: 3, maxTrain: 2000, maxDev: 200, maxTest: 200, maxLen: 64, batchSize: 32 },
     search: { loops: TAB5_LOOPS, patience: TAB5_LOOPS },
+    // Table 5 compares counts out of 20, so quick runs all 20 (each about one full fuzz loop: ~10 min on bert-mini).
+    inversion: { runs: TAB5_LOOPS },
     onionMaxTest: 3,
     detection: { clean: 2, backdoored: { cls: 2, mask: 1, token: 1 }, loops: 6 },
     adaptiveLoops: 6,
@@ -119,7 +124,7 @@ export const PAPER_BUDGETS: Record<BudgetName, PaperBudget> = {
   },
   tiny: {
     name: 'tiny',
-    summary: 'a test configuration: one model, minimal attacks (8 sentences per trigger, 1 epoch), prompts on 32 examples for 1 epoch, 16 test inputs, search 2 loops, 1-loop scans; its numbers mean nothing',
+    summary: 'a test configuration: one model, minimal attacks (8 sentences per trigger, 1 epoch), prompts on 32 examples for 1 epoch, 16 test inputs, search 2 loops, 2 trigger-inversion runs (Table 5 has 20), 1-loop scans; its numbers mean nothing',
     modelsPerTable: 1,
     tasks: ['sst2'],
     seeds: [1],
@@ -127,6 +132,7 @@ export const PAPER_BUDGETS: Record<BudgetName, PaperBudget> = {
     attack: { sentencesPerTrigger: 8, epochs: 1, heldout: 10 },
     victims: { epochs: 1, maxTrain: 32, maxDev: 8, maxTest: 16, maxLen: 32, batchSize: 8, prefixLen: 4 },
     search: { loops: 2, patience: 2 },
+    inversion: { runs: 2 },
     onionMaxTest: 2,
     detection: { clean: 1, backdoored: { cls: 1, mask: 1, token: 1 }, loops: 1 },
     adaptiveLoops: 1,

@@ -8,7 +8,8 @@
  *
  * DIR layout (relative to --out):
  *   models/<model>-<attack>/        attacked zoo models (attack.json)
- *   guard/<model>-<attack>-s<seed>/ eval guard directories: victims/ (eval victims), search-<mode>/, guard.jsonl
+ *   guard/<model>-<attack>-s<seed>/ eval guard directories: victims/ (eval victims), search-<mode>/, guard.jsonl;
+ *                                   the POR one also inversion-cls/ (Table 5's baseline, inversion.jsonl)
  *   detection/<model>-<column>/     eval detection directories (held-out zoo, its journal)
  *   adaptive/<model>/<setting>-<i>/ model/ (the attack), scan/, guard/ (full budget, loss sweeps)
  */
@@ -31,12 +32,13 @@ import { buildZooModel } from '../../zoo/zoo.js';
 import { evaluateDetection, TRIGGER_WORDS } from '../detection.js';
 import { evaluateGuard, type GuardRecord } from '../guard-eval.js';
 import { histogram } from '../guard-html.js';
+import { evaluateInversion } from '../inversion.js';
 import { pvRecall } from '../recall.js';
 import { scanModel, search } from '../scan-model.js';
 import { PVSET_FILE } from '../scan-outputs.js';
 import { evaluateVictims, VICTIMS_JOURNAL, readVictimsJournal, type VictimsOptions } from '../victims.js';
 import { DETECTION_COLUMNS, TAB5_LOOPS, type PaperBudget } from './budget.js';
-import { type CellSpec, guardDirName, METHOD_OF, type PaperAttack, SEARCH_MODE_OF } from './plan.js';
+import { type CellSpec, guardDirName, INVERSION_BASELINE, METHOD_OF, type PaperAttack, SEARCH_MODE_OF } from './plan.js';
 
 /** Stopped by Ctrl-C / SIGTERM: the cell is not journaled; its evaluator's own journal keeps its progress. */
 export class Interrupted extends Error {
@@ -231,6 +233,41 @@ async function searchCell(cell: CellSpec, ctx: CellContext): Promise<CellOutcome
   };
 }
 
+/** Table 5's Piccolo columns: the trigger-inversion baseline on the search's POR copy, over the search's sentences and collapse rule. */
+async function inversion(cell: CellSpec, ctx: CellContext): Promise<CellOutcome> {
+  const model = cell.model!;
+  const a = cell.params.attack!;
+  const bd = ctx.dep(`attack/${model}/${a}`).models[`${model}-${a}`]!;
+  const mode = SEARCH_MODE_OF[a];
+  const dir = join(guardDir(ctx, model, a, ctx.budget.seeds[0]!), `inversion-${mode}`);
+  const { runs } = ctx.budget.inversion;
+  const injected = readManifest(bd.dir).pvs;
+  ctx.log(`  trigger-inversion baseline (${mode} mode, ${runs} runs) in ${dir}`);
+  const r = evaluateInversion({
+    modelDir: bd.dir, outDir: dir, mode, runs, injected, recallDistanceTh: RECALL_DISTANCE_TH, quiet: ctx.quiet, shouldStop: ctx.shouldStop,
+    log: (l) => ctx.log(`  ${l}`),
+  });
+  if (r.interrupted) throw new Interrupted();
+  return {
+    result: {
+      dir, mode, baseline: INVERSION_BASELINE, runs: r.runs.length, injected: injected.length, distance_th: r.distanceTh, div_th: r6(r.divTh),
+      tab5: {
+        runs: r.runs.length, convergences: r.convergences, collapses: r.collapses, true_pvs: r.trueRuns, distinct_true_pvs: r.distinctTruePvs,
+        hard_converged: r.hardConverged, hard_true: r.hardTrue,
+      },
+      per_run: r.runs.map((x) => ({
+        seed: x.seed, crossed: x.crossed, collapsed: x.collapsed, converged: x.converged, matches: x.matches,
+        final_distance: r6(x.epochs.at(-1)?.distance ?? NaN), final_diversity: x.final_diversity === null ? null : r6(x.final_diversity),
+        words: x.words.map((w) => w[0]![0]),
+        hard: { distance: r6(x.hard.distance), diversity: r6(x.hard.diversity), converged: x.hard.converged, matches: x.hard.matches }, seconds: r6(x.seconds),
+      })),
+      seconds_in_runs: r6(r.runs.reduce((sum, x) => sum + x.seconds, 0)),
+    },
+    config: { command: 'inversion', mode, runs, options: r.options, distance_th: r.distanceTh, div_th: r6(r.divTh), recall_distance_th: RECALL_DISTANCE_TH, recall_eta: MATCH_THRESHOLD },
+    seeds: { first_run: 0 }, models: { [`${model}-${a}`]: bd },
+  };
+}
+
 async function guard(cell: CellSpec, ctx: CellContext): Promise<CellOutcome> {
   const model = cell.model!;
   const { attack: a, task, seed, onionMaxTest } = cell.params as Required<Pick<CellSpec['params'], 'attack' | 'task' | 'seed' | 'onionMaxTest'>>;
@@ -366,7 +403,7 @@ async function adaptive(cell: CellSpec, ctx: CellContext): Promise<CellOutcome> 
 }
 
 const RUNNERS: Record<Exclude<CellSpec['kind'], 'note'>, (c: CellSpec, ctx: CellContext) => Promise<CellOutcome>> = {
-  base, attack, victims, search: searchCell, guard, detection, adaptive,
+  base, attack, victims, search: searchCell, inversion, guard, detection, adaptive,
 };
 
 export function runCell(cell: CellSpec, ctx: CellContext): Promise<CellOutcome> {

@@ -10,6 +10,7 @@
  *   attack     runAttack                      BToP / NeuBA / POR copy of it (the paper's six triggers)
  *   victims    evaluateVictims                one task's clean- and backdoored-backbone prompts: CACC, BACC, ASR (Tab. 2, 3)
  *   search     search (scan-model.ts)         the PV search on a backdoored backbone (guard PVs, Tab. 5, Fig. 6)
+ *   inversion  evaluateInversion (eval/inversion.ts)  the Piccolo/DBS-style trigger-inversion baseline on the POR copy (Tab. 5)
  *   guard      evaluateGuard                  one task through the guard and ONION (Tab. 3, 6, Fig. 14)
  *   detection  evaluateDetection              held-out detection zoo for one target token (Tab. 4)
  *   adaptive   runAttack + scan (+ evaluateGuard)  one adaptively attacked model (Tab. 7, 8, 17, 18)
@@ -23,7 +24,7 @@ import { PAPER_SETTINGS, TAB6_INSTANCES } from './published.js';
 export const PAPER_TABLES = ['tab2', 'tab3', 'tab4', 'tab5', 'tab6', 'tab7', 'tab8', 'tab17', 'tab18', 'ablation', 'fig6', 'fig14'] as const;
 export type TableId = (typeof PAPER_TABLES)[number];
 
-export type CellKind = 'base' | 'attack' | 'victims' | 'search' | 'guard' | 'detection' | 'adaptive' | 'note';
+export type CellKind = 'base' | 'attack' | 'victims' | 'search' | 'inversion' | 'guard' | 'detection' | 'adaptive' | 'note';
 export type PaperAttack = 'btop' | 'neuba' | 'por';
 export type PaperMethod = 'ptuning' | 'ptuning-v2';
 
@@ -96,12 +97,11 @@ export function missingFamilies(zoo: readonly string[]): { family: string; zoo: 
   });
 }
 
+/** What Table 5's Piccolo columns measure (the inversion cell), as paper.json and the table's notes say it. */
+export const INVERSION_BASELINE = 'word-level distribution inversion through the embedding layer (Piccolo/DBS-style), our implementation';
+
 /** Cells that no evaluator here can fill. */
 export const NOTES: { key: string; tables: TableId[]; reason: string }[] = [
-  {
-    key: 'tab5-piccolo', tables: ['tab5'],
-    reason: 'not implemented yet: the project has no trigger-inversion baseline (Piccolo/DBS-style: a word-level distribution over the vocabulary optimised through the embedding layer); the LMSanitator columns are measured, the Piccolo columns are not',
-  },
   {
     key: 'ablation-path-loss', tables: ['ablation'],
     reason: 'not implemented yet: the scanner has no switch for the path loss (its weight, MiningOptions.pathCoeff = 0.5, is not an option of scan or search), so the ablation cannot be run without a code change',
@@ -182,6 +182,8 @@ export function makePlan(o: PlanOptions): PaperPlan {
       const ts: TableId[] = s.attack === 'por' ? ['tab3', 'tab5', 'fig6'] : ['tab3', 'fig6'];
       add({ id: `search/${model}/${s.attack}`, kind: 'search', tables: ts, model, params: { attack: s.attack, method: s.method }, deps: [`attack/${model}/${s.attack}`] }, mr);
     }
+    // Table 5's baseline runs on the same POR copy as the search beside it.
+    add({ id: `inversion/${model}/por`, kind: 'inversion', tables: ['tab5'], model, params: { attack: 'por', method: 'ptuning-v2' }, deps: [`attack/${model}/por`] }, mr ?? tableReason(['tab5']));
     for (const s of PAPER_SETTINGS) {
       for (const task of allTasks) {
         for (const seed of budget.seeds) {

@@ -7,7 +7,7 @@
 import { ZOO } from '../../zoo/configs.js';
 import { DETECTION_COLUMNS, type DetectionColumn, TAB5_LOOPS } from './budget.js';
 import type { CellOutcome } from './cells.js';
-import { type CellSpec, missingFamilies, type PaperPlan, type TableId } from './plan.js';
+import { type CellSpec, INVERSION_BASELINE, missingFamilies, type PaperPlan, type TableId } from './plan.js';
 import {
   PAPER_MODELS, PAPER_SETTINGS, PAPER_TASKS, type PaperModel, paperCounterpart, published, PUBLISHED, type PublishedValue, TAB6_INSTANCES,
 } from './published.js';
@@ -382,16 +382,20 @@ function tab4(b: Builder): TableView {
 
 function tab5(b: Builder): TableView {
   const { plan } = b;
-  const piccolo = 'note/tab5-piccolo';
   const cols = [['piccolo/c', 'Piccolo #C'], ['piccolo/tt', 'Piccolo #TT'], ['ours/c', 'LMSanitator #C'], ['ours/tp', 'LMSanitator #TP']] as const;
   const rows: TableView['rows'] = plan.zoo.map((m) => {
     const cp = counterpartOf(m, true);
-    const id = `search/${m}/por`;
     return {
       label: `${m} (POR)`, paper_row: cp ? PAPER_MODELS[cp] : null,
       entries: cols.map(([key]) => {
         const pid = cp ? `tab5/${cp}/${key}` : null;
-        if (key.startsWith('piccolo')) return b.entry('count', [piccolo], () => null, pid);
+        if (key.startsWith('piccolo')) {
+          const id = `inversion/${m}/por`;
+          const r = b.result(id);
+          const extra: Partial<TableEntry> = r ? { note: inversionNote(r, key === 'piccolo/c') } : {};
+          return b.entry('count', [id], (x) => get(x, key === 'piccolo/c' ? 'tab5.convergences' : 'tab5.true_pvs'), pid, extra);
+        }
+        const id = `search/${m}/por`;
         const v = (r: Rec) => get(r, key === 'ours/c' ? 'tab5.convergences' : 'tab5.true_pvs');
         const r = b.result(id);
         const extra: Partial<TableEntry> = r ? { note: `over the first ${get(r, 'tab5.loops')} of ${TAB5_LOOPS} loops; ${get(r, 'injected')} planted PVs` } : {};
@@ -401,14 +405,24 @@ function tab5(b: Builder): TableView {
   });
   for (const f of missingFamilies(plan.zoo)) {
     const cp = f.paperModel as PaperModel;
-    rows.push({ label: f.family, paper_row: PAPER_MODELS[cp], entries: cols.map(([key]) => b.entry('count', [key.startsWith('piccolo') ? piccolo : `note/family-${f.zoo}`], () => null, `tab5/${cp}/${key}`)) });
+    rows.push({ label: f.family, paper_row: PAPER_MODELS[cp], entries: cols.map(([key]) => b.entry('count', [`note/family-${f.zoo}`], () => null, `tab5/${cp}/${key}`)) });
   }
+  const runs = plan.budget.inversion.runs;
   const t: Omit<TableView, 'summary'> = {
     id: 'tab5', title: 'Table 5: trigger inversion (Piccolo) vs PV search', unit: 'count', tolerance: TOLERANCE.count,
-    caption: `#C: converging fuzz loops among the first ${TAB5_LOOPS} of search on our POR copy; #TP: planted PVs those loops found (recall's rule: MSE < 0.3 or sign agreement > η). The paper: 20 loops, six PVs per model.`,
+    caption: `Piccolo columns: ${INVERSION_BASELINE} — ${runs} seeded runs on the POR copy; #C: runs that passed the search's two rules for a candidate (distance past −distanceTh, final diversity < divTh), #TT: converged runs whose output lands on a planted PV (recall's rule). LMSanitator columns: #C: converging fuzz loops among the first ${TAB5_LOOPS} of search on the same copy; #TP: planted PVs those loops found (recall's rule: MSE < 0.3 or sign agreement > η). The paper: 20 Piccolo inversions (4 AG News labels × 5) and 20 fuzz loops, six PVs per model.`,
     groups: [{ label: 'Piccolo', span: 2 }, { label: 'LMSanitator', span: 2 }], columns: cols.map(([, l]) => l), rows, published: publishedRows('Table 5'),
   };
-  return { ...t, summary: summarise(t, 'the Piccolo columns need a trigger-inversion baseline this project does not have yet, and the paper\'s families with no --zoo model have no values of ours, so only the LMSanitator columns of our zoo rows are compared, each over one POR copy.') };
+  return { ...t, summary: summarise(t, `the Piccolo columns are our own word-level inversion with the search's collapse objective, not Piccolo's code against an AG News head (the paper's setting), over ${runs} runs${runs === 20 ? '' : ` (the paper: 20)`}; the paper's families with no --zoo model have no values of ours, and each of our rows is one POR copy.`) };
+}
+
+/** A Piccolo entry's note: the baseline, its run count, and what its hardened words do. */
+function inversionNote(r: Rec, convergence: boolean): string {
+  const n = get(r, 'tab5.runs');
+  const hard = convergence
+    ? `${get(r, 'tab5.collapses')} of ${n} runs collapsed the batch, ${get(r, 'tab5.convergences')} of them also past the distance threshold; ${get(r, 'tab5.hard_converged')} runs' argmax words, inserted as tokens, converge by the same rule`
+    : `${get(r, 'tab5.distinct_true_pvs')} distinct planted PVs of ${get(r, 'injected')}; argmax words as tokens land on one in ${get(r, 'tab5.hard_true')} runs`;
+  return `${INVERSION_BASELINE}; over ${n} runs; ${hard}`;
 }
 
 /** The zoo model standing for a paper instance: the same family if its cells run, else the first model whose do. */
