@@ -31,6 +31,8 @@ interface Parsed {
   lr?: number;
   distanceTh?: number;
   converGrad?: number;
+  lrBoost: number;
+  pathCoeff: number;
   divTh?: number;
   maxCleanShare: number;
   batch: number;
@@ -59,6 +61,8 @@ function addOptions(cmd: Command, command: 'scan' | 'search'): Command {
     .addOption(numOpt('--lr <x>', 'base learning rate (loops start at 100×); default per model size (docs/algorithm.md#per-family-defaults)', 0, undefined, true))
     .addOption(numOpt('--distance-th <x>', 'distance threshold; default per model size', 0, undefined, true))
     .addOption(numOpt('--conver-grad <x>', 'gradient level that switches to the base rate; default per model size', 0, undefined, true))
+    .addOption(numOpt('--lr-boost <x>', 'adaptive rate: loops start at lr × this until the prompt gradient passes --conver-grad (1 = off, for the ablation)', 1, DEFAULT_MINING_OPTIONS.lrBoost))
+    .addOption(numOpt('--path-coeff <x>', 'weight of the path loss that steers loops away from PVs already found (0 = off, for the ablation)', 0, DEFAULT_MINING_OPTIONS.pathCoeff))
     .addOption(numOpt('--div-th <x>', 'collapse threshold (default −ln B + a per-size margin: 0.0197 as the paper, 0.01 for small models)'))
     .addOption(numOpt('--max-clean-share <x>', 'reject a PV when more than this share of clean outputs lie within the distance threshold (−1 disables)', -1, DEFAULT_MAX_CLEAN_SHARE))
     .addOption(intOpt('--batch <n>', 'sentences per batch', 2, 32))
@@ -76,7 +80,7 @@ function toScanOptions(o: Parsed, stop: () => boolean): ScanOptions {
   return {
     outDir: o.out, mode: o.mode, sentencesFile: o.sentences, sentenceCount: o.count, loops: o.loops, patience: o.patience,
     seed: o.seed, parallel: o.parallel, resume: Boolean(o.resume), force: Boolean(o.force),
-    lr: o.lr, distanceTh: o.distanceTh, converGrad: o.converGrad, divTh: o.divTh, maxCleanShare: o.maxCleanShare,
+    lr: o.lr, distanceTh: o.distanceTh, converGrad: o.converGrad, lrBoost: o.lrBoost, pathCoeff: o.pathCoeff, divTh: o.divTh, maxCleanShare: o.maxCleanShare,
     batchSize: o.batch, batchOrder: o.batchOrder, epochs: o.epochs, acceptAt: o.acceptAt, recoverTriggers: o.recoverTriggers, recoverWords: o.recoverWords, tokenPosition: o.tokenPosition,
     quiet: Boolean(o.quiet || o.json), shouldStop: stop,
   };

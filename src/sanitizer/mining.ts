@@ -22,8 +22,14 @@ import type { ScanTarget } from './target.js';
 export const ACCEPT_AT = ['first-pass', 'final-epoch'] as const;
 
 export interface MiningOptions {
-  /** Base learning rate; a loop starts at lr × 100 (docs/algorithm.md#learning-rate-schedule). */
+  /** Base learning rate; a loop starts at lr × lrBoost (docs/algorithm.md#learning-rate-schedule). */
   lr: number;
+  /**
+   * The adaptive rate's start factor: a loop runs at lr × lrBoost until its
+   * prompt gradient first exceeds converGrad, then at lr. The paper's 100;
+   * 1 switches the adaptive rate off (the ablation of its Section 5.5).
+   */
+  lrBoost: number;
   /** Largest prompt-gradient entry above which the loop switches to lr. */
   converGrad: number;
   /** A loop has a candidate when its epoch-mean distance loss is below −distanceTh. */
@@ -32,6 +38,7 @@ export interface MiningOptions {
   /** Abandon a loop without a candidate after this epoch index (1 = the second epoch). */
   abandonAfterEpoch: number;
   divCoeff: number;
+  /** Weight of the path loss that pushes a loop away from PVs already kept; 0 switches it off (the ablation). */
   pathCoeff: number;
   /**
    * When a loop's candidate is judged. 'first-pass' (default): at the end of
@@ -47,6 +54,7 @@ export interface MiningOptions {
 
 export const DEFAULT_MINING_OPTIONS: MiningOptions = {
   lr: 2e-5,
+  lrBoost: 100,
   converGrad: 5e-3,
   distanceTh: 0.2,
   epochs: 4,
@@ -120,10 +128,10 @@ class LoopState {
   readonly started = process.hrtime.bigint();
   private ended: bigint | null = null;
 
-  constructor(readonly seed: number, readonly initRows: number[], readonly prompt: Float32Array, baseLr: number) {
+  constructor(readonly seed: number, readonly initRows: number[], readonly prompt: Float32Array, baseLr: number, boost: number) {
     this.m = new Float32Array(prompt.length);
     this.v = new Float32Array(prompt.length);
-    this.lr = baseLr * 100;
+    this.lr = baseLr * boost;
   }
 
   settle(): void {
@@ -169,7 +177,7 @@ export function runFuzzLoops(
     const rows = initialPromptRows(target, seed, L);
     const prompt = new Float32Array(L * E);
     rows.forEach((r, i) => prompt.set(W.subarray(r * E, (r + 1) * E), i * E));
-    return new LoopState(seed, rows, prompt, options.lr);
+    return new LoopState(seed, rows, prompt, options.lr, options.lrBoost);
   });
   const pvTensors = foundPvs.map((p) => Tensor.from(p, [H]));
   const mode = data.options.mode;

@@ -42,6 +42,9 @@ export interface RunOptions {
   lr?: number;
   distanceTh?: number;
   converGrad?: number;
+  /** Ablations: the adaptive rate's start factor (1 = off) and the path loss's weight (0 = off). */
+  lrBoost?: number;
+  pathCoeff?: number;
   divTh?: number;
   /** Clean-output rule threshold (default 0.01); a negative value disables it. */
   maxCleanShare?: number;
@@ -152,6 +155,8 @@ export function runScan(o: RunOptions): RunResult {
     lr: o.lr ?? fam.lr,
     distanceTh: o.distanceTh ?? fam.distanceTh,
     converGrad: o.converGrad ?? fam.converGrad,
+    lrBoost: o.lrBoost ?? DEFAULT_MINING_OPTIONS.lrBoost,
+    pathCoeff: o.pathCoeff ?? DEFAULT_MINING_OPTIONS.pathCoeff,
     epochs: o.epochs ?? DEFAULT_MINING_OPTIONS.epochs,
     acceptAt: o.acceptAt ?? DEFAULT_MINING_OPTIONS.acceptAt,
   };

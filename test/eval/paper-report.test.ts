@@ -95,6 +95,12 @@ test('plan: every cell runs or says why; quick runs the first model only', () =>
     assert.match(b.summary, /20 trigger-inversion baseline runs for Table 5/);
   }
   assert.match(PAPER_BUDGETS.tiny.summary, new RegExp(`${PAPER_BUDGETS.tiny.inversion.runs} trigger-inversion runs \\(Table 5 has 20\\)`));
+  // Section 5.5's ablations: a search each with one mechanism off, compared with the POR search; no note cells for them any more.
+  for (const a of ['path-loss', 'adaptive-lr']) assert.deepEqual(plan.cells.find((c) => c.id === `ablation/bert-mini/${a}`)!.deps, ['attack/bert-mini/por', 'search/bert-mini/por']);
+  assert.ok(!plan.cells.some((c) => c.id.startsWith('note/ablation')));
+  const abl = makePlan({ zoo: ['bert-mini'], budget: PAPER_BUDGETS.quick, tables: ['ablation'] });
+  assert.deepEqual(abl.cells.filter((c) => !c.reason && c.kind !== 'note').map((c) => c.id),
+    ['base/bert-mini', 'attack/bert-mini/por', 'search/bert-mini/por', 'ablation/bert-mini/path-loss', 'ablation/bert-mini/adaptive-lr']);
   assert.throws(() => makePlan({ zoo: ['bert-giant'], budget: PAPER_BUDGETS.quick }), /unknown zoo model bert-giant/);
   assert.throws(() => makePlan({ zoo: ['bert-mini'], budget: PAPER_BUDGETS.quick, tasks: ['yelp-5'] }), /not in the quick budget's tasks/);
 });
@@ -182,4 +188,24 @@ test('Table 5: the inversion baseline fills the Piccolo columns beside the searc
   const e = pending.tables.find((t) => t.id === 'tab5')!.rows[0]!.entries[0]!;
   assert.equal(e.ours, null);
   assert.match(e.reason!, /inversion\/bert-mini\/por|attack\/bert-mini\/por/);
+});
+
+test('ablation: each switch off beside the search with both on, over the loops both ran, with the paper\'s path-loss numbers', () => {
+  const plan = makePlan({ zoo: ['bert-mini'], budget: PAPER_BUDGETS.full, tables: ['ablation'] });
+  const figures = (unique: number, to3: number | null, conv: number) => ({ loops: 20, unique_pvs: unique, loops_to_3: to3, convergences: conv, kept: unique });
+  const records = new Map<string, PaperRecord>();
+  records.set('ablation/bert-mini/path-loss', rec('ablation/bert-mini/path-loss', { compared_loops: 20, off: figures(2, null, 9), on: figures(6, 5, 9) }));
+  records.set('ablation/bert-mini/adaptive-lr', rec('ablation/bert-mini/adaptive-lr', { compared_loops: 20, off: figures(4, 14, 3), on: figures(6, 5, 9) }));
+  const report = buildReport(plan, records, { format: 'lmsanitator-paper', created: '2026-01-01T00:00:00Z', commit: null, dataDir: null, cpus: 2 });
+  const t = report.tables.find((x) => x.id === 'ablation')!;
+  const path = t.rows.find((r) => r.label === 'bert-mini (POR), path loss off')!;
+  const [uOff, uOn, l3Off, l3On, cOff, cOn] = path.entries;
+  // The paper (BERT-base-cased): 2 unique PVs in 1,000 loops without path loss; 3 unique PVs in 53 loops with it.
+  assert.deepEqual([uOff!.ours, uOff!.paper, uOn!.ours, l3On!.ours, l3On!.paper], [2, 2, 6, 5, 53]);
+  assert.equal(l3Off!.ours, null);
+  assert.match(l3Off!.reason!, /fewer than 3 planted PVs in 20 loops/);
+  assert.deepEqual([cOff!.ours, cOn!.ours], [9, 9]);
+  const lr = t.rows.find((r) => r.label === 'bert-mini (POR), adaptive lr off')!;
+  assert.deepEqual(lr.entries.map((e) => e.ours), [4, 6, 14, 5, 3, 9]);
+  assert.doesNotMatch(t.summary, /no switch/);
 });

@@ -34,7 +34,7 @@ test('eval paper: a SIGKILLed run resumes without redoing or losing a finished c
     ...process.env, LMS_HOME: process.env.LMS_HOME ?? tmpDir('paper-zoo'), LMS_CACHE: tmpDir('paper-cache'),
     LMS_NUM_THREADS: process.env.LMS_NUM_THREADS ?? '1', OPENBLAS_NUM_THREADS: process.env.OPENBLAS_NUM_THREADS ?? '1',
   };
-  const args = [BIN, 'eval', 'paper', '--zoo', 'bert-micro', '--budget', 'tiny', '--tasks', 'sst2', '--tables', 'tab2,tab3,tab5', '--data-dir', bundledDataDir(), '--out', out, '--quiet'];
+  const args = [BIN, 'eval', 'paper', '--zoo', 'bert-micro', '--budget', 'tiny', '--tasks', 'sst2', '--tables', 'tab2,tab3,tab5,ablation', '--data-dir', bundledDataDir(), '--out', out, '--quiet'];
   const journal = join(out, PAPER_JOURNAL);
 
   // 1. Run until two cells are journaled, then SIGKILL (no chance to save anything).
@@ -99,6 +99,10 @@ test('eval paper: a SIGKILLed run resumes without redoing or losing a finished c
   const [pc, ptt] = tab5.entries;
   assert.ok(Number.isInteger(pc!.ours) && pc!.ours! <= 2 && Number.isInteger(ptt!.ours) && ptt!.ours! <= pc!.ours!, JSON.stringify(tab5.entries.slice(0, 2)));
   assert.match(pc!.note!, /Piccolo\/DBS-style/);
+  // Section 5.5: both switches ran as searches of their own, compared over the loops both ran.
+  assert.ok(done.includes('ablation/bert-micro/path-loss') && done.includes('ablation/bert-micro/adaptive-lr'));
+  const abl = report.tables.find((t) => t.id === 'ablation')!;
+  for (const row of abl.rows) assert.ok(Number.isInteger(row.entries[0]!.ours) && Number.isInteger(row.entries[4]!.ours), `${row.label}: ${JSON.stringify(row.entries)}`);
   assert.match(readFileSync(join(out, PAPER_HTML), 'utf8'), /<canvas id="fig6-chart"/);
   // A tiny run says what it is.
   assert.match(report.budget.summary, /numbers mean nothing/);

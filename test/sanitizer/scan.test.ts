@@ -89,6 +89,26 @@ test('mining back-propagates to the prompt only: no weight-gradient GEMMs', () =
   for (const t of model.encoder.params.values()) assert.equal(t.grad, null);
 });
 
+test('ablation switches: lrBoost sets the start rate (1 = no adaptive rate), pathCoeff 0 = no path loss', () => {
+  const small = { ...data, batches: data.batches.slice(0, 2) };
+  // converGrad out of reach: the loop keeps its start rate for every epoch.
+  const never = { ...mining, converGrad: 1e9, abandonAfterEpoch: 5 };
+  for (const boost of [1, 7]) {
+    const [r] = runFuzzLoops(target, small, [2], [], { ...never, lrBoost: boost });
+    for (const e of r!.epochs) assert.equal(e.lr, mining.lr * boost, `lrBoost ${boost}`);
+  }
+  const [adaptive] = runFuzzLoops(target, small, [2], [], { ...mining, converGrad: 0, abandonAfterEpoch: 5 });
+  assert.equal(adaptive!.epochs.at(-1)!.lr, mining.lr, 'a passed converGrad drops to the base rate');
+  // A known PV steers the loop only through the path loss.
+  const pv = Float32Array.from({ length: target.hidden }, (_, i) => (i % 3 ? 0.5 : -0.5));
+  const opts = { ...mining, abandonAfterEpoch: 5 };
+  const [none] = runFuzzLoops(target, small, [2], [], opts);
+  const [off] = runFuzzLoops(target, small, [2], [pv], { ...opts, pathCoeff: 0 });
+  const [on] = runFuzzLoops(target, small, [2], [pv], { ...opts, pathCoeff: 0.5 });
+  assert.deepEqual(off!.distanceCurve, none!.distanceCurve, 'pathCoeff 0: the same trajectory as with no PV known');
+  assert.notDeepEqual(on!.distanceCurve, none!.distanceCurve, 'pathCoeff 0.5 moves it');
+});
+
 test('k loops in one batch give the same result as k serial loops', () => {
   const small = { ...data, batches: data.batches.slice(0, 3) };
   const together = runFuzzLoops(target, small, [3, 4], [], mining);

@@ -12,6 +12,7 @@
  *                                   the POR one also inversion-cls/ (Table 5's baseline, inversion.jsonl)
  *   detection/<model>-<column>/     eval detection directories (held-out zoo, its journal)
  *   adaptive/<model>/<setting>-<i>/ model/ (the attack), scan/, guard/ (full budget, loss sweeps)
+ *   ablation/<model>-por-<path-loss|adaptive-lr>-off/  the POR search with one mechanism off
  */
 import { cpSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -186,23 +187,21 @@ function slimGuardRecord(rec: GuardRecord | undefined) {
   return { ...rec, figures: { ...figures, match_rate_histograms: { bins: 50, clean: histogram(match_rates.clean), triggered: histogram(match_rates.triggered) } } };
 }
 
-async function searchCell(cell: CellSpec, ctx: CellContext): Promise<CellOutcome> {
-  const model = cell.model!;
-  const a = cell.params.attack!;
-  const bd = ctx.dep(`attack/${model}/${a}`).models[`${model}-${a}`]!;
-  const mode = SEARCH_MODE_OF[a];
-  const dir = join(guardDir(ctx, model, a, ctx.budget.seeds[0]!), `search-${mode}`);
+/** Runs (or resumes) a search unless its PV set is there; an interrupted one leaves no PV set behind. */
+function runSearchOnce(modelDir: string, dir: string, mode: 'cls' | 'mask', ctx: CellContext, extra: { lrBoost?: number; pathCoeff?: number } = {}): void {
+  if (existsSync(join(dir, PVSET_FILE))) return;
   const { loops, patience } = ctx.budget.search;
-  if (!existsSync(join(dir, PVSET_FILE))) {
-    ctx.log(`  search (${mode} mode, at most ${loops} loops) in ${dir}`);
-    const r = search(bd.dir, { outDir: dir, mode, loops, patience, resume: existsSync(join(dir, SCAN_JOURNAL_FILE)), quiet: ctx.quiet, shouldStop: ctx.shouldStop });
-    // An interrupted search writes a partial PV set; remove it so that neither this cell nor eval guard takes it as finished.
-    if (r.driver.interrupted) {
-      rmSync(join(dir, PVSET_FILE), { force: true });
-      throw new Interrupted();
-    }
+  ctx.log(`  search (${mode} mode, at most ${loops} loops${extra.lrBoost !== undefined ? `, lr boost ${extra.lrBoost}` : ''}${extra.pathCoeff !== undefined ? `, path loss weight ${extra.pathCoeff}` : ''}) in ${dir}`);
+  const r = search(modelDir, { outDir: dir, mode, loops, patience, resume: existsSync(join(dir, SCAN_JOURNAL_FILE)), quiet: ctx.quiet, shouldStop: ctx.shouldStop, ...extra });
+  // An interrupted search writes a partial PV set; remove it so that neither this cell nor eval guard takes it as finished.
+  if (r.driver.interrupted) {
+    rmSync(join(dir, PVSET_FILE), { force: true });
+    throw new Interrupted();
   }
-  const injected = readManifest(bd.dir).pvs;
+}
+
+/** A search journal loop by loop: whether it crossed, PVs kept so far, planted PVs found so far (recall's rule). */
+function searchCurve(dir: string, injected: Float32Array[]) {
   const { entries } = Journal.read(join(dir, SCAN_JOURNAL_FILE));
   const loopsDone = entries.flatMap((e) => (e.type === 'loop' ? [e] : []));
   const pvBySeed = new Map<number, Float32Array[]>();
@@ -216,12 +215,25 @@ async function searchCell(cell: CellSpec, ctx: CellContext): Promise<CellOutcome
     const rc = pvRecall(injected, mined, RECALL_DISTANCE_TH);
     return { loop: k + 1, seed: l.seed, crossed: l.crossed, kept: l.kept, pvs: mined.length, found: Math.round(rc.recall * injected.length), recall: r6(rc.recall) };
   });
+  return { loopsDone, pvBySeed, curve };
+}
+
+async function searchCell(cell: CellSpec, ctx: CellContext): Promise<CellOutcome> {
+  const model = cell.model!;
+  const a = cell.params.attack!;
+  const bd = ctx.dep(`attack/${model}/${a}`).models[`${model}-${a}`]!;
+  const mode = SEARCH_MODE_OF[a];
+  const dir = join(guardDir(ctx, model, a, ctx.budget.seeds[0]!), `search-${mode}`);
+  const { loops, patience } = ctx.budget.search;
+  runSearchOnce(bd.dir, dir, mode, ctx);
+  const injected = readManifest(bd.dir).pvs;
+  const { loopsDone, pvBySeed, curve } = searchCurve(dir, injected);
   const first = loopsDone.slice(0, TAB5_LOOPS);
   const firstPvs = first.flatMap((l) => pvBySeed.get(l.seed) ?? []);
   const rc20 = pvRecall(injected, firstPvs, RECALL_DISTANCE_TH);
   return {
     result: {
-      dir, mode, loops: loopsDone.length, pvs: mined.length, injected: injected.length, recall: curve.length ? curve[curve.length - 1]!.recall : 0, curve,
+      dir, mode, loops: loopsDone.length, pvs: curve.length ? curve[curve.length - 1]!.pvs : 0, injected: injected.length, recall: curve.length ? curve[curve.length - 1]!.recall : 0, curve,
       tab5: {
         loops: first.length, convergences: first.filter((l) => l.crossed).length,
         true_pvs: Math.round(rc20.recall * injected.length), kept: firstPvs.length,
@@ -230,6 +242,37 @@ async function searchCell(cell: CellSpec, ctx: CellContext): Promise<CellOutcome
     },
     config: { command: 'search', mode, loops, patience, recall_distance_th: RECALL_DISTANCE_TH, recall_eta: MATCH_THRESHOLD },
     seeds: { first_loop: 0 }, models: { [`${model}-${a}`]: bd },
+  };
+}
+
+/** Unique planted PVs reached, the first loop that had reached 3, and converging loops, over the first `n` loops. */
+function ablationFigures(curve: ReturnType<typeof searchCurve>['curve'], n: number) {
+  const part = curve.slice(0, n);
+  const third = part.find((c) => c.found >= 3);
+  return { loops: part.length, unique_pvs: part.length ? part[part.length - 1]!.found : 0, loops_to_3: third ? third.loop : null, convergences: part.filter((c) => c.crossed).length, kept: part.length ? part[part.length - 1]!.pvs : 0 };
+}
+
+/** Section 5.5: the POR search with the path loss or the adaptive rate off, against the search cell over the same number of loops. */
+async function ablationCell(cell: CellSpec, ctx: CellContext): Promise<CellOutcome> {
+  const model = cell.model!;
+  const which = cell.params.ablation!;
+  const bd = ctx.dep(`attack/${model}/por`).models[`${model}-por`]!;
+  const reference = ctx.dep(`search/${model}/por`).result as { dir: string; curve: ReturnType<typeof searchCurve>['curve'] };
+  const switchOff = which === 'path-loss' ? { pathCoeff: 0 } : { lrBoost: 1 };
+  const dir = join(ctx.outDir, 'ablation', `${model}-por-${which}-off`);
+  runSearchOnce(bd.dir, dir, 'cls', ctx, switchOff);
+  const { curve, loopsDone } = searchCurve(dir, readManifest(bd.dir).pvs);
+  // Patience may stop either run first: both are compared over the loops both ran.
+  const n = Math.min(curve.length, reference.curve.length);
+  return {
+    result: {
+      dir, ablation: which, reference_dir: reference.dir, compared_loops: n,
+      off: ablationFigures(curve, n), on: ablationFigures(reference.curve, n),
+      off_all_loops: ablationFigures(curve, curve.length), on_all_loops: ablationFigures(reference.curve, reference.curve.length),
+      seconds_in_loops: r6(loopsDone.reduce((s, l) => s + l.seconds, 0)),
+    },
+    config: { command: 'search', mode: 'cls', ...ctx.budget.search, ...switchOff, recall_distance_th: RECALL_DISTANCE_TH, recall_eta: MATCH_THRESHOLD },
+    seeds: { first_loop: 0 }, models: { [`${model}-por`]: bd },
   };
 }
 
@@ -403,7 +446,7 @@ async function adaptive(cell: CellSpec, ctx: CellContext): Promise<CellOutcome> 
 }
 
 const RUNNERS: Record<Exclude<CellSpec['kind'], 'note'>, (c: CellSpec, ctx: CellContext) => Promise<CellOutcome>> = {
-  base, attack, victims, search: searchCell, inversion, guard, detection, adaptive,
+  base, attack, victims, search: searchCell, inversion, guard, detection, adaptive, ablation: ablationCell,
 };
 
 export function runCell(cell: CellSpec, ctx: CellContext): Promise<CellOutcome> {

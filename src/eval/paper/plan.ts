@@ -14,6 +14,7 @@
  *   guard      evaluateGuard                  one task through the guard and ONION (Tab. 3, 6, Fig. 14)
  *   detection  evaluateDetection              held-out detection zoo for one target token (Tab. 4)
  *   adaptive   runAttack + scan (+ evaluateGuard)  one adaptively attacked model (Tab. 7, 8, 17, 18)
+ *   ablation   search with one mechanism off   path loss or adaptive rate off on the POR copy, beside the search cell (Section 5.5)
  *   note       —                              a cell that cannot be produced here, with why
  */
 import { PROMPT_TASKS, type PromptTask } from '../../prompt/index.js';
@@ -24,7 +25,7 @@ import { PAPER_SETTINGS, TAB6_INSTANCES } from './published.js';
 export const PAPER_TABLES = ['tab2', 'tab3', 'tab4', 'tab5', 'tab6', 'tab7', 'tab8', 'tab17', 'tab18', 'ablation', 'fig6', 'fig14'] as const;
 export type TableId = (typeof PAPER_TABLES)[number];
 
-export type CellKind = 'base' | 'attack' | 'victims' | 'search' | 'inversion' | 'guard' | 'detection' | 'adaptive' | 'note';
+export type CellKind = 'base' | 'attack' | 'victims' | 'search' | 'inversion' | 'guard' | 'detection' | 'adaptive' | 'ablation' | 'note';
 export type PaperAttack = 'btop' | 'neuba' | 'por';
 export type PaperMethod = 'ptuning' | 'ptuning-v2';
 
@@ -38,7 +39,13 @@ export interface CellParams {
   instance?: number;
   /** guard: ONION on this many test inputs. */
   onionMaxTest?: number;
+  /** ablation: the search mechanism switched off. */
+  ablation?: Ablation;
 }
+
+/** Section 5.5's ablations: search with the path loss off (pathCoeff 0) or the adaptive rate off (lrBoost 1). */
+export const ABLATIONS = ['path-loss', 'adaptive-lr'] as const;
+export type Ablation = (typeof ABLATIONS)[number];
 
 export interface CellSpec {
   id: string;
@@ -102,14 +109,6 @@ export const INVERSION_BASELINE = 'word-level distribution inversion through the
 
 /** Cells that no evaluator here can fill. */
 export const NOTES: { key: string; tables: TableId[]; reason: string }[] = [
-  {
-    key: 'ablation-path-loss', tables: ['ablation'],
-    reason: 'not implemented yet: the scanner has no switch for the path loss (its weight, MiningOptions.pathCoeff = 0.5, is not an option of scan or search), so the ablation cannot be run without a code change',
-  },
-  {
-    key: 'ablation-adaptive-lr', tables: ['ablation'],
-    reason: 'not implemented yet: the scanner has no switch to turn the adaptive learning rate off (--conver-grad only moves the gradient level at which it drops from lr×100 to lr)',
-  },
   {
     key: 'tab8-targetability', tables: ['tab8', 'tab18'],
     reason: 'not measured: the paper\'s targetability metric (a trigger sending inputs to the label the prompt gives the trigger alone) is not implemented here; and the paper\'s metric-row labels were lost in extraction',
@@ -196,6 +195,10 @@ export function makePlan(o: PlanOptions): PaperPlan {
           }, mr ?? taskReason(task) ?? tableReason(ts));
         }
       }
+    }
+    // Section 5.5: the POR search again with one mechanism off, compared with the search cell over the same loops.
+    for (const ablation of ABLATIONS) {
+      add({ id: `ablation/${model}/${ablation}`, kind: 'ablation', tables: ['ablation'], model, params: { attack: 'por', method: 'ptuning-v2', ablation }, deps: [`attack/${model}/por`, `search/${model}/por`] }, mr ?? tableReason(['ablation']));
     }
     for (const column of Object.keys(DETECTION_COLUMNS) as DetectionColumn[]) {
       add({ id: `detection/${model}/${column}`, kind: 'detection', tables: ['tab4'], model, params: { column }, deps: [`base/${model}`] }, mr ?? tableReason(['tab4']));
