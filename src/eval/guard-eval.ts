@@ -18,7 +18,7 @@
  * measured again with the new PV set).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readManifest, MANIFEST_FILE } from '../attacks/manifest.js';
 import { writeJsonAtomic, writeTextFileAtomic } from '../formats/file-io.js';
@@ -28,14 +28,11 @@ import { loadModel } from '../models/model.js';
 import { loadPrompt, loadPromptTask, type PromptInput, type PromptModel } from '../prompt/index.js';
 import { appendRecord, readRecords } from '../sanitizer/journal.js';
 import { SignMonitor } from '../sanitizer/monitor.js';
-import { loadPvSet, type PvSet } from '../sanitizer/pvset.js';
-import { SCAN_JOURNAL_FILE } from '../sanitizer/scan.js';
 import { attackSuccess, type Classify } from './asr.js';
 import { type GuardFigures, measureGuard } from './guarded.js';
 import { guardHtml } from './guard-html.js';
 import { onionPurify } from './onion.js';
-import { search } from './scan-model.js';
-import { REPORT_JSON_FILE } from './scan-outputs.js';
+import { searchOnce } from './scan-model.js';
 import { classifierOf, evaluateVictims, type VictimCell, type VictimsOptions } from './victims.js';
 import { withDirLock } from '../util/dir-lock.js';
 
@@ -135,31 +132,6 @@ export function pvsFingerprint(pvs: readonly Float32Array[]): string {
   return h.digest('hex');
 }
 
-/**
- * How the wanted search budget compares with the one that wrote the PV set:
- * equal (reuse it), larger (resume the search), smaller (refused: loops
- * already run cannot be taken back).
- */
-export function searchBudgetChange(set: PvSet, want: { loops: number; patience: number }, file: string): 'equal' | 'larger' {
-  const had = { loops: Number(set.hyperParameters.loops), patience: Number(set.hyperParameters.patience) };
-  if (!Number.isFinite(had.loops) || !Number.isFinite(had.patience)) return 'equal';
-  if (want.loops < had.loops || want.patience < had.patience) {
-    throw new Error(`${file} was searched with --search-loops ${had.loops} --search-patience ${had.patience}; a smaller budget (${want.loops}, ${want.patience}) cannot undo loops already run: use another --out`);
-  }
-  return want.loops === had.loops && want.patience === had.patience ? 'equal' : 'larger';
-}
-
-/** An interrupted search writes the PVs found so far; its report says it stopped early. */
-function searchWasInterrupted(searchDir: string): boolean {
-  const file = join(searchDir, REPORT_JSON_FILE);
-  if (!existsSync(file)) return false;
-  try {
-    return (JSON.parse(readFileSync(file, 'utf8')) as { interrupted?: unknown }).interrupted === true;
-  } catch {
-    return true; // unreadable: resuming from the journal rewrites it
-  }
-}
-
 function isGuardRecord(v: unknown): v is GuardRecord {
   if (typeof v !== 'object' || v === null) return false;
   const r = v as Record<string, unknown>;
@@ -230,26 +202,15 @@ function evaluateGuardLocked(o: GuardEvalOptions): GuardEvalResult {
   const probe = loadPrompt(victims.cells[0]!.prompts.backdoored, backbone).model;
   const mode = requiredMode(probe);
   const searchDir = join(o.outDir, `search-${mode}`);
-  const pvsetFile = join(searchDir, 'pvset.safetensors');
   const budget = { loops: o.searchLoops ?? GUARD_EVAL_DEFAULTS.searchLoops, patience: o.searchPatience ?? GUARD_EVAL_DEFAULTS.searchPatience };
-  const journalFile = join(searchDir, SCAN_JOURNAL_FILE);
-  let found: PvSet | null = existsSync(pvsetFile) ? loadPvSet(pvsetFile) : null;
-  let searchInfo: GuardEvalReport['search'];
-  // A finished search is reused when it ran with this budget; one cut short, or a larger budget, resumes it from its journal.
-  const resumable = found !== null && existsSync(journalFile);
-  const stale = resumable && (searchWasInterrupted(searchDir) || searchBudgetChange(found!, budget, pvsetFile) === 'larger');
-  if (found && !stale) {
-    searchInfo = { dir: searchDir, mode, pvs: found.pvs.length, loops: -1, verdict: found.pvs.length ? 'backdoored' : 'clean' };
-  } else {
-    log(`search: ${mode} mode on ${o.backdooredDir} (at most ${budget.loops} loops, patience ${budget.patience}; journal in ${searchDir}${stale ? ', resumed' : ''})`);
-    const r = search(o.backdooredDir, {
-      outDir: searchDir, mode, loops: budget.loops, patience: budget.patience,
-      resume: existsSync(journalFile), quiet: o.quiet, shouldStop: stop,
-    });
-    if (stop()) return interruptedResult();
-    found = loadPvSet(r.outputs.pvset);
-    searchInfo = { dir: searchDir, mode, pvs: found.pvs.length, loops: r.driver.loops.length, verdict: r.verdict };
-  }
+  const searched = searchOnce(o.backdooredDir, { outDir: searchDir, mode, ...budget, quiet: o.quiet, shouldStop: stop }, (resumed) => {
+    log(`search: ${mode} mode on ${o.backdooredDir} (at most ${budget.loops} loops, patience ${budget.patience}; journal in ${searchDir}${resumed ? ', resumed' : ''})`);
+  });
+  if (searched.set === null || stop()) return interruptedResult();
+  const found = searched.set;
+  const searchInfo: GuardEvalReport['search'] = {
+    dir: searchDir, mode, pvs: found.pvs.length, loops: searched.reused ? -1 : searched.loops, verdict: found.pvs.length ? 'backdoored' : 'clean',
+  };
   log(`search: ${found.pvs.length} PV${found.pvs.length === 1 ? '' : 's'} found`);
   const attackerPvs = o.pvSource === 'search+attacker' ? readManifest(o.backdooredDir).pvs : null;
   const H = backbone.config.hiddenSize;

@@ -5,9 +5,10 @@
  * The CLI, the library's `scan`/`search` and `eval detection` all go
  * through here.
  */
-import { existsSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { type RunOptions, type RunResult, runScan } from '../sanitizer/run.js';
+import { loadPvSet, type PvSet } from '../sanitizer/pvset.js';
 import { SCAN_JOURNAL_FILE } from '../sanitizer/scan.js';
 import { PVSET_FILE, REPORT_HTML_FILE, REPORT_JSON_FILE, type ScanOutputs, targetInfoOf, writeScanOutputs } from './scan-outputs.js';
 import { withDirLock } from '../util/dir-lock.js';
@@ -107,4 +108,69 @@ export function scan(modelDir: string, options: ScanOptions = {}): ScanModelResu
 /** Search: collect every PV, stopping after `patience` loops without a new one (default out `<model-dir>.search`). */
 export function search(modelDir: string, options: ScanOptions = {}): ScanModelResult {
   return scanModel(withDefaults('search', modelDir, options));
+}
+
+/**
+ * A stored search's budget against the one asked for: equal (reuse it),
+ * larger (resume the search), smaller (refused: loops already run cannot
+ * be taken back).
+ */
+export function searchBudgetChange(set: PvSet, want: { loops: number; patience: number }, file: string): 'equal' | 'larger' {
+  const had = { loops: Number(set.hyperParameters.loops), patience: Number(set.hyperParameters.patience) };
+  if (!Number.isFinite(had.loops) || !Number.isFinite(had.patience)) return 'equal';
+  if (want.loops < had.loops || want.patience < had.patience) {
+    throw new Error(`${file} was searched with ${had.loops} loops, patience ${had.patience}; a smaller budget (${want.loops}, ${want.patience}) cannot undo loops already run: use another output directory`);
+  }
+  return want.loops === had.loops && want.patience === had.patience ? 'equal' : 'larger';
+}
+
+/**
+ * Whether the directory holds a search that ran to its end: an interrupted
+ * one writes the PVs found so far too, and its report says it stopped early.
+ */
+export function searchFinished(outDir: string): boolean {
+  const file = join(outDir, REPORT_JSON_FILE);
+  if (!existsSync(join(outDir, PVSET_FILE)) || !existsSync(file)) return false;
+  try {
+    return (JSON.parse(readFileSync(file, 'utf8')) as { interrupted?: unknown }).interrupted !== true;
+  } catch {
+    return false; // unreadable: resuming from the journal rewrites it
+  }
+}
+
+export interface SearchOnceResult {
+  /** The PV set; null when this call was interrupted before the search finished. */
+  set: PvSet | null;
+  pvsetFile: string;
+  /** Whether a finished search was taken as it was (nothing ran). */
+  reused: boolean;
+  /** Loops the search holds, earlier sessions' included (0 when reused). */
+  loops: number;
+  /** Whether an earlier search in the directory was continued from its journal. */
+  resumed: boolean;
+}
+
+/**
+ * The one answer to "is this search finished?", for every evaluation that
+ * searches a model once and reads its PVs many times (eval guard, eval
+ * paper): a PV set whose report does not say `interrupted` and whose budget
+ * equals the one asked for is reused; an interrupted search, or a larger
+ * budget, continues from the journal; a smaller budget is refused.
+ */
+export function searchOnce(modelDir: string, o: ScanOptions & { outDir: string; loops: number; patience: number }, onStart?: (resumed: boolean) => void): SearchOnceResult {
+  const pvsetFile = join(o.outDir, PVSET_FILE);
+  const journal = existsSync(join(o.outDir, SCAN_JOURNAL_FILE));
+  if (existsSync(pvsetFile) && journal) {
+    const stored = loadPvSet(pvsetFile);
+    const finished = searchFinished(o.outDir);
+    if (searchBudgetChange(stored, o, pvsetFile) === 'equal' && finished) return { set: stored, pvsetFile, reused: true, loops: 0, resumed: false };
+  } else if (existsSync(pvsetFile)) {
+    // A PV set without its journal (copied in by hand) cannot be resumed: take it as it is.
+    return { set: loadPvSet(pvsetFile), pvsetFile, reused: true, loops: 0, resumed: false };
+  }
+  onStart?.(journal);
+  const r = search(modelDir, { ...o, resume: journal });
+  const loops = r.driver.loops.length;
+  if (r.driver.interrupted) return { set: null, pvsetFile, reused: false, loops, resumed: journal };
+  return { set: loadPvSet(r.outputs.pvset), pvsetFile, reused: false, loops, resumed: journal };
 }

@@ -14,7 +14,7 @@
  *   adaptive/<model>/<setting>-<i>/ model/ (the attack), scan/, guard/ (full budget, loss sweeps)
  *   ablation/<model>-por-<path-loss|adaptive-lr>-off/  the POR search with one mechanism off
  */
-import { cpSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { runAttack } from '../../attacks/attack.js';
 import { hasCheckpoint } from '../../attacks/checkpoint.js';
@@ -35,7 +35,7 @@ import { evaluateGuard, type GuardRecord } from '../guard-eval.js';
 import { histogram } from '../guard-html.js';
 import { evaluateInversion } from '../inversion.js';
 import { pvRecall } from '../recall.js';
-import { scanModel, search } from '../scan-model.js';
+import { scanModel, searchFinished, searchOnce } from '../scan-model.js';
 import { PVSET_FILE } from '../scan-outputs.js';
 import { evaluateVictims, VICTIMS_JOURNAL, readVictimsJournal, type VictimsOptions } from '../victims.js';
 import { DETECTION_COLUMNS, TAB5_LOOPS, type PaperBudget } from './budget.js';
@@ -187,17 +187,13 @@ function slimGuardRecord(rec: GuardRecord | undefined) {
   return { ...rec, figures: { ...figures, match_rate_histograms: { bins: 50, clean: histogram(match_rates.clean), triggered: histogram(match_rates.triggered) } } };
 }
 
-/** Runs (or resumes) a search unless its PV set is there; an interrupted one leaves no PV set behind. */
+/** Runs (or resumes) a search unless a finished one with this budget is there (scan-model's searchOnce decides). */
 function runSearchOnce(modelDir: string, dir: string, mode: 'cls' | 'mask', ctx: CellContext, extra: { lrBoost?: number; pathCoeff?: number } = {}): void {
-  if (existsSync(join(dir, PVSET_FILE))) return;
   const { loops, patience } = ctx.budget.search;
-  ctx.log(`  search (${mode} mode, at most ${loops} loops${extra.lrBoost !== undefined ? `, lr boost ${extra.lrBoost}` : ''}${extra.pathCoeff !== undefined ? `, path loss weight ${extra.pathCoeff}` : ''}) in ${dir}`);
-  const r = search(modelDir, { outDir: dir, mode, loops, patience, resume: existsSync(join(dir, SCAN_JOURNAL_FILE)), quiet: ctx.quiet, shouldStop: ctx.shouldStop, ...extra });
-  // An interrupted search writes a partial PV set; remove it so that neither this cell nor eval guard takes it as finished.
-  if (r.driver.interrupted) {
-    rmSync(join(dir, PVSET_FILE), { force: true });
-    throw new Interrupted();
-  }
+  const r = searchOnce(modelDir, { outDir: dir, mode, loops, patience, quiet: ctx.quiet, shouldStop: ctx.shouldStop, ...extra }, () => {
+    ctx.log(`  search (${mode} mode, at most ${loops} loops${extra.lrBoost !== undefined ? `, lr boost ${extra.lrBoost}` : ''}${extra.pathCoeff !== undefined ? `, path loss weight ${extra.pathCoeff}` : ''}) in ${dir}`);
+  });
+  if (r.set === null) throw new Interrupted();
 }
 
 /** A search journal loop by loop: whether it crossed, PVs kept so far, planted PVs found so far (recall's rule). */
@@ -322,7 +318,7 @@ async function guard(cell: CellSpec, ctx: CellContext): Promise<CellOutcome> {
   if (dir !== firstDir) {
     const from = join(firstDir, `search-${mode}`, PVSET_FILE);
     const to = join(dir, `search-${mode}`, PVSET_FILE);
-    if (existsSync(from) && !existsSync(to)) {
+    if (searchFinished(join(firstDir, `search-${mode}`)) && !existsSync(to)) {
       mkdirSync(join(to, '..'), { recursive: true });
       cpSync(from, to);
     }
