@@ -10,7 +10,8 @@
  *
  * Candidates are taken in (window length, position) order, `step` at a
  * time per input, and the rows of every flagged input of a call are run
- * together in batches of at most `chunk` rows (the memory cap); an input
+ * together in batches of at most `chunk` rows (the memory cap), rows of
+ * similar length together so that little of a batch is padding; an input
  * stops at the first round holding its winner — the same winner as running
  * its candidates one by one, at a fraction of the forwards. Cost: at most
  * Σ_l (n − l + 1) candidate rows for n words (O(n·l)), fewer where windows
@@ -118,8 +119,7 @@ export function purgeMany<P>(inputs: readonly GuardInput[], run: MonitoredRun<P>
       for (const c of cands[i]!.slice(cursor[i], cursor[i]! + step)) rows.push({ owner: i, c });
       cursor[i]! += step;
     }
-    const out: Monitored<P>[] = [];
-    for (let k = 0; k < rows.length; k += chunk) out.push(...run(rows.slice(k, k + chunk).map((r) => r.c.input)));
+    const out = runByLength(rows.map((r) => r.c.input), run, chunk);
     const won = new Set<number>();
     rows.forEach((r, k) => {
       results[r.owner]!.candidates++;
@@ -130,6 +130,22 @@ export function purgeMany<P>(inputs: readonly GuardInput[], run: MonitoredRun<P>
     open = open.filter((i) => !won.has(i) && cursor[i]! < cands[i]!.length);
   }
   return results;
+}
+
+/**
+ * Runs rows in chunks of rows of similar length (shortest first), results
+ * back in the rows' order: a chunk is padded to its longest row, and a
+ * round mixes inputs of different lengths.
+ */
+function runByLength<P>(rows: readonly GuardInput[], run: MonitoredRun<P>, chunk: number): Monitored<P>[] {
+  const size = (x: GuardInput) => x.text.length + (x.text_pair?.length ?? 0);
+  const order = rows.map((_, k) => k).sort((a, b) => size(rows[a]!) - size(rows[b]!));
+  const out = new Array<Monitored<P>>(rows.length);
+  for (let k = 0; k < order.length; k += chunk) {
+    const part = order.slice(k, k + chunk);
+    run(part.map((i) => rows[i]!)).forEach((m, j) => { out[part[j]!] = m; });
+  }
+  return out;
 }
 
 /** One input's purge (purgeMany of one). */

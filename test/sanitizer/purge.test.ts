@@ -99,6 +99,13 @@ test('purgeMany: flagged inputs share batches, each gets its one-by-one winner',
   assert.equal(together[4]!.purified, false);
   assert.ok(calls[0]! > 4, `the first batch holds rows of several inputs (${calls})`);
   assert.ok(calls.every((c) => c <= 16));
+  // Rows are batched by length (less padding), and every result still comes back to its own row.
+  together.forEach((r) => { if (r.purified) assert.equal(r.result!.prediction, r.input.text); });
+  const sizes: number[][] = [];
+  const byLength = fakeRun(triggered);
+  purgeMany(inputs, (xs) => { sizes.push(xs.map((x) => x.text.length + (x.text_pair?.length ?? 0))); return byLength(xs); }, { chunk: 3, step: 4 });
+  const firstRound = sizes.slice(0, 3).flat();
+  assert.deepEqual(firstRound, [...firstRound].sort((a, b) => a - b), `the first round's chunks run shortest rows first (${JSON.stringify(sizes)})`);
 });
 
 test('purge: unpurifiable input, empty text and the window cap', () => {
