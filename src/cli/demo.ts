@@ -108,7 +108,7 @@ function evidenceLines(t: TriggerEvaluation | undefined): string[] {
   if (!t) return [];
   return t.per_pv.map((p) => {
     if (p.matched) {
-      return `evidence: PV ${p.pv} is planted PV ${p.planted} (sign agreement ${p.agreement.toFixed(3)}); recovery's top word ${p.top ? `"${p.top.words.join(' ')}"` : '-'} ${p.hit ? 'is' : 'is not'} its trigger ${p.planted_triggers.map((x) => `"${x}"`).join('/')}`;
+      return `evidence: PV ${p.pv} is planted PV ${p.planted} (sign agreement ${p.agreement.toFixed(3)}); recovery's top word ${p.top ? `"${p.top.words.join(' ')}"` : '-'} ${p.hit ? 'is' : p.first_piece ? 'is the first word-piece of' : 'is not'} its trigger ${p.planted_triggers.map((x) => `"${x}"`).join('/')}${p.first_piece ? ' (the sweep covers whole words; the tokenizer splits the trigger)' : ''}`;
     }
     const named = p.collapsing_triggers.map((c) => `"${c.words.join(' ')}" (planted PV ${c.planted})`).join(', ');
     return `evidence: PV ${p.pv} is no planted PV (best sign agreement ${p.agreement.toFixed(3)}, with planted PV ${p.planted}): a combination of their block signs that no trigger makes; ${named ? `recovery names the planted triggers ${named}, each collapsing every sentence onto one vector of its own` : 'recovery names no planted trigger'}`;

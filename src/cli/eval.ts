@@ -84,7 +84,7 @@ export function register(program: Command): void {
       console.log(`top candidate = planted trigger for ${pct(r.top1_accuracy)} of the ${r.matched} kept PVs that match a planted PV (${r.found_pvs} kept)`);
       for (const p of r.per_pv) {
         const top = p.top ? `"${p.top.words.join(' ')}" (match ${p.top.match_rate.toFixed(3)}, fires ${(100 * p.top.fire_rate).toFixed(0)}%)` : 'no candidates';
-        const why = p.matched ? (p.hit ? 'hit' : 'miss') : `matches no planted PV${p.collapsing_triggers.length ? `; planted triggers collapsing the sentences: ${p.collapsing_triggers.map((c) => `"${c.words.join(' ')}" (PV ${c.planted})`).join(', ')}` : ''}`;
+        const why = p.matched ? (p.hit ? 'hit' : p.first_piece ? 'miss (the first word-piece of the trigger)' : 'miss') : `matches no planted PV${p.collapsing_triggers.length ? `; planted triggers collapsing the sentences: ${p.collapsing_triggers.map((c) => `"${c.words.join(' ')}" (PV ${c.planted})`).join(', ')}` : ''}`;
         console.log(`  PV ${p.pv}: planted PV ${p.planted} (sign agreement ${p.agreement.toFixed(3)}, trigger ${p.planted_triggers.map((t) => `"${t}"`).join('/') || '-'}), top ${top}: ${why}`);
       }
     });

@@ -3,7 +3,11 @@
  * triggers`): each PV a scan or search kept is paired with the planted PV
  * it agrees with most in sign; when that agreement passes η the PV is
  * *matched*, and recovery *hits* when its top candidate's words are that
- * planted PV's trigger (any of them, when several triggers share a PV). A
+ * planted PV's trigger (any of them, when several triggers share a PV).
+ * The sweep covers whole words of the vocabulary, so a trigger the
+ * tokenizer splits into word-pieces (qt → q ##t) cannot be its candidate;
+ * when the top candidate is such a trigger's first piece, inserted alone,
+ * that is recorded apart (`first_piece`), not counted as a hit. A
  * kept PV that matches no planted one (a mixture: the demo's POR copy has
  * such a PV, its block signs a combination no trigger makes) is explained
  * by its *collapsing* candidates instead — words that send every sentence
@@ -30,6 +34,8 @@ export interface TriggerJudgement {
   top: TriggerCandidate | null;
   /** Matched PVs: the top candidate is one of the planted PV's triggers. */
   hit: boolean;
+  /** Matched PVs, no hit: the top candidate is the first word-piece of a one-word planted trigger the tokenizer splits (q for qt). */
+  first_piece: boolean;
   /** Candidates that collapse the sentences away from the clean outputs and are planted triggers, with the planted PV each belongs to. */
   collapsing_triggers: { words: string[]; planted: number; collapse_rate: number; clean_agreement: number }[];
 }
@@ -44,6 +50,12 @@ export interface TriggerEvaluation {
 
 const same = (words: readonly string[], trigger: string) => words.join(' ') === trigger;
 
+/** A piece as the tokenizer spells it, without its word-start mark (GPT-2's Ġ, SentencePiece's ▁). */
+const bare = (piece: string) => piece.replace(/^[\u0120\u2581]/, '');
+
+const firstPieceOf = (words: readonly string[], t: AttackManifest['triggers'][number]) =>
+  words.length === 1 && t.words.length === 1 && t.tokens.length > 1 && bare(t.tokens[0]!) === words[0];
+
 /** A kept PV and its recovered candidates (FoundPv has this shape; so does readRecoveredPvs). */
 export interface RecoveredPv {
   vector: Float32Array;
@@ -52,6 +64,7 @@ export interface RecoveredPv {
 
 export function judgeTriggers(found: readonly RecoveredPv[], manifest: AttackManifest, planted: readonly Float32Array[]): TriggerEvaluation {
   const triggersOf = (k: number) => manifest.triggers.filter((t) => t.pv_index === k).map((t) => t.text);
+  const entriesOf = (k: number) => manifest.triggers.filter((t) => t.pv_index === k);
   const per = found.map((f, pv): TriggerJudgement => {
     let best = -1;
     let agreement = -1;
@@ -67,9 +80,11 @@ export function judgeTriggers(found: readonly RecoveredPv[], manifest: AttackMan
       const t = manifest.triggers.find((x) => same(c.words, x.text));
       return t ? [{ words: c.words, planted: t.pv_index, collapse_rate: c.collapse_rate, clean_agreement: c.clean_agreement }] : [];
     });
+    const hit = matched && top !== null && plantedTriggers.some((t) => same(top.words, t));
     return {
-      pv, planted: best, agreement, matched, planted_triggers: plantedTriggers, top,
-      hit: matched && top !== null && plantedTriggers.some((t) => same(top.words, t)), collapsing_triggers: collapsing,
+      pv, planted: best, agreement, matched, planted_triggers: plantedTriggers, top, hit,
+      first_piece: matched && !hit && top !== null && entriesOf(best).some((t) => firstPieceOf(top.words, t)),
+      collapsing_triggers: collapsing,
     };
   });
   const matched = per.filter((p) => p.matched);

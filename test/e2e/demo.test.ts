@@ -46,12 +46,13 @@ test('demo: the POR-backdoored bert-micro is flagged, the clean one passes', { t
   const manifest = JSON.parse(readFileSync(join(out, 'bert-micro-por', 'attack.json'), 'utf8'));
   assert.equal(manifest.method, 'por');
   // Trigger recovery names a planted trigger for every kept PV: as its top candidate when the PV is a
-  // planted one, else among the candidates that collapse the sentences (the PV is a mixture).
+  // planted one (for a trigger the tokenizer splits, qt → q ##t, its first piece: the sweep covers whole
+  // words only), else among the candidates that collapse the sentences (the PV is a mixture).
   const t = res.backdoored.triggers;
   assert.equal(t.found_pvs, JSON.parse(readFileSync(join(res.backdoored.report, '..', 'report.json'), 'utf8')).pvs.length);
   for (const p of t.per_pv) {
     const planted = manifest.triggers.map((x: { text: string }) => x.text);
-    assert.ok(p.hit || p.collapsing_triggers.some((c: { words: string[] }) => planted.includes(c.words.join(' '))), `PV ${p.pv}: no planted trigger named (${JSON.stringify(p)})`);
+    assert.ok(p.hit || p.first_piece || p.collapsing_triggers.some((c: { words: string[] }) => planted.includes(c.words.join(' '))), `PV ${p.pv}: no planted trigger named (${JSON.stringify(p)})`);
   }
 });
 
