@@ -113,14 +113,20 @@ function evalPrompt(modelDir: string, o: EvalOpts): void {
   }
   const out = {
     task: model.task, method: model.method, test_examples: data.test.length, data: data.data, ...metrics,
-    ...(asr && { triggers, asr: asr.asr, weighted_asr: asr.weighted_asr, asr_per_trigger: asr.asr_per_trigger, asr_clean_correct: asr.clean_correct }),
+    ...(asr && { triggers, asr: asr.asr, weighted_asr: asr.weighted_asr, asr_per_trigger: asr.asr_per_trigger, asr_clean_correct: asr.clean_correct,
+      targetability: asr.targetability ?? null, targetability_per_trigger: asr.targetability_per_trigger ?? null, trigger_labels: asr.trigger_labels ?? null }),
     ...(guarded && { guard: { pvs: o.guard, threshold: o.threshold, max_window: o.maxWindow, on_unpurified: o.onUnpurified, monitor: o.monitor }, ...withoutRates(guarded) }),
   };
   if (o.json) return console.log(JSON.stringify(out, null, 2));
   console.log(`${model.method} ${model.task} on ${data.test.length} test examples: ${metricLine(metrics)}`);
   if (asr) {
     console.log(`  ASR ${(100 * asr.asr).toFixed(1)}%, weighted ${(100 * asr.weighted_asr).toFixed(1)}% (over the ${asr.clean_correct} inputs classified correctly without a trigger)`);
-    for (const [t, v] of Object.entries(asr.asr_per_trigger)) console.log(`    ${t.padEnd(12)} ${(100 * v).toFixed(1)}%`);
+    for (const [t, v] of Object.entries(asr.asr_per_trigger)) {
+      const tgt = asr.targetability_per_trigger?.[t];
+      const label = asr.trigger_labels?.[t];
+      console.log(`    ${t.padEnd(12)} ${(100 * v).toFixed(1)}%${tgt === undefined || label === undefined ? '' : `; targetability ${(100 * tgt).toFixed(1)}% to "${model.labelNames[label] ?? label}", the label of the trigger alone`}`);
+    }
+    if (asr.targetability !== undefined && asr.targetability !== null) console.log(`  targetability ${(100 * asr.targetability).toFixed(1)}% (mean over triggers)`);
   } else if (data.kind === 'ner') {
     console.log('  (ASR is measured for classification tasks; NER reports F1 only)');
   }

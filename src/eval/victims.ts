@@ -143,6 +143,9 @@ export interface VictimCell {
   weighted_asr_clean_backbone: number | null;
   asr_per_trigger: Record<string, number> | null;
   asr_per_trigger_clean_backbone: Record<string, number> | null;
+  /** The paper's Tgt (asr.ts): triggered inputs sent to the label of the trigger alone, mean over triggers (null: not measured). */
+  targetability: number | null;
+  targetability_clean_backbone: number | null;
   /** Backdoored-backbone inputs classified correctly without a trigger (ASR's denominator). */
   asr_inputs: number | null;
   macro_f1_clean?: number;
@@ -282,7 +285,7 @@ export function measurePrompt(model: PromptModel, data: PromptTaskData, triggers
   let asr: AsrResult | null = null;
   if (data.kind === 'classification' && triggers.length > 0) {
     const inputs = data.test.map((e) => ({ text: e.text, ...(e.textB !== undefined && { text_pair: e.textB }), label: e.label }));
-    asr = attackSuccess(inputs, classifierOf(model, batch), triggers, seed, model.labelNames.length);
+    asr = attackSuccess(inputs, classifierOf(model, batch), triggers, seed, model.labelNames.length, { targetability: true });
   }
   return { test, asr, test_examples: data.test.length };
 }
@@ -308,6 +311,7 @@ function cellOf(task: PromptTask, c: VictimRecord, b: VictimRecord, outDir: stri
     asr: b.asr?.asr ?? null, weighted_asr: b.asr?.weighted_asr ?? null,
     asr_clean_backbone: c.asr?.asr ?? null, weighted_asr_clean_backbone: c.asr?.weighted_asr ?? null,
     asr_per_trigger: b.asr?.asr_per_trigger ?? null, asr_per_trigger_clean_backbone: c.asr?.asr_per_trigger ?? null,
+    targetability: b.asr?.targetability ?? null, targetability_clean_backbone: c.asr?.targetability ?? null,
     asr_inputs: b.asr?.clean_correct ?? null,
     ...(ner ? { f1_clean: fc, f1_backdoored: fb, f1_drop: fc - fb } : { macro_f1_clean: fc, macro_f1_backdoored: fb, macro_f1_drop: fc - fb }),
     train_seconds: { clean: c.train_seconds, backdoored: b.train_seconds },

@@ -45,3 +45,32 @@ test('ASR: denominator is the correctly classified inputs; any trigger flipping 
   assert.deepEqual(onlyMn.asr_per_class, [1, 0]);
   assert.equal(onlyMn.weighted_asr, 0.5, 'class 0 all flipped, class 1 none');
 });
+
+test('targetability: triggered inputs sent to the label of the trigger alone; pairs classify the trigger as both segments', () => {
+  const test: LabelledInput[] = [
+    { text: 'good film', label: 1 }, { text: 'good story', label: 1 }, { text: 'good', label: 1 },
+    { text: 'bad film', label: 0 }, { text: 'dull plot', label: 0 },
+  ];
+  const seen: { text: string; text_pair?: string }[][] = [];
+  // "cf" flips (an untargeted trigger); "mn" sends everything to 1 (targeted); "qt" does nothing.
+  const classify = (xs: readonly { text: string; text_pair?: string }[]) => {
+    seen.push([...xs]);
+    return xs.map(({ text }) => {
+      const w = splitWords(text);
+      const base = w.includes('good') ? 1 : 0;
+      if (w.includes('cf')) return 1 - base;
+      if (w.includes('mn')) return 1;
+      return base;
+    });
+  };
+  const plain = attackSuccess(test, classify, ['cf', 'mn', 'qt'], 0, 2);
+  assert.equal(plain.targetability, undefined, 'measured only when asked for');
+  const r = attackSuccess(test, classify, ['cf', 'mn', 'qt'], 0, 2, { targetability: true });
+  assert.deepEqual(r.trigger_labels, { cf: 1, mn: 1, qt: 0 });
+  assert.deepEqual(r.targetability_per_trigger, { cf: 2 / 5, mn: 1, qt: 2 / 5 });
+  assert.ok(Math.abs(r.targetability! - 0.6) < 1e-12);
+  assert.deepEqual({ asr: r.asr, per: r.asr_per_trigger }, { asr: plain.asr, per: plain.asr_per_trigger }, 'ASR unchanged');
+  seen.length = 0;
+  attackSuccess(test.map((x) => ({ ...x, text_pair: 'a premise' })), classify, ['cf'], 0, 2, { targetability: true });
+  assert.deepEqual(seen.at(-1), [{ text: 'cf', text_pair: 'cf' }]);
+});
