@@ -105,6 +105,8 @@ export interface GuardCell {
   bacc: number;
   asr: number | null;
   weighted_asr: number | null;
+  /** The backdoored-backbone prompt's targetability (asr.ts; null where not measured, absent in older guard.json). */
+  targetability?: number | null;
   cases: Partial<Record<GuardCase, GuardRecord>>;
 }
 
@@ -264,7 +266,7 @@ function evaluateGuardLocked(o: GuardEvalOptions): GuardEvalResult {
   if (interrupted) return interruptedResult();
 
   const cells: GuardCell[] = victims.cells.filter((c) => c.kind === 'classification').map((c: VictimCell) => ({
-    task: c.task, cacc: c.cacc, bacc: c.bacc, asr: c.asr, weighted_asr: c.weighted_asr,
+    task: c.task, cacc: c.cacc, bacc: c.bacc, asr: c.asr, weighted_asr: c.weighted_asr, targetability: c.targetability,
     cases: Object.fromEntries((['search', 'search+attacker', 'onion'] as const).flatMap((k) => (done.has(`${c.task}:${k}`) ? [[k, done.get(`${c.task}:${k}`)!]] : []))),
   }));
   const report: GuardEvalReport = {

@@ -431,7 +431,7 @@ async function adaptive(cell: CellSpec, ctx: CellContext): Promise<CellOutcome> 
     if (g.interrupted) throw new Interrupted();
     const c = g.cells[0]!;
     result.guard = {
-      task: v.guardTask, cacc: c.cacc, bacc: c.bacc, asr: c.asr, weighted_asr: c.weighted_asr,
+      task: v.guardTask, cacc: c.cacc, bacc: c.bacc, asr: c.asr, weighted_asr: c.weighted_asr, targetability: c.targetability,
       asr_guarded: c.cases['search+attacker']?.figures?.asr_guarded ?? null, asr_guarded_search_only: c.cases.search?.figures?.asr_guarded ?? null, search: g.search,
     };
   }

@@ -107,13 +107,8 @@ export function missingFamilies(zoo: readonly string[]): { family: string; zoo: 
 /** What Table 5's Piccolo columns measure (the inversion cell), as paper.json and the table's notes say it. */
 export const INVERSION_BASELINE = 'word-level distribution inversion through the embedding layer (Piccolo/DBS-style), our implementation';
 
-/** Cells that no evaluator here can fill. */
-export const NOTES: { key: string; tables: TableId[]; reason: string }[] = [
-  {
-    key: 'tab8-targetability', tables: ['tab8', 'tab18'],
-    reason: 'not measured: the paper\'s targetability metric (a trigger sending inputs to the label the prompt gives the trigger alone) is not implemented here; and the paper\'s metric-row labels were lost in extraction',
-  },
-];
+/** Cells that no evaluator here can fill (none today: each table's empty entries say why where they are). */
+export const NOTES: { key: string; tables: TableId[]; reason: string }[] = [];
 
 export function guardDirName(model: string, attack: string, seed: number): string {
   return `${model}-${attack}-s${seed}`;

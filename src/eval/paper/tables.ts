@@ -514,7 +514,7 @@ function sweepTable(b: Builder, id: 'tab8' | 'tab18', title: string, kind: 'scat
     metric('BACC, AG News, P-tuning v2', 'guard.bacc');
     metric('ASR', 'guard.asr');
     metric('ASR through the guard', 'guard.asr_guarded');
-    rows.push({ label: `${m}: targetability`, paper_row: null, entries: cols.map(() => b.entry('fraction', ['note/tab8-targetability'], () => null, null)) });
+    metric('targetability (triggered inputs sent to the label of the trigger alone)', 'guard.targetability');
   }
   const t: Omit<TableView, 'summary'> = {
     id, title, unit: 'fraction', tolerance: TOLERANCE.fraction,
