@@ -623,6 +623,15 @@ Napi::Value MaxAbs(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), lms::max_abs(x.p, N));
 }
 
+// firstNonFinite(x, N) -> index of the first NaN/±Infinity, or -1
+Napi::Value FirstNonFinite(const Napi::CallbackInfo& info) {
+  Args a(info, "firstNonFinite", 2);
+  auto x = a.f32(0, "x");
+  const int64_t N = a.size(1, "N");
+  a.need(x, "x", N, nn(N));
+  return Napi::Number::New(info.Env(), static_cast<double>(lms::first_non_finite(x.p, N)));
+}
+
 // adamStep(param, grad, m, v, N, lr, beta1, beta2, eps, weightDecay, step)
 Napi::Value AdamStep(const Napi::CallbackInfo& info) {
   Args a(info, "adamStep", 11);
@@ -957,6 +966,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fn("sum", Sum);
   fn("sumSquaredDiff", SumSquaredDiff);
   fn("maxAbs", MaxAbs);
+  fn("firstNonFinite", FirstNonFinite);
   fn("adamStep", AdamStep);
   fn("crossEntropyForward", CrossEntropyForward);
   fn("crossEntropyBackward", CrossEntropyBackward);

@@ -53,6 +53,7 @@ void scale(float* x, int64_t N, double alpha);
 double sum(const float* x, int64_t N);
 double sum_squared_diff(const float* a, const float* b, int64_t N);  // b may be null
 double max_abs(const float* x, int64_t N);
+int64_t first_non_finite(const float* x, int64_t N);  // -1 when every element is finite
 
 void adam_step(float* param, const float* grad, float* m, float* v, int64_t N, double lr, double beta1,
                double beta2, double eps, double weight_decay, double step);

@@ -56,6 +56,11 @@ export function kernelsFor(buf: Buf): Kernels {
   return profiled ?? active;
 }
 
+/** Index of the first NaN or ±Infinity in `a`, or -1: every weight is checked on load, so this runs on the fastest kernel set. */
+export function firstNonFinite(a: Float32Array): number {
+  return kernelsFor(a).firstNonFinite(a, a.length);
+}
+
 // ---- GEMM counters -------------------------------------------------------
 // Roles: 'forward' (activations out), 'gradInput' (gradients flowing to
 // activations), 'gradWeight' (gradients of parameters). PV mining must show

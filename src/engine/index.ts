@@ -4,7 +4,7 @@ export { noGrad, isGradEnabled } from './tape.js';
 export { withScope, persistent, poolStats, clearPool } from './memory.js';
 export {
   backendName, setBackend, describeBackend, nativeAvailable, gemmCounters, resetGemmCounters,
-  enableProfiling, disableProfiling, resetProfile, kernelTimes, setCheckFinite,
+  enableProfiling, disableProfiling, resetProfile, kernelTimes, setCheckFinite, firstNonFinite,
 } from './backend.js';
 export { linear, linearInOut } from './ops/linear.js';
 export { attention, type AttentionOptions } from './ops/attention.js';

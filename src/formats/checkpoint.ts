@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { FormatError, quote } from './errors.js';
 import type { StateDict } from './state-dict.js';
 import { sha256File } from './file-io.js';
-import { hashableBuffer, type PendingSha256, startSha256 } from './background-hash.js';
+import { type PendingSha256, sha256WhileReading } from './background-hash.js';
 import { readSafetensors, readSafetensorsFile } from './safetensors.js';
 import { readTorchCheckpoint, readTorchCheckpointFile } from './torch-checkpoint.js';
 import { parseGuardedJson, isPlainObject } from './json-guard.js';
@@ -132,10 +132,17 @@ export function loadCheckpoint(dir: string | ModelDir, opts: { hash?: boolean | 
   const sources = new Map<string, string>();
   const metadataEntries: [string, string][] = [];
   const fileHashes: PendingSha256[] = [];
-  const read = { within: md.roots, ...(opts.hash && { alloc: hashableBuffer }) };
   for (const file of files.weights) {
-    const buf = files.format === 'safetensors' ? readSafetensorsFile(file, read) : readTorchCheckpointFile(file, read);
-    if (opts.hash) fileHashes.push(startSha256(buf));
+    const hash = opts.hash ? sha256WhileReading() : null;
+    const read = { within: md.roots, ...(hash && { alloc: hash.alloc, onRead: hash.onRead }) };
+    let buf: Buffer;
+    try {
+      buf = files.format === 'safetensors' ? readSafetensorsFile(file, read) : readTorchCheckpointFile(file, read);
+    } catch (e) {
+      hash?.abort();
+      throw e;
+    }
+    if (hash) fileHashes.push(hash.finish(buf));
     let part: StateDict;
     if (files.format === 'safetensors') {
       const st = readSafetensors(buf, file);

@@ -170,29 +170,3 @@ export function describeBadValue(src: SourceArray, dtype: Dtype, index: number):
       return `value at element ${index} cannot be converted`;
   }
 }
-
-/**
- * Index of the first NaN or ±Infinity in `a`, or -1. The scan is branch-free
- * over four float64 accumulators of x·0 (0 for every finite x, NaN for NaN
- * and ±Infinity), which runs at about 0.3 ns an element, a fraction of what
- * reading the weights from disk costs; only a tensor that fails it is walked
- * again to find the element.
- */
-export function firstNonFinite(a: Float32Array): number {
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  const n = a.length;
-  let i = 0;
-  for (; i + 3 < n; i += 4) {
-    s0 += a[i]! * 0;
-    s1 += a[i + 1]! * 0;
-    s2 += a[i + 2]! * 0;
-    s3 += a[i + 3]! * 0;
-  }
-  for (; i < n; i++) s0 += a[i]! * 0;
-  if (s0 + s1 + s2 + s3 === 0) return -1;
-  for (let j = 0; j < n; j++) if (!Number.isFinite(a[j]!)) return j;
-  return -1;
-}

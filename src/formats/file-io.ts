@@ -26,6 +26,8 @@ import { constants as bufferConstants } from 'node:buffer';
 import { FormatError, bytesText, quote } from './errors.js';
 
 const CHUNK = 1 << 30; // readSync takes at most ~2 GiB per call
+/** Chunk size when a reader follows the read (onRead): small enough that it trails by little. */
+const READ_STEP = 16 << 20;
 // Absent on Windows; there the non-blocking open and the fstat check remain.
 const O_NOFOLLOW = fs.constants.O_NOFOLLOW ?? 0;
 const O_NONBLOCK = fs.constants.O_NONBLOCK ?? 0;
@@ -55,6 +57,8 @@ export interface ReadOptions extends OpenOptions {
   precheck?: (f: OpenFile) => void;
   /** Allocates the whole-file buffer (default: a private one, see readWholeFile); background-hash.ts passes shared memory. */
   alloc?: (size: number) => Buffer;
+  /** Told the number of bytes in place after each chunk (READ_STEP bytes apart), so a hash can follow the read. */
+  onRead?: (bytesInPlace: number) => void;
 }
 
 /** True when `p` is `root` or lies below it (both real, absolute paths). */
@@ -115,12 +119,14 @@ function readSome(f: OpenFile, buf: Buffer, offset: number, length: number, posi
   }
 }
 
-function readInto(f: OpenFile, buf: Buffer, offset: number, position: number, length: number): void {
+function readInto(f: OpenFile, buf: Buffer, offset: number, position: number, length: number, onRead?: (bytesInPlace: number) => void): void {
+  const step = onRead ? READ_STEP : CHUNK;
   let done = 0;
   while (done < length) {
-    const n = readSome(f, buf, offset + done, Math.min(CHUNK, length - done), position + done);
+    const n = readSome(f, buf, offset + done, Math.min(step, length - done), position + done);
     if (n === 0) throw new FormatError(f.path, `file shrank while being read (${bytesText(position + done)} of ${bytesText(f.size)})`);
     done += n;
+    onRead?.(offset + done);
   }
 }
 
@@ -141,7 +147,7 @@ export function readWholeFile(file: string, maxBytes: number = bufferConstants.M
     // and tensors viewing the buffer would expose unrelated pooled bytes.
     const buf = opts.alloc ? opts.alloc(f.size) : Buffer.allocUnsafeSlow(f.size);
     if (buf.length !== f.size) throw new Error(`readWholeFile: alloc gave ${buf.length} bytes for ${f.size}`);
-    readInto(f, buf, 0, 0, f.size);
+    readInto(f, buf, 0, 0, f.size, opts.onRead);
     // End-of-file must be where fstat put it: procfs files say 0 and go on.
     // (8 bytes, not 1: some procfs files only answer 8-byte reads.)
     if (readSome(f, Buffer.alloc(8), 0, 8, f.size) !== 0) {

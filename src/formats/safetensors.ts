@@ -62,7 +62,7 @@ export function loadSafetensors(file: string, opts: OpenOptions = {}): Safetenso
  * The bytes of a safetensors file, read only after its header has been read
  * from the file and validated against the file's size.
  */
-export function readSafetensorsFile(file: string, opts: OpenOptions & Pick<ReadOptions, 'alloc'> = {}): Buffer {
+export function readSafetensorsFile(file: string, opts: OpenOptions & Pick<ReadOptions, 'alloc' | 'onRead'> = {}): Buffer {
   return readWholeFile(file, undefined, {
     ...opts,
     precheck: (f) => {

@@ -37,7 +37,7 @@ export function loadTorchCheckpoint(file: string, opts: OpenOptions = {}): State
  * end-of-central-directory record (both at most 64 KiB away) show it can be
  * a torch zip: anything else is refused without reading the whole file.
  */
-export function readTorchCheckpointFile(file: string, opts: OpenOptions & Pick<ReadOptions, 'alloc'> = {}): Buffer {
+export function readTorchCheckpointFile(file: string, opts: OpenOptions & Pick<ReadOptions, 'alloc' | 'onRead'> = {}): Buffer {
   return readWholeFile(file, undefined, {
     ...opts,
     precheck: (f) => {

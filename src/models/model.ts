@@ -17,10 +17,9 @@
  */
 import { mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { Tensor } from '../engine/index.js';
+import { firstNonFinite, Tensor } from '../engine/index.js';
 import { type CheckpointFormat, loadCheckpoint } from '../formats/checkpoint.js';
 import { FormatError, quote } from '../formats/errors.js';
-import { firstNonFinite } from '../formats/dtypes.js';
 import { type EncoderConfig, loadEncoderConfig, saveEncoderConfig } from '../formats/hf-config.js';
 import { CONFIG_FILE, openModelDir } from '../formats/model-dir.js';
 import { saveSafetensors } from '../formats/safetensors.js';

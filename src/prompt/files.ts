@@ -6,8 +6,7 @@
  * must be finite floats. Every refusal is one FormatError line naming the
  * file.
  */
-import { Tensor } from '../engine/index.js';
-import { firstNonFinite } from '../formats/dtypes.js';
+import { firstNonFinite, Tensor } from '../engine/index.js';
 import { describeJsonValue, FormatError, quote } from '../formats/errors.js';
 import { isPlainObject, parseGuardedJson } from '../formats/json-guard.js';
 import type { ModelDir } from '../formats/model-dir.js';

@@ -119,18 +119,22 @@ export const ROBERTA_SPECIALS: SpecialTokenNames = {
 
 // ---------------------------------------------------------------- validation
 
-export function checkId(id: unknown, file: string, what: string, bound: IdBound = DEFAULT_ID_BOUND): number {
-  if (id === undefined) throw new TokenizerFileError(file, `${what} has no id`);
+/** What a message names; a function when building the name per entry of a 30,000-token vocabulary would cost more than the check. */
+type Subject = string | (() => string);
+const named = (what: Subject): string => (typeof what === 'string' ? what : what());
+
+export function checkId(id: unknown, file: string, what: Subject, bound: IdBound = DEFAULT_ID_BOUND): number {
+  if (typeof id === 'number' && Number.isInteger(id) && id >= 0 && id < bound.limit) return id;
+  if (id === undefined) throw new TokenizerFileError(file, `${named(what)} has no id`);
   if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) {
-    throw new TokenizerFileError(file, `${what} has an invalid id: ${describeJsonValue(id)}; expected a non-negative integer`);
+    throw new TokenizerFileError(file, `${named(what)} has an invalid id: ${describeJsonValue(id)}; expected a non-negative integer`);
   }
-  if (id >= bound.limit) throw new TokenizerFileError(file, `${what} has an invalid id ${id}, beyond ${bound.what}`);
-  return id;
+  throw new TokenizerFileError(file, `${named(what)} has an invalid id ${id}, beyond ${bound.what}`);
 }
 
-function checkToken(tok: unknown, file: string, what: string): string {
-  if (typeof tok !== 'string') throw new TokenizerFileError(file, `${what} is not a string`);
-  if (tok.length > LIMITS.maxTokenChars) throw new TokenizerFileError(file, `${what} is longer than ${LIMITS.maxTokenChars} characters`);
+function checkToken(tok: unknown, file: string, what: Subject): string {
+  if (typeof tok !== 'string') throw new TokenizerFileError(file, `${named(what)} is not a string`);
+  if (tok.length > LIMITS.maxTokenChars) throw new TokenizerFileError(file, `${named(what)} is longer than ${LIMITS.maxTokenChars} characters`);
   return tok;
 }
 
@@ -141,7 +145,7 @@ function checkVocabObject(v: unknown, file: string, bound: IdBound, what = 'mode
   if (entries.length > LIMITS.maxVocab) throw new TokenizerFileError(file, `${what} has ${entries.length} entries (limit ${LIMITS.maxVocab})`);
   for (const tok of entries) {
     checkToken(tok, file, 'a vocab token');
-    checkId(v[tok], file, `vocab token ${quote(tok, 40)}`, bound);
+    checkId(v[tok], file, () => `vocab token ${quote(tok, 40)}`, bound);
   }
   return v as Record<string, number>;
 }
@@ -200,7 +204,7 @@ function checkModel(m: unknown, file: string, bound: IdBound): ModelJson {
       if (vocab.length > bound.limit) throw new TokenizerFileError(file, `model.vocab has ${vocab.length} entries, beyond ${bound.what}`);
       vocab.forEach((e, i) => {
         if (!Array.isArray(e) || e.length !== 2 || typeof e[1] !== 'number') throw new TokenizerFileError(file, `model.vocab[${i}] is not a [token, score] pair`);
-        checkToken(e[0], file, `model.vocab[${i}][0]`);
+        checkToken(e[0], file, () => `model.vocab[${i}][0]`);
       });
       if (m.unk_id !== undefined && m.unk_id !== null) checkId(m.unk_id, file, 'model.unk_id', { limit: vocab.length, what: `the ${vocab.length} entries of model.vocab` });
       return { unk_id: null, ...m, type: 'Unigram', vocab: vocab as [string, number][] } as UnigramModelJson;
@@ -267,7 +271,7 @@ export function parseVocabTxt(text: string, file: string, bound: IdBound = DEFAU
   if (lines.length === 0) throw new TokenizerFileError(file, 'empty vocabulary');
   if (lines.length > LIMITS.maxVocab) throw new TokenizerFileError(file, `${lines.length} entries (limit ${LIMITS.maxVocab})`);
   if (lines.length > bound.limit) throw new TokenizerFileError(file, `${lines.length} entries, beyond ${bound.what}`);
-  return lines.map((l, i) => checkToken(l.endsWith('\r') ? l.slice(0, -1) : l, file, `line ${i + 1}`));
+  return lines.map((l, i) => checkToken(l.endsWith('\r') ? l.slice(0, -1) : l, file, () => `line ${i + 1}`));
 }
 
 /** vocab.json: {token: id}. Only an object of numbers is valid, so two levels of nesting is already wrong. */

@@ -438,6 +438,28 @@ ntest('add, axpy (offsets), scale, sum, sumSquaredDiff, maxAbs', (nat) => {
   assert.equal(nat.maxAbs(new Float32Array([NaN, -2, 1]), 3), 2, 'maxAbs skips NaN like js');
 });
 
+ntest('firstNonFinite: the first NaN or ±Infinity, at every position, block edge and tail', (nat) => {
+  for (const N of [0, 1, 3, 4095, 4096, 4097, 10_000]) {
+    const a = new Float32Array(N).map((_, i) => Math.sin(i) * 3.4e38); // large but finite, incl. near FLT_MAX
+    assert.equal(nat.firstNonFinite(a, N), -1, `finite N=${N}`);
+    assert.equal(js.firstNonFinite(a, N), -1, `js finite N=${N}`);
+    for (const bad of [NaN, Infinity, -Infinity]) {
+      for (const at of [0, N >> 1, 4095, 4096, N - 1].filter((k) => k >= 0 && k < N)) {
+        const b = a.slice();
+        b[at] = bad;
+        if (at + 7 < N) b[at + 7] = NaN; // a later one must not be reported instead
+        assert.equal(nat.firstNonFinite(b, N), at, `native ${bad} at ${at} of ${N}`);
+        assert.equal(js.firstNonFinite(b, N), at, `js ${bad} at ${at} of ${N}`);
+      }
+    }
+  }
+  // Only the first N elements count; a view into shared memory (how large checkpoints are read) works.
+  assert.equal(nat.firstNonFinite(new Float32Array([1, 2, NaN]), 2), -1);
+  const shared = new Float32Array(new SharedArrayBuffer(64 * 4), 16, 32);
+  shared[31] = -Infinity;
+  assert.equal(nat.firstNonFinite(shared, 32), 31);
+});
+
 ntest('adamStep matches js (bias correction, decoupled weight decay)', (nat) => {
   for (const N of SIZES) {
     for (const [step, wd] of [[1, 0], [10, 0.01]] as const) {

@@ -297,6 +297,26 @@ export const jsKernels: Kernels = {
     return m;
   },
 
+  firstNonFinite(x, N) {
+    // Branch-free over four float64 accumulators of x·0 (0 for every finite
+    // x, NaN for NaN and ±Infinity); only an array that fails is walked again.
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    let i = 0;
+    for (; i + 3 < N; i += 4) {
+      s0 += x[i]! * 0;
+      s1 += x[i + 1]! * 0;
+      s2 += x[i + 2]! * 0;
+      s3 += x[i + 3]! * 0;
+    }
+    for (; i < N; i++) s0 += x[i]! * 0;
+    if (s0 + s1 + s2 + s3 === 0) return -1;
+    for (let j = 0; j < N; j++) if (!Number.isFinite(x[j]!)) return j;
+    return -1;
+  },
+
   adamStep(param, grad, m, v, N, lr, beta1, beta2, eps, weightDecay, step) {
     const bc1 = 1 - Math.pow(beta1, step);
     const bc2 = 1 - Math.pow(beta2, step);

@@ -105,6 +105,7 @@ function makeKernels(a: Addon): Kernels {
     sum: a.sum,
     sumSquaredDiff: a.sumSquaredDiff,
     maxAbs: a.maxAbs,
+    firstNonFinite: a.firstNonFinite,
     adamStep: a.adamStep,
     crossEntropyForward: a.crossEntropyForward,
     crossEntropyBackward: a.crossEntropyBackward,

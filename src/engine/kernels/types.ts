@@ -114,6 +114,8 @@ export interface Kernels {
   sumSquaredDiff(a: Buf, b: Buf | null, N: number): number;
   /** max |x| (0 for N = 0). */
   maxAbs(x: Buf, N: number): number;
+  /** Index of the first NaN or ±Infinity among x[0..N), or -1 (the load-time check of every weight). */
+  firstNonFinite(x: Float32Array, N: number): number;
 
   /** One Adam(W) step over N parameters (bias-corrected; decoupled weight decay). */
   adamStep(
