@@ -59,6 +59,15 @@ const base = {
   evalSentences: 1000,
 };
 
+/** bert-mini's shape, corpus and 90-minute budget in another family (MLM on the built-in corpus, bert-base-uncased vocabulary). */
+function miniOf(name: string, family: ZooFamily, description: string, steps: number, embedding?: number): ZooEntry {
+  return {
+    name, description, family, layers: 4, ...(embedding !== undefined && { embedding }), hidden: 256, heads: 4, ff: 1024, maxPositions: 512,
+    train: { ...base, steps, batchSize: 64, maxLen: 128, lr: 1e-3 },
+    trainSentences: 45000, heldoutSentences: 1000, budgetMinutes: 90,
+  };
+}
+
 export const ZOO: Record<string, ZooEntry> = {
   'bert-micro': {
     name: 'bert-micro',
@@ -87,38 +96,14 @@ export const ZOO: Record<string, ZooEntry> = {
   // The factorised families at bert-mini's shape and budget (E = 128, as
   // ELECTRA-small and ALBERT-base use): MLM on the built-in corpus with the
   // bert-base-uncased vocabulary (familyTokenizer says why for ALBERT).
-  'electra-mini': {
-    name: 'electra-mini',
-    description: 'ELECTRA 4×256 (embeddings 128, 4 heads, FF 1024), MLM through its generator head; bert-base-uncased vocabulary',
-    family: 'electra', layers: 4, embedding: 128, hidden: 256, heads: 4, ff: 1024, maxPositions: 512,
-    train: { ...base, steps: 6000, batchSize: 64, maxLen: 128, lr: 1e-3 },
-    trainSentences: 45000, heldoutSentences: 1000, budgetMinutes: 90,
-  },
-  'albert-mini': {
-    name: 'albert-mini',
-    description: 'ALBERT 4×256 (embeddings 128, one shared layer applied 4 times, 4 heads, FF 1024, gelu_new), MLM; bert-base-uncased vocabulary',
-    family: 'albert', layers: 4, embedding: 128, hidden: 256, heads: 4, ff: 1024, maxPositions: 512,
-    train: { ...base, steps: 6000, batchSize: 64, maxLen: 128, lr: 1e-3 },
-    trainSentences: 45000, heldoutSentences: 1000, budgetMinutes: 90,
-  },
+  'electra-mini': miniOf('electra-mini', 'electra', 'ELECTRA 4×256 (embeddings 128, 4 heads, FF 1024), MLM through its generator head; bert-base-uncased vocabulary', 6000, 128),
+  'albert-mini': miniOf('albert-mini', 'albert', 'ALBERT 4×256 (embeddings 128, one shared layer applied 4 times, 4 heads, FF 1024, gelu_new), MLM; bert-base-uncased vocabulary', 6000, 128),
   // DeBERTa and XLNet at bert-mini's shape: their relative attention makes a
   // layer 1.1–1.6× a BERT layer (bench:engine), so roberta-mini's 4,000
   // steps rather than 6,000 to stay inside the same time budget. MLM
   // (XLNet through lm_loss, not permutation LM), bert-base-uncased vocabulary.
-  'deberta-mini': {
-    name: 'deberta-mini',
-    description: 'DeBERTa-v3 4×256 (4 heads, FF 1024, relative positions only, log buckets, shared keys), MLM; bert-base-uncased vocabulary',
-    family: 'deberta', layers: 4, hidden: 256, heads: 4, ff: 1024, maxPositions: 512,
-    train: { ...base, steps: 4000, batchSize: 64, maxLen: 128, lr: 1e-3 },
-    trainSentences: 45000, heldoutSentences: 1000, budgetMinutes: 90,
-  },
-  'xlnet-mini': {
-    name: 'xlnet-mini',
-    description: 'XLNet 4×256 (4 heads, FF 1024, relative attention, summary on the last token), MLM through lm_loss; bert-base-uncased vocabulary',
-    family: 'xlnet', layers: 4, hidden: 256, heads: 4, ff: 1024, maxPositions: 512,
-    train: { ...base, steps: 4000, batchSize: 64, maxLen: 128, lr: 1e-3 },
-    trainSentences: 45000, heldoutSentences: 1000, budgetMinutes: 90,
-  },
+  'deberta-mini': miniOf('deberta-mini', 'deberta', 'DeBERTa-v3 4×256 (4 heads, FF 1024, relative positions only, log buckets, shared keys), MLM; bert-base-uncased vocabulary', 4000),
+  'xlnet-mini': miniOf('xlnet-mini', 'xlnet', 'XLNet 4×256 (4 heads, FF 1024, relative attention, summary on the last token), MLM through lm_loss; bert-base-uncased vocabulary', 4000),
   'bert-small': {
     name: 'bert-small',
     description: 'BERT 4×512 (8 heads, FF 2048); optional, for scaling measurements',
