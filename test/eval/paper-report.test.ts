@@ -195,9 +195,14 @@ test('ablation: each switch off beside the search with both on, over the loops b
   const figures = (unique: number, to3: number | null, conv: number) => ({ loops: 20, unique_pvs: unique, loops_to_3: to3, convergences: conv, kept: unique });
   const records = new Map<string, PaperRecord>();
   records.set('ablation/bert-mini/path-loss', rec('ablation/bert-mini/path-loss', { compared_loops: 20, off: figures(2, null, 9), on: figures(6, 5, 9) }));
-  records.set('ablation/bert-mini/adaptive-lr', rec('ablation/bert-mini/adaptive-lr', { compared_loops: 20, off: figures(4, 14, 3), on: figures(6, 5, 9) }));
+  records.set('ablation/bert-mini/adaptive-lr', rec('ablation/bert-mini/adaptive-lr', {
+    compared_loops: 20, off: figures(4, 14, 3), on: figures(6, 5, 9),
+    boost: { conver_grad: 0.005, loops: 20, boosted_loops: 0, first_gradient_min: 0.013, first_gradient_max: 0.062 },
+  }));
   const report = buildReport(plan, records, { format: 'lmsanitator-paper', created: '2026-01-01T00:00:00Z', commit: null, dataDir: null, cpus: 2 });
   const t = report.tables.find((x) => x.id === 'ablation')!;
+  // A boost that never ran is said to be one: the ablation then cannot differ.
+  assert.match(t.summary, /bert-mini: the ×100 start ran in 0 of 20 loops \(first prompt gradients 0\.013…0\.062 against converGrad 0\.005, so switching it off cannot change a loop\)/);
   const path = t.rows.find((r) => r.label === 'bert-mini (POR), path loss off')!;
   const [uOff, uOn, l3Off, l3On, cOff, cOn] = path.entries;
   // The paper (BERT-base-cased): 2 unique PVs in 1,000 loops without path loss; 3 unique PVs in 53 loops with it.

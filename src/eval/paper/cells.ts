@@ -248,6 +248,21 @@ function ablationFigures(curve: ReturnType<typeof searchCurve>['curve'], n: numb
   return { loops: part.length, unique_pvs: part.length ? part[part.length - 1]!.found : 0, loops_to_3: third ? third.loop : null, convergences: part.filter((c) => c.crossed).length, kept: part.length ? part[part.length - 1]!.pvs : 0 };
 }
 
+/**
+ * How many of the search's first `n` loops ran any step at the boosted rate:
+ * the boost ends before the first step when the first prompt gradient already
+ * exceeds converGrad, and then switching it off cannot change the loop.
+ */
+function boostReach(searchDir: string, n: number) {
+  const { header, entries } = Journal.read(join(searchDir, SCAN_JOURNAL_FILE));
+  const converGrad = Number(header.settings.converGrad);
+  const grads = entries.flatMap((e) => (e.type === 'loop' ? [e.initialMaxGrad] : [])).slice(0, n);
+  return {
+    conver_grad: converGrad, loops: grads.length, boosted_loops: grads.filter((g) => !(g > converGrad)).length,
+    first_gradient_min: grads.length ? r6(Math.min(...grads)) : null, first_gradient_max: grads.length ? r6(Math.max(...grads)) : null,
+  };
+}
+
 /** Section 5.5: the POR search with the path loss or the adaptive rate off, against the search cell over the same number of loops. */
 async function ablationCell(cell: CellSpec, ctx: CellContext): Promise<CellOutcome> {
   const model = cell.model!;
@@ -260,11 +275,13 @@ async function ablationCell(cell: CellSpec, ctx: CellContext): Promise<CellOutco
   const { curve, loopsDone } = searchCurve(dir, readManifest(bd.dir).pvs);
   // Patience may stop either run first: both are compared over the loops both ran.
   const n = Math.min(curve.length, reference.curve.length);
+  const boost = which === 'adaptive-lr' ? { boost: boostReach(reference.dir, n) } : {};
   return {
     result: {
       dir, ablation: which, reference_dir: reference.dir, compared_loops: n,
       off: ablationFigures(curve, n), on: ablationFigures(reference.curve, n),
       off_all_loops: ablationFigures(curve, curve.length), on_all_loops: ablationFigures(reference.curve, reference.curve.length),
+      ...boost,
       seconds_in_loops: r6(loopsDone.reduce((s, l) => s + l.seconds, 0)),
     },
     config: { command: 'search', mode: 'cls', ...ctx.budget.search, ...switchOff, recall_distance_th: RECALL_DISTANCE_TH, recall_eta: MATCH_THRESHOLD },
