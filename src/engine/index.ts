@@ -15,6 +15,6 @@ export { softmaxMix } from './ops/mixture.js';
 export { add, addBias, scale, scaleRows, dropout } from './ops/elementwise.js';
 export { headDot, relativeGather, type RelativeGatherOptions } from './ops/relative.js';
 export { addLayerNorm, linearGelu } from './ops/fused.js';
-export { reshape, permute, transpose2d, concatSeq, sliceSeq, expandBatch } from './ops/shape.js';
+export { reshape, permute, transpose2d, concatSeq, sliceSeq, expandBatch, unfoldSeq } from './ops/shape.js';
 export { sum, mean, mse, logSoftmax, crossEntropy, entropy, weightedSum } from './ops/loss.js';
 export { Adam, SGD, clipGradNorm, maxAbsGrad, type AdamOptions } from './optim.js';

@@ -10,7 +10,11 @@
  *   position_biased_input     true    absolute position embeddings added to the input
  *   share_att_key (v2)        false   position projections reuse query_proj / key_proj
  *   norm_rel_ebd (v2)         "none"  "layer_norm": encoder.LayerNorm on the relative embeddings
- *   conv_kernel_size (v2)     0       > 0 adds v2's ConvLayer: refused, not implemented
+ *   conv_kernel_size (v2)     0       > 0 adds v2's ConvLayer after the first layer (deberta-v2-xlarge/xxlarge):
+ *                                     encoder.conv.conv [H, H, k] over the embeddings, masked, conv_act
+ *                                     ("tanh" by default), added to layer 0's output and LayerNorm'd;
+ *                                     odd k only (HF's padding (k − 1) // 2 gives T − 1 outputs for even k)
+ *   conv_groups (v2)          1       only 1 (a grouped ConvLayer is refused: no published checkpoint has one)
  *   pooler_hidden_size / _act / pooler_dropout: the ContextPooler of the classification heads
  *
  * v1-only keys in a v2 config and v2-only keys in a v1 config are ignored,
@@ -23,6 +27,16 @@ import { describeJsonValue, quote } from './errors.js';
 import type { EncoderConfig, HiddenAct } from './hf-config.js';
 
 export type RelativeTerm = 'c2p' | 'p2c';
+
+/** The activations transformers' ConvLayer may apply (its conv_act) that are implemented here. */
+export type ConvAct = 'tanh' | HiddenAct;
+
+/** DeBERTa-v2's ConvLayer (encoder.conv): a Conv1d of odd width over the embeddings, after the first layer. */
+export interface DebertaConv {
+  kernelSize: number;
+  /** conv_act as written ("tanh" when absent), resolved. */
+  act: ConvAct;
+}
 
 export interface DebertaSettings {
   /** 1: "deberta" (in_proj + q_bias/v_bias, pos_proj, pos_q_proj); 2: "deberta-v2" (query/key/value_proj, buckets, shared keys). */
@@ -41,7 +55,12 @@ export interface DebertaSettings {
   normRelEmbedding: boolean;
   poolerHiddenAct: HiddenAct;
   poolerDropout: number;
+  /** v2's ConvLayer (conv_kernel_size > 0), else null. */
+  conv: DebertaConv | null;
 }
+
+/** Widest ConvLayer kernel accepted (deberta-v2-xlarge/xxlarge use 3); bounds the unfolded activations. */
+export const MAX_CONV_KERNEL = 63;
 
 type Fail = (problem: string) => never;
 
@@ -80,10 +99,17 @@ export function parseDebertaSettings(json: Record<string, unknown>, cx: Context,
   if (!v2 && json['talking_head'] !== undefined && json['talking_head'] !== false) {
     fail(`"talking_head": ${describeJsonValue(json['talking_head'])} is not supported (DeBERTa's talking-head projections are not implemented)`);
   }
+  let conv: DebertaConv | null = null;
   if (v2) {
-    const conv = int('conv_kernel_size', 0, -cx.positionLimit, 4096);
-    if (conv > 0) {
-      fail(`"conv_kernel_size" ${conv} adds DeBERTa-v2's ConvLayer after the first layer (deberta-v2-xlarge/xxlarge); it is not implemented (DeBERTa-v3 checkpoints have none)`);
+    const kernelSize = int('conv_kernel_size', 0, -cx.positionLimit, MAX_CONV_KERNEL);
+    if (kernelSize > 0) {
+      if (kernelSize % 2 === 0) fail(`"conv_kernel_size" ${kernelSize} is even: transformers' ConvLayer pads (k - 1) // 2 per side, so it would return one position fewer than its input and fail; expected an odd size`);
+      const groups = int('conv_groups', 1, 1, cx.hiddenSize);
+      if (groups !== 1) fail(`"conv_groups" ${groups}: a grouped ConvLayer is not implemented (only 1; no published DeBERTa-v2 checkpoint uses groups)`);
+      const actName = json['conv_act'] ?? 'tanh';
+      const act: ConvAct | undefined = actName === 'tanh' ? 'tanh' : cx.activation(actName);
+      if (!act) fail(`unsupported conv_act ${typeof actName === 'string' ? quote(actName) : describeJsonValue(actName)}; supported: "tanh", ${cx.activationNames}`);
+      conv = { kernelSize, act: act! };
     }
     const hs = json['attention_head_size'];
     if (hs !== undefined && hs !== cx.hiddenSize / cx.numAttentionHeads) {
@@ -124,6 +150,7 @@ export function parseDebertaSettings(json: Record<string, unknown>, cx: Context,
     normRelEmbedding: v2 ? parseNormRelEmbedding(json['norm_rel_ebd'], fail) : false,
     poolerHiddenAct: poolerHiddenAct!,
     poolerDropout: poolerDropout as number,
+    conv,
   };
 }
 
@@ -178,6 +205,7 @@ export function debertaConfigEntries(s: DebertaSettings, hiddenSize: number): [s
   ];
   if (s.version === 2) {
     out.push(['position_buckets', s.positionBuckets], ['share_att_key', s.shareAttKey], ['norm_rel_ebd', s.normRelEmbedding ? 'layer_norm' : 'none']);
+    if (s.conv) out.push(['conv_kernel_size', s.conv.kernelSize], ['conv_act', s.conv.act], ['conv_groups', 1]);
   }
   out.push(['pooler_hidden_size', hiddenSize], ['pooler_hidden_act', s.poolerHiddenAct], ['pooler_dropout', s.poolerDropout]);
   return out;
@@ -201,5 +229,6 @@ export function debertaParameterCount(c: Pick<EncoderConfig, CountFields> & { de
     ? linear(H, 3 * H, false) + 2 * H + (c2p ? linear(H, H, false) : 0) + (p2c ? linear(H, H) : 0)
     : 3 * linear(H, H) + (d.shareAttKey ? 0 : (c2p ? linear(H, H) : 0) + (p2c ? linear(H, H) : 0));
   const layer = selfAttention + linear(H, H) + 2 * H + linear(H, F) + linear(F, H) + 2 * H;
-  return embeddings + relative + c.numHiddenLayers * layer;
+  const conv = d.conv ? H * H * d.conv.kernelSize + H + 2 * H : 0;
+  return embeddings + relative + c.numHiddenLayers * layer + conv;
 }

@@ -10,6 +10,7 @@
  *   embeddings.LayerNorm.* [H]
  *   encoder.rel_embeddings.weight [2·span, H]            (relative_attention)
  *   encoder.LayerNorm.* [H]                              (v2, norm_rel_ebd "layer_norm")
+ *   encoder.conv.conv.weight [H, H, k], .bias [H], encoder.conv.LayerNorm.* [H]   (v2, conv_kernel_size k > 0)
  *   v1 layer i: encoder.layer.i.attention.self.in_proj.weight [3H, H] (rows per head: its q, k, v),
  *               .q_bias, .v_bias [H], .pos_proj.weight [H, H] (c2p, no bias), .pos_q_proj.* (p2c)
  *   v2 layer i: encoder.layer.i.attention.self.{query,key,value}_proj.*, pos_key_proj.* (c2p),
@@ -23,6 +24,8 @@
  *     posK, posQ: the relative embeddings (v2: LayerNorm'd; dropped out per layer in training)
  *     through the position projections. HF writes p2c as a gather at clamp(−r(j, i) + span);
  *     the buckets are odd in r, so that is δ(i, j) again: one index serves both terms.
+ *   v2's ConvLayer (xlarge/xxlarge): layer 0's output becomes
+ *     LayerNorm(out₀ + act(dropout(conv(embeddings) with padded rows zeroed))) × mask
  *   the mask is HF's 2-D one (query and key both real): a real query ignores padded keys, a padded
  *     query's row is all masked, and transformers' softmax of a row filled with finfo.min is uniform
  *     over every key (transformers ≥ 4.47; older releases' XSoftmax returned zeros there instead).
@@ -36,7 +39,8 @@
  * with the same meaning it has for BERT: extra attendable slots.
  */
 import {
-  add, attention, concatSeq, embedding, gatherRows, headDot, layerNorm, linear, relativeGather, scaleRows, type Tensor,
+  add, attention, concatSeq, embedding, gatherRows, gelu, geluTanh, headDot, layerNorm, linear, permute, relativeGather, reshape, scaleRows, tanh,
+  type Tensor, unfoldSeq,
 } from '../engine/index.js';
 import { type DebertaSettings, relativeSpan, resolvedMaxRelative } from '../formats/deberta-config.js';
 import type { EncoderConfig } from '../formats/hf-config.js';
@@ -73,6 +77,12 @@ export function debertaParamShapes(c: EncoderConfig): Map<string, number[]> {
   if (s.normRelEmbedding) {
     m.set('encoder.LayerNorm.weight', [H]);
     m.set('encoder.LayerNorm.bias', [H]);
+  }
+  if (s.conv) {
+    m.set('encoder.conv.conv.weight', [H, H, s.conv.kernelSize]);
+    m.set('encoder.conv.conv.bias', [H]);
+    m.set('encoder.conv.LayerNorm.weight', [H]);
+    m.set('encoder.conv.LayerNorm.bias', [H]);
   }
   const { c2p, p2c } = termsOf(s);
   const lin = (p: string, bias = true) => {
@@ -278,6 +288,26 @@ export class DebertaParts {
     // HF multiplies by the mask: a padded position enters the encoder as zeros.
     if (o.attentionMask) e = scaleRows(e, o.attentionMask);
     return o.drop(e);
+  }
+
+  /**
+   * v2's ConvLayer, applied to layer 0's output: `embedded` is the encoder's
+   * input [B, T, H] (the conv's input), `layerOut` layer 0's output (its
+   * residual). Without conv_kernel_size, layerOut unchanged.
+   */
+  convAfterFirstLayer(embedded: Tensor, layerOut: Tensor, attentionMask: ArrayLike<number> | undefined, drop: (x: Tensor) => Tensor): Tensor {
+    const conv = this.settings.conv;
+    if (!conv) return layerOut;
+    const H = this.config.hiddenSize;
+    const k = conv.kernelSize;
+    // Conv1d(H, H, k, padding (k − 1) // 2) as a linear layer over the windows: weight [H, H, k] → [H, k·H].
+    const weight = reshape(permute(this.get('encoder.conv.conv.weight')!, [0, 2, 1]), [H, k * H]);
+    let out = linear(unfoldSeq(embedded, k), weight, this.get('encoder.conv.conv.bias')!);
+    if (attentionMask) out = scaleRows(out, attentionMask);
+    out = drop(out);
+    out = conv.act === 'tanh' ? tanh(out) : conv.act === 'gelu_new' ? geluTanh(out) : gelu(out);
+    const normed = layerNorm(add(layerOut, out), this.get('encoder.conv.LayerNorm.weight')!, this.get('encoder.conv.LayerNorm.bias')!, this.config.layerNormEps);
+    return attentionMask ? scaleRows(normed, attentionMask) : normed;
   }
 
   /** The relative positions of a T-token sequence, or null without relative_attention. */

@@ -451,6 +451,7 @@ export class Encoder {
     const uniformRows = deberta && input.attentionMask ? Uint8Array.from({ length: B * T }, (_, n) => (input.attentionMask![n] ? 0 : 1)) : null;
     const xrel = xlnet?.relative(T, drop) ?? null;
     const segments = xlnet ? segmentIndex(input.tokenTypeIds ?? xlnetDefaultTokenTypes(input.attentionMask, B, T), B, T) : null;
+    const embedded = h;
     this.layers.forEach((L, i) => {
       const prefix = input.prefix ? { key: input.prefix.keys[i], value: input.prefix.values[i] } : undefined;
       const attentionDropout = attnDrop ? { p: c.attentionProbsDropoutProb, seed: nextSeed() } : null;
@@ -461,6 +462,7 @@ export class Encoder {
         // Relative positions tie every query to every key, so DeBERTa computes the last layer in full and picks rows after.
         const ctx = L.attention.forward(h, rel, { heads: c.numAttentionHeads, mask, uniformRows, prefix, attentionDropout, relativeDropout: drop });
         h = outputBlocks(L, ctx, h, { eps, act: c.hiddenAct, hiddenDropout });
+        if (i === 0) h = deberta!.convAfterFirstLayer(embedded, h, input.attentionMask, drop);
       } else {
         h = layerForward(L, h, {
           queryRows: i === last ? outRows : undefined,

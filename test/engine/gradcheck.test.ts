@@ -1,9 +1,10 @@
 /** Finite-difference gradient checks of every op, in float64 on the js kernels. */
+import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   add, addBias, addLayerNorm, attention, concatSeq, crossEntropy, dropout, embedding, entropy, expandBatch, gatherRows, gelu, geluTanh,
   headDot, layerNorm, linear, linearGelu, linearInOut, logSoftmax, mean, mse, permute, relativeGather, reshape, scale, scaleRows, sliceSeq,
-  spliceRows, sum, tanh, Tensor, transpose2d, weightedSum,
+  spliceRows, sum, tanh, Tensor, transpose2d, unfoldSeq, weightedSum,
 } from '../../src/engine/index.js';
 import { gradcheck, randTensor } from '../helpers/gradcheck.js';
 
@@ -213,6 +214,22 @@ test('concatSeq, sliceSeq, expandBatch', () => {
   gradcheck('concatSeq', [a, b], (a, b) => concatSeq(a, b));
   gradcheck('sliceSeq', [a], (a) => sliceSeq(a, 1, 2));
   gradcheck('expandBatch', [randTensor([3, 4], 26)], (p) => expandBatch(p, 3));
+});
+
+test('unfoldSeq: the windows of a zero-padded 1-D convolution, and their gradient', () => {
+  const x = new Tensor(Float64Array.from({ length: 2 * 3 * 2 }, (_, i) => i + 1), [2, 3, 2]);
+  // Row t holds x[t − 1], x[t], x[t + 1] (zeros past either end), batch rows apart.
+  assert.deepEqual([...unfoldSeq(x, 3).data], [
+    0, 0, 1, 2, 3, 4, /**/ 1, 2, 3, 4, 5, 6, /**/ 3, 4, 5, 6, 0, 0,
+    0, 0, 7, 8, 9, 10, /**/ 7, 8, 9, 10, 11, 12, /**/ 9, 10, 11, 12, 0, 0,
+  ]);
+  assert.deepEqual([...unfoldSeq(x, 1).data], [...x.data]);
+  assert.throws(() => unfoldSeq(x, 2), /kernel size 2 must be a positive odd integer/);
+  gradcheck('unfoldSeq', [randTensor([2, 4, 3], 61)], (a) => unfoldSeq(a, 3));
+  gradcheck('unfoldSeq-wide', [randTensor([1, 3, 2], 62)], (a) => unfoldSeq(a, 5));
+  // As a convolution: the linear of the windows with the weight permuted to [out, k, in].
+  gradcheck('conv1d', [randTensor([2, 4, 3], 63), randTensor([2, 3, 3], 64), randTensor([2], 65)],
+    (a, w, b) => linear(unfoldSeq(a, 3), reshape(permute(w, [0, 2, 1]), [2, 9]), b));
 });
 
 test('reductions and losses', () => {

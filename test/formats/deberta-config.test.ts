@@ -33,7 +33,7 @@ test('parses deberta-v3-base and deberta-base with their switches', () => {
   assert.deepEqual([v3.modelType, v3.typeVocabSize, v3.layerNormEps, v3.embeddingSize], ['deberta-v2', 0, 1e-7, 768]);
   assert.deepEqual(v3.deberta, {
     version: 2, relativeAttention: true, maxRelativePositions: -1, positionBuckets: 256, posAttType: ['p2c', 'c2p'],
-    positionBiasedInput: false, shareAttKey: true, normRelEmbedding: true, poolerHiddenAct: 'gelu', poolerDropout: 0,
+    positionBiasedInput: false, shareAttKey: true, normRelEmbedding: true, poolerHiddenAct: 'gelu', poolerDropout: 0, conv: null,
   });
   const v1 = parseEncoderConfig(DEBERTA_BASE, L);
   assert.deepEqual([v1.modelType, v1.deberta!.version, v1.deberta!.posAttType, v1.deberta!.shareAttKey], ['deberta', 1, ['c2p', 'p2c'], false]);
@@ -46,7 +46,7 @@ test('absent switches take DebertaConfig / DebertaV2Config defaults', () => {
     [128100, 1536, 24, 24, 6144, 0, 1e-7]);
   assert.deepEqual(v2.deberta, {
     version: 2, relativeAttention: false, maxRelativePositions: -1, positionBuckets: -1, posAttType: [], positionBiasedInput: true,
-    shareAttKey: false, normRelEmbedding: false, poolerHiddenAct: 'gelu', poolerDropout: 0,
+    shareAttKey: false, normRelEmbedding: false, poolerHiddenAct: 'gelu', poolerDropout: 0, conv: null,
   });
   const v1 = parseEncoderConfig({ model_type: 'deberta' }, L);
   assert.deepEqual([v1.vocabSize, v1.hiddenSize, v1.typeVocabSize, v1.deberta!.positionBiasedInput], [50265, 768, 0, true]);
@@ -62,8 +62,25 @@ test('absent switches take DebertaConfig / DebertaV2Config defaults', () => {
   assert.equal(parseEncoderConfig({ ...DEBERTA_V3_BASE, embedding_size: 128 }, L).embeddingSize, 128);
 });
 
+test('deberta-v2-xlarge: its ConvLayer is read (conv_act defaults to tanh), written back and counted', () => {
+  const xl = parseEncoderConfig(DEBERTA_V2_XLARGE, L);
+  assert.deepEqual(xl.deberta!.conv, { kernelSize: 3, act: 'gelu' });
+  const { conv_act: _, ...tanhDefault } = DEBERTA_V2_XLARGE;
+  assert.deepEqual(parseEncoderConfig(tanhDefault, L).deberta!.conv, { kernelSize: 3, act: 'tanh' });
+  assert.equal(parseEncoderConfig({ ...DEBERTA_V2_XLARGE, conv_kernel_size: 0 }, L).deberta!.conv, null);
+  // 884,593,152: DebertaV2Model's tensors as generate_deberta.py's shapes() lists them (a second, independent count).
+  assert.equal(parameterCount(xl), 884593152);
+  const out = JSON.parse(configToJson(xl)) as Record<string, unknown>;
+  assert.deepEqual([out['conv_kernel_size'], out['conv_act'], out['conv_groups']], [3, 'gelu', 1]);
+  assert.deepEqual({ ...parseEncoderConfig(out, L), raw: null }, { ...xl, raw: null });
+  assert.equal(JSON.parse(configToJson(parseEncoderConfig(DEBERTA_V3_BASE, L)))['conv_kernel_size'], undefined, 'no ConvLayer, no key');
+});
+
 test('refuses what transformers would compute differently, one line naming the key', () => {
-  err(DEBERTA_V2_XLARGE, /"conv_kernel_size" 3 adds DeBERTa-v2's ConvLayer .* not implemented \(DeBERTa-v3 checkpoints have none\)/);
+  err({ ...DEBERTA_V2_XLARGE, conv_kernel_size: 4 }, /"conv_kernel_size" 4 is even: transformers' ConvLayer pads .* expected an odd size/);
+  err({ ...DEBERTA_V2_XLARGE, conv_kernel_size: 65 }, /"conv_kernel_size" is 65; expected an integer from -\d[\d,]* to 63/);
+  err({ ...DEBERTA_V2_XLARGE, conv_groups: 2 }, /"conv_groups" 2: a grouped ConvLayer is not implemented/);
+  err({ ...DEBERTA_V2_XLARGE, conv_act: 'relu' }, /unsupported conv_act "relu"; supported: "tanh", /);
   err({ ...DEBERTA_V3_BASE, pos_att_type: 'c2p|p2c|p2p' }, /"pos_att_type" has "p2p" \(position-to-position .*; supported: "c2p", "p2c"/);
   err({ ...DEBERTA_BASE, pos_att_type: ['c2p', 'c2p'] }, /"pos_att_type" lists "c2p" twice/);
   err({ ...DEBERTA_BASE, pos_att_type: 'c2p|' }, /"pos_att_type" has ""; supported/);

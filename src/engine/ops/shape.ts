@@ -1,6 +1,7 @@
 /**
- * Shape ops: reshape (a view), permute (a copy), and the sequence-axis
- * concat/slice/expand used to splice prefixes and prompts.
+ * Shape ops: reshape (a view), permute (a copy), the sequence-axis
+ * concat/slice/expand used to splice prefixes and prompts, and the
+ * sequence windows of a 1-D convolution (unfoldSeq).
  * Sequence tensors are [B, T, C].
  */
 import { assertSameDtype, shapeStr, sizeOf, Tensor } from '../tensor.js';
@@ -110,5 +111,38 @@ export function expandBatch(x: Tensor, B: number): Tensor {
   return finish(op, y, (dy) => {
     const g = x.ensureGrad();
     for (let i = 0; i < B; i++) k.axpy(x.size, 1, dy, i * x.size, g, 0);
+  });
+}
+
+/**
+ * The sliding windows of a 1-D convolution over the sequence, zero-padded
+ * by ⌊(k − 1)/2⌋ on each side (torch's Conv1d with padding (k − 1) // 2,
+ * odd k): x [B, T, C] → [B, T, k·C], where block j of row t is x[t + j − ⌊(k − 1)/2⌋]
+ * or zeros. A conv with weight W [out, C, k] is then a linear layer with
+ * W permuted to [out, k, C]. The backward adds each block back to its row.
+ */
+export function unfoldSeq(x: Tensor, k: number): Tensor {
+  const op = 'unfoldSeq';
+  expectRank(op, x, 3, 'input');
+  if (!Number.isInteger(k) || k < 1 || k % 2 === 0) fail(op, `kernel size ${k} must be a positive odd integer`, x);
+  const [B, T, C] = x.shape;
+  const pad = (k - 1) / 2;
+  const kern = kernelsOf(x);
+  // Zeroed: the padded blocks are never written.
+  const y = Tensor.output([B, T, k * C], x.dtype, [x], true);
+  const rowsOf = (visit: (src: number, dst: number) => void) => {
+    for (let b = 0; b < B; b++) {
+      for (let t = 0; t < T; t++) {
+        for (let j = 0; j < k; j++) {
+          const s = t + j - pad;
+          if (s >= 0 && s < T) visit((b * T + s) * C, ((b * T + t) * k + j) * C);
+        }
+      }
+    }
+  };
+  rowsOf((src, dst) => y.data.set(x.data.subarray(src, src + C), dst));
+  return finish(op, y, (dy) => {
+    const g = x.ensureGrad();
+    rowsOf((src, dst) => kern.axpy(C, 1, dy, dst, g, src));
   });
 }
