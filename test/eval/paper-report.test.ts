@@ -203,6 +203,18 @@ test('ablation: each switch off beside the search with both on, over the loops b
   const t = report.tables.find((x) => x.id === 'ablation')!;
   // A boost that never ran is said to be one: the ablation then cannot differ.
   assert.match(t.summary, /bert-mini: the ×100 start ran in 0 of 20 loops \(first prompt gradients 0\.013…0\.062 against converGrad 0\.005, so switching it off cannot change a loop\)/);
+  // Not run for that reason: the off side shows the search's values and says why.
+  const skipped = new Map(records);
+  skipped.set('ablation/bert-mini/adaptive-lr', rec('ablation/bert-mini/adaptive-lr', {
+    dir: null, not_run: 'the ×100 start never ran a step', compared_loops: 20, off: figures(6, 5, 9), on: figures(6, 5, 9),
+    boost: { lr_boost: 100, conver_grad: 0.005, loops: 20, boosted_loops: 0, first_gradient_min: 0.013, first_gradient_max: 0.062 },
+  }));
+  const t2 = buildReport(plan, skipped, { format: 'lmsanitator-paper', created: '2026-01-01T00:00:00Z', commit: null, dataDir: null, cpus: 2 }).tables.find((x) => x.id === 'ablation')!;
+  const off = t2.rows.find((r) => r.label === 'bert-mini (POR), adaptive lr off')!.entries;
+  assert.deepEqual(off.map((e) => e.ours), [6, 6, 5, 5, 9, 9]);
+  assert.match(off[0]!.note!, /^not run, the search's value: the ×100 start never ran a step/);
+  assert.match(off[1]!.note!, /^over the first 20 loops/);
+  assert.match(t2.summary, /so switching it off would repeat the search exactly: not run\)/);
   const path = t.rows.find((r) => r.label === 'bert-mini (POR), path loss off')!;
   const [uOff, uOn, l3Off, l3On, cOff, cOn] = path.entries;
   // The paper (BERT-base-cased): 2 unique PVs in 1,000 loops without path loss; 3 unique PVs in 53 loops with it.

@@ -258,7 +258,7 @@ function boostReach(searchDir: string, n: number) {
   const converGrad = Number(header.settings.converGrad);
   const grads = entries.flatMap((e) => (e.type === 'loop' ? [e.initialMaxGrad] : [])).slice(0, n);
   return {
-    conver_grad: converGrad, loops: grads.length, boosted_loops: grads.filter((g) => !(g > converGrad)).length,
+    lr_boost: Number(header.settings.lrBoost), conver_grad: converGrad, loops: grads.length, boosted_loops: grads.filter((g) => !(g > converGrad)).length,
     first_gradient_min: grads.length ? r6(Math.min(...grads)) : null, first_gradient_max: grads.length ? r6(Math.max(...grads)) : null,
   };
 }
@@ -270,24 +270,39 @@ async function ablationCell(cell: CellSpec, ctx: CellContext): Promise<CellOutco
   const bd = ctx.dep(`attack/${model}/por`).models[`${model}-por`]!;
   const reference = ctx.dep(`search/${model}/por`).result as { dir: string; curve: ReturnType<typeof searchCurve>['curve'] };
   const switchOff = which === 'path-loss' ? { pathCoeff: 0 } : { lrBoost: 1 };
+  const config = { command: 'search', mode: 'cls', ...ctx.budget.search, ...switchOff, recall_distance_th: RECALL_DISTANCE_TH, recall_eta: MATCH_THRESHOLD };
+  const outcome = (result: Record<string, unknown>): CellOutcome => ({
+    result: { ablation: which, reference_dir: reference.dir, ...result }, config, seeds: { first_loop: 0 }, models: { [`${model}-por`]: bd },
+  });
+  const on = reference.curve.length;
+  if (which === 'adaptive-lr') {
+    const boost = boostReach(reference.dir, on);
+    // The boost ends before a loop's first step when its first gradient already exceeds converGrad;
+    // if that held in every loop, the run without it would repeat the search step for step (same seeds).
+    if (on > 0 && boost.boosted_loops === 0) {
+      const why = `the ×${boost.lr_boost} start never ran a step in the search's ${on} loops (first prompt gradients ${boost.first_gradient_min}…${boost.first_gradient_max} > converGrad ${boost.conver_grad}), so the run without it would repeat the search exactly`;
+      ctx.log(`  not run: ${why}`);
+      const figures = ablationFigures(reference.curve, on);
+      return outcome({
+        dir: null, not_run: why,
+        compared_loops: on, off: figures, on: figures, off_all_loops: figures, on_all_loops: figures, boost, seconds_in_loops: 0,
+      });
+    }
+  }
   const dir = join(ctx.outDir, 'ablation', `${model}-por-${which}-off`);
   runSearchOnce(bd.dir, dir, 'cls', ctx, switchOff);
   const { curve, loopsDone } = searchCurve(dir, readManifest(bd.dir).pvs);
   // Patience may stop either run first: both are compared over the loops both ran.
-  const n = Math.min(curve.length, reference.curve.length);
-  const boost = which === 'adaptive-lr' ? { boost: boostReach(reference.dir, n) } : {};
-  return {
-    result: {
-      dir, ablation: which, reference_dir: reference.dir, compared_loops: n,
-      off: ablationFigures(curve, n), on: ablationFigures(reference.curve, n),
-      off_all_loops: ablationFigures(curve, curve.length), on_all_loops: ablationFigures(reference.curve, reference.curve.length),
-      ...boost,
-      seconds_in_loops: r6(loopsDone.reduce((s, l) => s + l.seconds, 0)),
-    },
-    config: { command: 'search', mode: 'cls', ...ctx.budget.search, ...switchOff, recall_distance_th: RECALL_DISTANCE_TH, recall_eta: MATCH_THRESHOLD },
-    seeds: { first_loop: 0 }, models: { [`${model}-por`]: bd },
-  };
+  const n = Math.min(curve.length, on);
+  return outcome({
+    dir, compared_loops: n,
+    off: ablationFigures(curve, n), on: ablationFigures(reference.curve, n),
+    off_all_loops: ablationFigures(curve, curve.length), on_all_loops: ablationFigures(reference.curve, on),
+    ...(which === 'adaptive-lr' ? { boost: boostReach(reference.dir, n) } : {}),
+    seconds_in_loops: r6(loopsDone.reduce((s, l) => s + l.seconds, 0)),
+  });
 }
+
 
 /** Table 5's Piccolo columns: the trigger-inversion baseline on the search's POR copy, over the search's sentences and collapse rule. */
 async function inversion(cell: CellSpec, ctx: CellContext): Promise<CellOutcome> {

@@ -558,7 +558,8 @@ function ablation(b: Builder): TableView {
       paper_row: which === 'path-loss' ? 'BERT-base-cased' : 'RoBERTa-base, BERT-base-cased (Figure 9)',
       entries: cols.map(([, key, side, pid]) => {
         const v = r ? get(r, `${side}.${key}`) : null;
-        const extra: Partial<TableEntry> = r ? { note: `over the first ${n} loops of each search`, ...(v === null && key === 'loops_to_3' ? { reason: `fewer than 3 planted PVs in ${n} loops` } : {}) } : {};
+        const notRun = r && side === 'off' && typeof r['not_run'] === 'string' ? `not run, the search's value: ${r['not_run']}` : null;
+        const extra: Partial<TableEntry> = r ? { note: notRun ?? `over the first ${n} loops of each search`, ...(v === null && key === 'loops_to_3' ? { reason: `fewer than 3 planted PVs in ${n} loops` } : {}) } : {};
         const paperId = which === 'path-loss' ? pid : which === 'adaptive-lr' && key === 'loops_to_3' && side === 'off' ? 'ablation/figure-9' : null;
         return b.entry('count', [id], (x) => get(x, `${side}.${key}`), paperId, extra);
       }),
@@ -571,9 +572,10 @@ function ablation(b: Builder): TableView {
   };
   const boostNotes = b.plan.zoo.flatMap((m) => {
     const r = b.result(`ablation/${m}/adaptive-lr`);
-    const [k, n, cg, lo, hi] = ['boosted_loops', 'loops', 'conver_grad', 'first_gradient_min', 'first_gradient_max'].map((key) => (r ? get(r, `boost.${key}`) : null));
-    if (k === null || n === null) return [];
-    return [`${m}: the ×100 start ran in ${k} of ${n} loops (first prompt gradients ${lo}…${hi} against converGrad ${cg}${k === 0 ? ', so switching it off cannot change a loop' : ''})`];
+    const [x, k, n, cg, lo, hi] = ['lr_boost', 'boosted_loops', 'loops', 'conver_grad', 'first_gradient_min', 'first_gradient_max'].map((key) => (r ? get(r, `boost.${key}`) : null));
+    if (k === null || k === undefined || n === null) return [];
+    const consequence = k > 0 ? '' : r && typeof r['not_run'] === 'string' ? ', so switching it off would repeat the search exactly: not run' : ', so switching it off cannot change a loop';
+    return [`${m}: the ×${x ?? 100} start ran in ${k} of ${n} loops (first prompt gradients ${lo}…${hi} against converGrad ${cg}${consequence})`];
   });
   const boostSentence = boostNotes.length ? ` Adaptive rate: ${boostNotes.join('; ')}.` : '';
   return { ...t, summary: summarise(t, `our rows are one POR copy each and ${b.plan.budget.search.loops} loops at most (the paper: 1,000 loops on BERT-base-cased; Figure 9 over 30 models), and six planted PVs on a small model are reached in few loops either way.${boostSentence}`) };
