@@ -303,7 +303,6 @@ async function ablationCell(cell: CellSpec, ctx: CellContext): Promise<CellOutco
   });
 }
 
-
 /** Table 5's Piccolo columns: the trigger-inversion baseline on the search's POR copy, over the search's sentences and collapse rule. */
 async function inversion(cell: CellSpec, ctx: CellContext): Promise<CellOutcome> {
   const model = cell.model!;
