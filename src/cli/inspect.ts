@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { type EncoderConfig, parameterCount, usablePositions } from '../formats/hf-config.js';
 import { loadModel } from '../models/model.js';
+import { hasTokenizerFiles } from '../text/tokenizer-files.js';
 import { exitCodes, STANDARD_EXITS } from './options.js';
 
 const SAMPLE = 'The quick brown fox jumps over the lazy dog.';
@@ -12,13 +13,14 @@ export function register(program: Command): void {
     .option('--text <text>', 'text for the sample tokenisation', SAMPLE)
     .option('--json', 'print one JSON object')
     .action((dir: string, o: { text: string; json?: boolean }) => {
-      // The same loader as every other command, so the same path gives the same message.
-      const model = loadModel(dir);
+      // The same loader as every other command, so the same path gives the same message. A directory
+      // with weights but no tokenizer files at all (e.g. a bare checkpoint) is still described.
+      const model = loadModel(dir, { tokenizer: hasTokenizerFiles(dir) });
       const { config } = model;
       const ckpt = model.checkpoint!;
       const dtypes = ckpt.dtypes;
-      const tok = model.tokenizer!;
-      const enc = tok.encode(o.text);
+      const tok = model.tokenizer;
+      const enc = tok ? tok.encode(o.text) : null;
       const heads = [model.mlm && 'masked-lm', model.sequenceClassifier && `sequence-classification(${model.sequenceClassifier.numLabels})`,
         model.tokenClassifier && `token-classification(${model.tokenClassifier.numLabels})`].filter(Boolean) as string[];
       const info = {
@@ -35,8 +37,8 @@ export function register(program: Command): void {
         dtypes,
         unused_checkpoint_keys: model.unusedKeys,
         warnings: model.warnings ?? [],
-        tokenizer: { kind: tok.kind, vocab_size: tok.vocabSize, lower_case: tok.doLowerCase, special_ids: tok.specialIds },
-        sample: { text: o.text, tokens: enc.tokens, ids: enc.ids },
+        tokenizer: tok ? { kind: tok.kind, vocab_size: tok.vocabSize, lower_case: tok.doLowerCase, special_ids: tok.specialIds } : null,
+        sample: enc ? { text: o.text, tokens: enc.tokens, ids: enc.ids } : null,
       };
       if (o.json) {
         console.log(JSON.stringify(info, null, 2));
@@ -51,6 +53,10 @@ export function register(program: Command): void {
       console.log(`  weights        ${info.checkpoint_format} (${dtypes.join(', ')}): ${ckpt.files.join(', ')}`);
       if (model.unusedKeys.length) console.log(`  unused keys    ${model.unusedKeys.join(', ')}`);
       for (const w of info.warnings) console.log(`  warning        ${w}`);
+      if (!tok || !enc) {
+        console.log('  tokenizer      none (no tokenizer.json, vocab.txt, vocab.json + merges.txt or spiece.model / spm.model here)');
+        return;
+      }
       console.log(`  tokenizer      ${tok.kind}, ${tok.vocabSize} tokens, lower-case ${tok.doLowerCase ?? 'unknown'}`);
       console.log(`  sample         ${enc.tokens.join(' ')}`);
       console.log(`                 ${enc.ids.join(' ')}`);
@@ -63,5 +69,6 @@ function architectureText(c: EncoderConfig): string {
     ? `${c.numHiddenLayers} layers (${c.numHiddenGroups} shared group${c.numHiddenGroups === 1 ? '' : 's'} of ${c.innerGroupNum})`
     : `${c.numHiddenLayers} layers`;
   const embedding = c.embeddingSize !== c.hiddenSize ? `, embeddings ${c.embeddingSize}` : '';
-  return `${layers} × hidden ${c.hiddenSize}${embedding}, ${c.numAttentionHeads} heads, FF ${c.intermediateSize}, ${c.hiddenAct}`;
+  const conv = c.deberta?.conv ? `, ConvLayer after layer 0 (kernel ${c.deberta.conv.kernelSize}, ${c.deberta.conv.act})` : '';
+  return `${layers} × hidden ${c.hiddenSize}${embedding}, ${c.numAttentionHeads} heads, FF ${c.intermediateSize}, ${c.hiddenAct}${conv}`;
 }

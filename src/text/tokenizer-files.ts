@@ -161,6 +161,14 @@ function readConfig(md: ModelDir): TokenizerConfig {
   return config;
 }
 
+/** The files readTokenizerDir looks for; a directory with none of them has no tokenizer (a broken one is another matter). */
+const TOKENIZER_FILES = ['tokenizer.json', 'vocab.txt', 'vocab.json', 'merges.txt', ...SENTENCEPIECE_FILES] as const;
+
+export function hasTokenizerFiles(dir: string | ModelDir): boolean {
+  const md = openModelDir(dir);
+  return TOKENIZER_FILES.some((n) => md.has(n));
+}
+
 /**
  * Read the tokenizer of a model directory. Every token id must lie below
  * `bound` (by default the global limit; loading a model passes its

@@ -1,7 +1,8 @@
 /**
  * `inspect` and `encode` open each family's golden checkpoint (ELECTRA with
  * and without its E → H projection, ALBERT with one shared layer and with
- * two groups, XLNet with and without clamp_len): the weights are the golden
+ * two groups, DeBERTa-v2 with its ConvLayer, XLNet with and without
+ * clamp_len): the weights are the golden
  * fixtures' (their numbers are checked against the torch reference in
  * test/models/golden.test.ts), a small WordPiece vocabulary (XLNet: a
  * spiece.model) is written beside them, and both commands must describe
@@ -35,6 +36,7 @@ const CASES = [
   { name: 'electra_square', type: 'electra', unused: [], arch: /1 layers × hidden 20, 2 heads/ },
   { name: 'albert_shared', type: 'albert', unused: [], arch: /3 layers \(1 shared group of 1\) × hidden 20, embeddings 12, .*gelu_new/ },
   { name: 'albert_groups', type: 'albert', unused: [], arch: /4 layers \(2 shared groups of 2\) × hidden 16, embeddings 10/ },
+  { name: 'deberta_conv', type: 'deberta-v2', unused: [], arch: /2 layers × hidden 16, 2 heads, FF 24, gelu, ConvLayer after layer 0 \(kernel 3, tanh\)$/ },
 ];
 
 for (const c of CASES) {
@@ -57,10 +59,29 @@ for (const c of CASES) {
     const hidden = (out.last_hidden_state as number[][][] | number[][]).flat(2) as number[];
     assert.equal(hidden.length, 5 * golden.dims.hidden);
     assert.ok(hidden.every(Number.isFinite));
-    if (c.type === 'electra') assert.equal(out.pooler_output, null, 'ELECTRA has no pooler');
+    if (c.type === 'electra' || c.type === 'deberta-v2') assert.equal(out.pooler_output, null, `${c.type} has no pooler`);
     else assert.equal((out.pooler_output as number[] | number[][]).flat().length, golden.dims.hidden);
   });
 }
+
+test('inspect describes a checkpoint with no tokenizer files at all, and says so', () => {
+  const dir = join(tmpDir('family-bare'), 'deberta_conv');
+  cpSync(join(GOLDEN, 'deberta_conv'), dir, { recursive: true });
+  const r = cli('inspect', dir, '--json');
+  assert.equal(r.status, 0, r.stderr);
+  const o = JSON.parse(r.stdout);
+  assert.deepEqual([o.model_type, o.tokenizer, o.sample], ['deberta-v2', null, null]);
+  assert.equal(o.parameters, o.parameters_expected_from_config);
+  const text = cli('inspect', dir);
+  assert.equal(text.status, 0, text.stderr);
+  assert.match(text.stdout, /tokenizer {6}none \(no tokenizer\.json, vocab\.txt/);
+  // A tokenizer that is there but broken is still an error, one line naming the file.
+  writeFileSync(join(dir, 'vocab.json'), '{"a": 0}');
+  const broken = cli('inspect', dir);
+  assert.equal(broken.status, 2);
+  assert.match(broken.stderr, /found vocab\.json but not merges\.txt/);
+  assert.equal(broken.stderr.trim().split('\n').length, 1);
+});
 
 /** XLNet's golden checkpoints with an XLNet tokenizer (spiece.model) of exactly their embedding rows. */
 const XLNET_CASES = [
