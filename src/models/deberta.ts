@@ -39,11 +39,11 @@
  * with the same meaning it has for BERT: extra attendable slots.
  */
 import {
-  add, attention, concatSeq, embedding, gatherRows, gelu, geluTanh, headDot, layerNorm, linear, permute, relativeGather, reshape, scaleRows, tanh,
-  type Tensor, unfoldSeq,
+  add, attention, concatSeq, embedding, gatherRows, headDot, layerNorm, linear, permute, relativeGather, reshape, scaleRows, type Tensor, unfoldSeq,
 } from '../engine/index.js';
 import { type DebertaSettings, relativeSpan, resolvedMaxRelative } from '../formats/deberta-config.js';
 import type { EncoderConfig } from '../formats/hf-config.js';
+import { activate } from './activation.js';
 
 type Pair = [Tensor, Tensor | null];
 
@@ -304,9 +304,7 @@ export class DebertaParts {
     const weight = reshape(permute(this.get('encoder.conv.conv.weight')!, [0, 2, 1]), [H, k * H]);
     let out = linear(unfoldSeq(embedded, k), weight, this.get('encoder.conv.conv.bias')!);
     if (attentionMask) out = scaleRows(out, attentionMask);
-    out = drop(out);
-    out = conv.act === 'tanh' ? tanh(out) : conv.act === 'gelu_new' ? geluTanh(out) : gelu(out);
-    const normed = layerNorm(add(layerOut, out), this.get('encoder.conv.LayerNorm.weight')!, this.get('encoder.conv.LayerNorm.bias')!, this.config.layerNormEps);
+    const normed = layerNorm(add(layerOut, activate(drop(out), conv.act)), this.get('encoder.conv.LayerNorm.weight')!, this.get('encoder.conv.LayerNorm.bias')!, this.config.layerNormEps);
     return attentionMask ? scaleRows(normed, attentionMask) : normed;
   }
 

@@ -17,8 +17,9 @@
  *     XLNet sequence_summary.summary.* (on the summary token, the last: see summary.ts) then logits_proj.*
  *   token classification:    classifier.* on every token
  */
-import { dropout, gelu, geluTanh, layerNorm, linear, tanh, Tensor } from '../engine/index.js';
+import { dropout, layerNorm, linear, Tensor } from '../engine/index.js';
 import { type EncoderConfig, isDebertaType } from '../formats/hf-config.js';
+import { activate } from './activation.js';
 import { initParam } from './encoder.js';
 import { Rng } from '../text/random.js';
 
@@ -141,8 +142,7 @@ export class MlmHead {
     if (!this.dense || !this.norm) return hidden;
     const pre = linear(hidden, ...this.dense);
     const ownAct = this.config.modelType === 'albert' || isDebertaType(this.config.modelType);
-    const act = ownAct && this.config.hiddenAct === 'gelu_new' ? geluTanh(pre) : gelu(pre);
-    return layerNorm(act, ...this.norm, this.config.layerNormEps);
+    return layerNorm(activate(pre, ownAct ? this.config.hiddenAct : 'gelu'), ...this.norm, this.config.layerNormEps);
   }
 
   /** hidden [N, H] (gather the masked positions first) → logits [N, V]. */
@@ -225,22 +225,20 @@ export class SequenceClassificationHead {
     if (xl) {
       let h = drop(x, 1, xl.summaryFirstDropout);
       if (xl.summaryUseProj) h = linear(h, p.get('sequence_summary.summary.weight')!, p.get('sequence_summary.summary.bias')!);
-      if (xl.summaryActivation === 'tanh') h = tanh(h);
-      else if (xl.summaryActivation === 'gelu') h = gelu(h);
-      else if (xl.summaryActivation === 'gelu_new') h = geluTanh(h);
+      if (xl.summaryActivation) h = activate(h, xl.summaryActivation);
       return linear(drop(h, 2, xl.summaryLastDropout), p.get('logits_proj.weight')!, p.get('logits_proj.bias')!);
     }
     const deberta = this.config.deberta;
     if (deberta) {
       const pre = linear(drop(x, 1, deberta.poolerDropout), p.get('pooler.dense.weight')!, p.get('pooler.dense.bias')!);
-      const pooled = deberta.poolerHiddenAct === 'gelu_new' ? geluTanh(pre) : gelu(pre);
+      const pooled = activate(pre, deberta.poolerHiddenAct);
       const clsDropout = this.config.raw['cls_dropout'];
       const pc = typeof clsDropout === 'number' && clsDropout >= 0 && clsDropout < 1 ? clsDropout : this.config.hiddenDropoutProb;
       return linear(drop(pooled, 2, pc), p.get('classifier.weight')!, p.get('classifier.bias')!);
     }
     if (classifiesFirstToken(this.config)) {
       const dense = linear(drop(x, 1), p.get('classifier.dense.weight')!, p.get('classifier.dense.bias')!);
-      const h = this.config.modelType === 'electra' ? gelu(dense) : tanh(dense);
+      const h = activate(dense, this.config.modelType === 'electra' ? 'gelu' : 'tanh');
       return linear(drop(h, 2), p.get('classifier.out_proj.weight')!, p.get('classifier.out_proj.bias')!);
     }
     return linear(drop(x, 1), p.get('classifier.weight')!, p.get('classifier.bias')!);
