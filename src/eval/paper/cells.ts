@@ -252,14 +252,18 @@ function ablationFigures(curve: ReturnType<typeof searchCurve>['curve'], n: numb
  * How many of the search's first `n` loops ran any step at the boosted rate:
  * the boost ends before the first step when the first prompt gradient already
  * exceeds converGrad, and then switching it off cannot change the loop.
+ * Reads the search journal once; the figures are asked for over any n.
  */
-function boostReach(searchDir: string, n: number) {
+function boostReach(searchDir: string) {
   const { header, entries } = Journal.read(join(searchDir, SCAN_JOURNAL_FILE));
   const converGrad = Number(header.settings.converGrad);
-  const grads = entries.flatMap((e) => (e.type === 'loop' ? [e.initialMaxGrad] : [])).slice(0, n);
-  return {
-    lr_boost: Number(header.settings.lrBoost), conver_grad: converGrad, loops: grads.length, boosted_loops: grads.filter((g) => !(g > converGrad)).length,
-    first_gradient_min: grads.length ? r6(Math.min(...grads)) : null, first_gradient_max: grads.length ? r6(Math.max(...grads)) : null,
+  const all = entries.flatMap((e) => (e.type === 'loop' ? [e.initialMaxGrad] : []));
+  return (n: number) => {
+    const grads = all.slice(0, n);
+    return {
+      lr_boost: Number(header.settings.lrBoost), conver_grad: converGrad, loops: grads.length, boosted_loops: grads.filter((g) => !(g > converGrad)).length,
+      first_gradient_min: grads.length ? r6(Math.min(...grads)) : null, first_gradient_max: grads.length ? r6(Math.max(...grads)) : null,
+    };
   };
 }
 
@@ -275,8 +279,9 @@ async function ablationCell(cell: CellSpec, ctx: CellContext): Promise<CellOutco
     result: { ablation: which, reference_dir: reference.dir, ...result }, config, seeds: { first_loop: 0 }, models: { [`${model}-por`]: bd },
   });
   const on = reference.curve.length;
-  if (which === 'adaptive-lr') {
-    const boost = boostReach(reference.dir, on);
+  const reach = which === 'adaptive-lr' ? boostReach(reference.dir) : null;
+  if (reach) {
+    const boost = reach(on);
     // The boost ends before a loop's first step when its first gradient already exceeds converGrad;
     // if that held in every loop, the run without it would repeat the search step for step (same seeds).
     if (on > 0 && boost.boosted_loops === 0) {
@@ -298,7 +303,7 @@ async function ablationCell(cell: CellSpec, ctx: CellContext): Promise<CellOutco
     dir, compared_loops: n,
     off: ablationFigures(curve, n), on: ablationFigures(reference.curve, n),
     off_all_loops: ablationFigures(curve, curve.length), on_all_loops: ablationFigures(reference.curve, on),
-    ...(which === 'adaptive-lr' ? { boost: boostReach(reference.dir, n) } : {}),
+    ...(reach ? { boost: reach(n) } : {}),
     seconds_in_loops: r6(loopsDone.reduce((s, l) => s + l.seconds, 0)),
   });
 }
