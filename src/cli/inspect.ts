@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { type EncoderConfig, parameterCount, usablePositions } from '../formats/hf-config.js';
 import { loadModel } from '../models/model.js';
-import { hasTokenizerFiles } from '../text/tokenizer-files.js';
+import { hasTokenizerFiles, TOKENIZER_FILES_TEXT } from '../text/tokenizer-files.js';
 import { exitCodes, STANDARD_EXITS } from './options.js';
 
 const SAMPLE = 'The quick brown fox jumps over the lazy dog.';
@@ -54,7 +54,7 @@ export function register(program: Command): void {
       if (model.unusedKeys.length) console.log(`  unused keys    ${model.unusedKeys.join(', ')}`);
       for (const w of info.warnings) console.log(`  warning        ${w}`);
       if (!tok || !enc) {
-        console.log('  tokenizer      none (no tokenizer.json, vocab.txt, vocab.json + merges.txt or spiece.model / spm.model here)');
+        console.log(`  tokenizer      none (none of ${TOKENIZER_FILES_TEXT} here)`);
         return;
       }
       console.log(`  tokenizer      ${tok.kind}, ${tok.vocabSize} tokens, lower-case ${tok.doLowerCase ?? 'unknown'}`);

@@ -163,6 +163,8 @@ function readConfig(md: ModelDir): TokenizerConfig {
 
 /** The files readTokenizerDir looks for; a directory with none of them has no tokenizer (a broken one is another matter). */
 const TOKENIZER_FILES = ['tokenizer.json', 'vocab.txt', 'vocab.json', 'merges.txt', ...SENTENCEPIECE_FILES] as const;
+/** The same, as messages name them. */
+export const TOKENIZER_FILES_TEXT = 'tokenizer.json, vocab.txt, vocab.json + merges.txt, or spiece.model / spm.model';
 
 export function hasTokenizerFiles(dir: string | ModelDir): boolean {
   const md = openModelDir(dir);
@@ -216,7 +218,7 @@ export function readTokenizerDir(dir: string | ModelDir, bound: IdBound = DEFAUL
   }
   if (SENTENCEPIECE_FILES.some((n) => md.has(n))) return readSentencePieceDir(md, config, bound);
   const partial = hasVocabJson ? ' (found vocab.json but not merges.txt)' : hasMerges ? ' (found merges.txt but not vocab.json)' : '';
-  throw new TokenizerFileError(md.dir, `no tokenizer files: looked for tokenizer.json, vocab.txt, vocab.json + merges.txt, or spiece.model / spm.model${partial}`);
+  throw new TokenizerFileError(md.dir, `no tokenizer files: looked for ${TOKENIZER_FILES_TEXT}${partial}`);
 }
 
 /**

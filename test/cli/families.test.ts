@@ -74,7 +74,7 @@ test('inspect describes a checkpoint with no tokenizer files at all, and says so
   assert.equal(o.parameters, o.parameters_expected_from_config);
   const text = cli('inspect', dir);
   assert.equal(text.status, 0, text.stderr);
-  assert.match(text.stdout, /tokenizer {6}none \(no tokenizer\.json, vocab\.txt/);
+  assert.match(text.stdout, /tokenizer {6}none \(none of tokenizer\.json, vocab\.txt, vocab\.json \+ merges\.txt, or spiece\.model \/ spm\.model here\)/);
   // A tokenizer that is there but broken is still an error, one line naming the file.
   writeFileSync(join(dir, 'vocab.json'), '{"a": 0}');
   const broken = cli('inspect', dir);
