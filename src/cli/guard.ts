@@ -7,6 +7,7 @@
 import type { Command } from 'commander';
 import { Guard, GUARD_DEFAULTS, MONITOR_PLACEMENTS, monitorFor, ON_UNPURIFIED, type GuardResult, type MonitorPlacement, type OnUnpurified } from '../guard/guard.js';
 import { loadModel } from '../models/model.js';
+import { selfCheck, selfCheckWarning } from '../guard/self-check.js';
 import { loadPvSet } from '../sanitizer/pvset.js';
 import { choiceOpt, exitCodes, intOpt, numOpt, STANDARD_EXITS } from './options.js';
 import { openPrompt, readPromptInputs } from './prompt-io.js';
@@ -39,6 +40,8 @@ function humanLine(r: GuardResult): string {
 function guard(modelDir: string, o: GuardCliOptions & { text?: string; textPair?: string; input?: string; json?: boolean }): void {
   const inputs = readPromptInputs(o);
   const g = openGuard(modelDir, o);
+  const warning = selfCheckWarning(selfCheck(g), `the guard of ${o.prompt}`);
+  if (warning) console.error(warning);
   const results = g.run(inputs);
   results.forEach((r, i) => {
     const row = { text: inputs[i]!.text, ...(inputs[i]!.text_pair !== undefined && { text_pair: inputs[i]!.text_pair }), ...r };

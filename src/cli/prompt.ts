@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { measureGuard } from '../eval/guarded.js';
 import { classifierOf, measurePrompt } from '../eval/victims.js';
 import { Guard, type MonitorPlacement, monitorFor, type OnUnpurified } from '../guard/guard.js';
+import { selfCheckWarning } from '../guard/self-check.js';
 import { loadModel } from '../models/model.js';
 import {
   loadPromptTask, PROMPT_DEFAULTS, PROMPT_JSON, PROMPT_METHODS, PROMPT_TASKS, type PromptTuneOptions, predictBatch, promptTune, savePrompt,
@@ -134,6 +135,8 @@ function evalPrompt(modelDir: string, o: EvalOpts): void {
     const p = (x: number | null) => (x === null ? 'n/a' : `${(100 * x).toFixed(1)}%`);
     console.log(`  guarded: accuracy ${p(guarded.accuracy_guarded)}, ASR ${p(guarded.asr_guarded)} (weighted ${p(guarded.weighted_asr_guarded)}), FRR ${p(guarded.frr)}, FAR ${p(guarded.far)} (${p(guarded.far_effective)} of the attacks that worked)`);
     console.log(`  triggered inputs: ${p(guarded.purified)} purified, ${p(guarded.rejected)} rejected; ${guarded.candidates_per_flagged.toFixed(1)} candidate rows per flagged input`);
+    const warning = guarded.self_check && selfCheckWarning(guarded.self_check, 'the guard');
+    if (warning) console.log(`  ${warning}`);
   }
 }
 
@@ -189,7 +192,7 @@ export function registerEvalPrompt(ev: Command): void {
     .addOption(intOpt('--max-test <n>', 'evaluate at most N test examples (fixed draw)', 1))
     .option('--data-dir <dir>', 'datasets directory')
     .addOption(intOpt('--batch <n>', 'inputs per batch', 1, 64))
-    .option('--json', 'print JSON: accuracy, macro_f1 (f1 for NER), asr, weighted_asr, asr_per_trigger; with --guard also accuracy_guarded, asr_guarded, weighted_asr_guarded, frr, far, purified, rejected, candidates_per_flagged')
+    .option('--json', 'print JSON: accuracy, macro_f1 (f1 for NER), asr, weighted_asr, asr_per_trigger; with --guard also accuracy_guarded, asr_guarded, weighted_asr_guarded, frr, far, purified, rejected, candidates_per_flagged, self_check')
     .option('--guard <pvset.safetensors>', 'also measure the guard with this PV set: clean accuracy, ASR, FRR and FAR through it');
   guardOptions(cmd).action(evalPrompt);
 }

@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { MonitorPlacement, OnUnpurified } from '../guard/guard.js';
+import { selfCheckWarning } from '../guard/self-check.js';
 import { checkPromptSpecs, SERVE_DEFAULTS } from '../serve/defaults.js';
 import type { PromptSpec } from '../serve/types.js';
 import { guardOptions } from './guard.js';
@@ -87,6 +88,10 @@ async function serve(modelDir: string, o: ServeCliOptions): Promise<void> {
   try {
     const info = await server.ready;
     log(`ready: ${info.prompts.map((p) => `"${p.name}" (${p.method} ${p.task}, ${p.pvs} PVs)`).join(', ')} on backbone ${info.modelHash.slice(0, 12)}…; η ${info.threshold}, --max-batch ${o.maxBatch}, --max-wait-ms ${o.maxWaitMs}${o.auditLog ? `, audit log ${o.auditLog}` : ''}`);
+    for (const p of info.prompts) {
+      const warning = selfCheckWarning(p.self_check, `prompt "${p.name}"`);
+      if (warning) log(warning);
+    }
   } catch (e) {
     if (!stopping) {
       await server.close();

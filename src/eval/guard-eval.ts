@@ -29,7 +29,7 @@ import { loadPrompt, loadPromptTask, type PromptInput, type PromptModel } from '
 import { appendRecord, readRecords } from '../sanitizer/journal.js';
 import { SignMonitor } from '../sanitizer/monitor.js';
 import { attackSuccess, type Classify } from './asr.js';
-import { type GuardFigures, measureGuard } from './guarded.js';
+import { type GuardFigures, measureGuard, promptTriggerWarnings } from './guarded.js';
 import { guardHtml } from './guard-html.js';
 import { onionPurify } from './onion.js';
 import { searchOnce } from './scan-model.js';
@@ -310,5 +310,6 @@ export function formatGuardTable(r: GuardEvalReport): string {
     `search (${r.search.mode} mode): ${r.search.pvs} PVs${r.attacker_pvs !== null ? `; attacker PVs: ${r.attacker_pvs}` : ''}; triggers: ${r.triggers.join(', ')}`,
     '', line(head), ...rows.map(line), '',
     'acc guarded / ASR guarded: through the guard (ONION rows: through ONION); FRR: clean inputs flagged; FAR: triggered inputs not flagged; FAR (worked): among the triggered inputs the trigger flipped without the guard',
+    ...promptTriggerWarnings(r),
   ].join('\n');
 }

@@ -6,6 +6,7 @@
  */
 import { chartJsSource, escapeHtml, jsonForScript } from './report-html.js';
 import type { GuardEvalReport } from './guard-eval.js';
+import { promptTriggerWarnings } from './guarded.js';
 
 const BINS = 50;
 
@@ -42,7 +43,7 @@ export function guardHtml(r: GuardEvalReport): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>lmsanitator guard evaluation</title>
-<style>body{font:14px/1.4 system-ui,sans-serif;margin:2em;max-width:70em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.25em .5em;text-align:right}td:first-child,td:nth-child(2){text-align:left}figure{margin:1em 0}</style>
+<style>body{font:14px/1.4 system-ui,sans-serif;margin:2em;max-width:70em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.25em .5em;text-align:right}td:first-child,td:nth-child(2){text-align:left}figure{margin:1em 0}.warn{color:#a40}</style>
 </head><body>
 <h1>Guard evaluation: ${escapeHtml(r.method)}</h1>
 <p>Backdoored backbone <code>${escapeHtml(r.backdoored.dir)}</code> (sha256 ${escapeHtml(r.backdoored.hash.slice(0, 12))}…), clean <code>${escapeHtml(r.clean.dir)}</code>.
@@ -51,6 +52,7 @@ Search in ${escapeHtml(r.search.mode)} mode found ${r.search.pvs} PVs${r.attacke
 Triggers: ${r.triggers.map(escapeHtml).join(', ')}.</p>
 <table><thead><tr><th>task</th><th>case</th><th>PVs</th><th>CACC</th><th>BACC</th><th>ASR</th><th>accuracy guarded</th><th>ASR guarded</th><th>FRR</th><th>FAR</th><th>FAR (attacks that worked)</th><th>purified</th><th>rejected</th><th>candidates / flagged</th></tr></thead>
 <tbody>${rows.join('\n')}</tbody></table>
+${promptTriggerWarnings(r).map((w) => `<p class="warn">${escapeHtml(w)}</p>`).join('\n')}
 <p>FRR: clean test inputs the monitor flags. FAR: triggered inputs it does not flag; "attacks that worked": among those whose prediction the trigger flipped without the guard. ONION uses the backbone's masked-LM pseudo-perplexity (no GPT-2 here).</p>
 <h2>Match rates (clean vs triggered test inputs)</h2>
 ${canvases}

@@ -13,9 +13,12 @@
  *   purified, rejected shares of the triggered inputs the guard purified / rejected
  *   candidates_per_flagged
  *                      purge candidate rows per flagged input (clean and triggered)
- * and the match rates of clean and triggered inputs (for the histograms).
+ * and the match rates of clean and triggered inputs (for the histograms),
+ * and the guard's self-check on neutral sentences (guard/self-check.ts:
+ * does the prompt alone drive the monitored output onto a PV?).
  */
 import type { Guard, GuardResult } from '../guard/guard.js';
+import { type SelfCheck, selfCheck, selfCheckWarning } from '../guard/self-check.js';
 import type { PromptTaskData } from '../prompt/index.js';
 import { type AsrResult, attackSuccess, type Classify, type TaskInput } from './asr.js';
 
@@ -34,6 +37,8 @@ export interface GuardFigures {
   triggered_inputs: number;
   /** Best match rate of every clean test input, and of every triggered input. */
   match_rates: { clean: number[]; triggered: number[] };
+  /** Absent in records journaled before the self-check existed. */
+  self_check?: SelfCheck;
 }
 
 /**
@@ -87,5 +92,15 @@ export function measureGuard(guard: Guard, data: PromptTaskData, triggers: reado
     clean_inputs: clean!.length,
     triggered_inputs: trig.length,
     match_rates: { clean: clean!.map((g) => g.match_rate), triggered: trig.map((g) => g.match_rate) },
+    self_check: selfCheck(guard),
   };
+}
+
+/** One line per guarded case whose self-check failed (the prompt alone drives the monitored output onto a PV), naming task and case. */
+export function promptTriggerWarnings(r: { cells: readonly { task: string; cases: Partial<Record<string, { figures: GuardFigures | null }>> }[] }): string[] {
+  return r.cells.flatMap((c) => Object.entries(c.cases).flatMap(([k, rec]) => {
+    const sc = rec?.figures?.self_check;
+    const w = sc && selfCheckWarning(sc, `${c.task}, ${k} PVs: the guard`);
+    return w ? [w] : [];
+  }));
 }

@@ -111,6 +111,14 @@ export const promptsSchema = {
           max_tokens: { type: 'integer', description: 'the longest token row the prompt model reads' },
           pair: { type: 'boolean', description: 'the task takes text_pair' },
           pvs: { type: 'integer', description: 'PVs the monitor holds' },
+          self_check: {
+            type: 'object',
+            description: 'the monitor on neutral corpus sentences at start-up: prompt_is_trigger means the prompt alone drives the monitored output onto a PV, so most inputs will be flagged',
+            properties: {
+              sentences: { type: 'integer' }, flagged: { type: 'integer' }, flagged_share: { type: 'number' },
+              pv: { type: ['integer', 'null'] }, median_match_rate: { type: 'number' }, prompt_is_trigger: { type: 'boolean' },
+            },
+          },
         },
       },
     },

@@ -4,6 +4,7 @@
  * ends with. Type-only imports: the main thread never loads the engine.
  */
 import type { GuardAction, GuardResult, MonitorPlacement, OnUnpurified } from '../guard/guard.js';
+import type { SelfCheck } from '../guard/self-check.js';
 import type { GuardInput } from '../sanitizer/purge.js';
 
 export const GUARD_ACTIONS = ['passed', 'purified', 'rejected', 'unpurified'] as const satisfies readonly GuardAction[];
@@ -39,6 +40,8 @@ export interface PromptInfo {
   max_tokens: number;
   pair: boolean;
   pvs: number;
+  /** The guard's self-check on neutral sentences (guard/self-check.ts). */
+  self_check: SelfCheck;
 }
 
 export interface EngineInfo {

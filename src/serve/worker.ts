@@ -13,6 +13,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Guard, monitorFor, requiredMode, type GuardResult } from '../guard/guard.js';
+import { selfCheck } from '../guard/self-check.js';
 import { loadModel } from '../models/model.js';
 import { isPairTask } from '../prompt/tasks.js';
 import type { PromptModel } from '../prompt/index.js';
@@ -55,12 +56,13 @@ function load(cfg: EngineConfig): Loaded {
     }
     const { file, set } = pvSetFor(model, sets, p.name);
     const monitor = monitorFor(model, set, file, cfg.threshold);
-    guards.set(p.name, new Guard(model, monitor, {
+    const guard = new Guard(model, monitor, {
       threshold: cfg.threshold, maxWindow: cfg.maxWindow, onUnpurified: cfg.onUnpurified, monitor: cfg.monitor, batchSize: cfg.forwardBatch,
-    }));
+    });
+    guards.set(p.name, guard);
     prompts.push({
       name: p.name, method: model.method, task: model.task, kind: model.kind, labels: [...model.labelNames], max_tokens: model.maxLen,
-      pair: model.kind !== 'ner' && isPairTask(model.task), pvs: monitor.count,
+      pair: model.kind !== 'ner' && isPairTask(model.task), pvs: monitor.count, self_check: selfCheck(guard),
     });
   }
   return { guards, info: { prompts, modelHash: backbone.hash, threshold: cfg.threshold } };

@@ -157,6 +157,32 @@ test('tables and paper.html: ours beside the paper\'s, the difference classed, r
   assert.match(e, /1\/2 <small>\(50\.0\)<\/small>.*paper 7\/60.*\+38\.3/);
 });
 
+test('Tables 3 and 6: a guard cell whose prompt is a trigger (failed self-check) says so on its entries and in the summary', () => {
+  const plan = makePlan({ zoo: ['bert-mini'], budget: PAPER_BUDGETS.quick, tables: ['tab3', 'tab6'] });
+  const selfCheck = (trigger: boolean) => ({ sentences: 32, flagged: trigger ? 31 : 0, flagged_share: trigger ? 31 / 32 : 0, pv: trigger ? 1 : null, median_match_rate: trigger ? 1 : 0.55, prompt_is_trigger: trigger });
+  const guardCase = (trigger: boolean) => ({ pvs: 11, figures: { accuracy_guarded: trigger ? 0 : 0.5, asr_guarded: 0, weighted_asr_guarded: 0, frr: trigger ? 1 : 0, self_check: selfCheck(trigger) } });
+  const records = new Map<string, PaperRecord>();
+  for (const [attack, trigger] of [['btop', true], ['por', false]] as const) {
+    const id = `guard/bert-mini/${attack}/rte/s1`;
+    records.set(id, rec(id, { task: 'rte', cacc: 0.55, bacc: 0.52, asr: 0.45, weighted_asr: 0.45, cases: { search: guardCase(trigger), 'search+attacker': guardCase(trigger), onion: null } }));
+  }
+  const report = buildReport(plan, records, { format: 'lmsanitator-paper', created: '2026-01-01T00:00:00Z', commit: 'c0ffee', dataDir: '/data', cpus: 2 });
+  const tab6 = report.tables.find((t) => t.id === 'tab6')!;
+  const btop = tab6.rows.find((r) => r.paper_row === 'RTE, BToP, RoBERTa-base')!;
+  const por = tab6.rows.find((r) => r.paper_row === 'RTE, POR, RoBERTa-base')!;
+  assert.match(btop.entries[1]!.note!, /the prompt alone drives the monitored output onto PV 1 \(31 of 32 neutral sentences flagged, median match 1\.000\)/);
+  assert.equal(btop.entries[1]!.ours, 0);
+  assert.equal(por.entries[1]!.note, undefined);
+  assert.match(tab6.summary, /In guard\/bert-mini\/btop\/rte\/s1 the prompt tuned on the backdoored backbone is itself a trigger/);
+  assert.doesNotMatch(tab6.summary, /por\/rte\/s1 the prompt/);
+  const tab3 = report.tables.find((t) => t.id === 'tab3')!;
+  const row3 = tab3.rows.find((r) => r.label === 'P-tuning, BToP, bert-mini')!;
+  const rteGuarded = row3.entries.filter((e) => e.cells.includes('guard/bert-mini/btop/rte/s1'));
+  assert.equal(rteGuarded.length, 2);
+  for (const e of rteGuarded) assert.match(e.note!, /the prompt alone drives the monitored output onto PV 1/);
+  assert.match(tab3.summary, /btop\/rte\/s1 the prompt tuned on the backdoored backbone is itself a trigger/);
+});
+
 test('Table 5: the inversion baseline fills the Piccolo columns beside the search, with the paper\'s numbers', () => {
   const plan = makePlan({ zoo: ['bert-mini'], budget: PAPER_BUDGETS.full, tables: ['tab5'] });
   const records = new Map<string, PaperRecord>();

@@ -10,6 +10,7 @@ import { metricValue } from '../../src/serve/metrics.js';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Guard, monitorFor, type GuardResult } from '../../src/guard/guard.js';
+import { type SelfCheck, selfCheck } from '../../src/guard/self-check.js';
 import { loadModel, saveModel } from '../../src/models/model.js';
 import { createPromptModel, loadPrompt, predictBatch, type PromptInput, type PromptModel, savePrompt } from '../../src/prompt/index.js';
 import { loadPvSet, savePvSet } from '../../src/sanitizer/pvset.js';
@@ -31,6 +32,8 @@ export interface Fixture {
   maxTokens: number;
   /** The guard on the same files, in this process. */
   guard: (prompt: 'sst2' | 'rte', inputs: PromptInput[]) => GuardResult[];
+  /** The guard's self-check, in this process. */
+  selfCheck: (prompt: 'sst2' | 'rte') => SelfCheck;
 }
 
 let cache: Fixture | null = null;
@@ -66,7 +69,7 @@ export function serveFixture(): Fixture {
   });
   const set = loadPvSet(pvs);
   const guards = { sst2: new Guard(sst2, monitorFor(sst2, set, pvs)), rte: new Guard(rte, monitorFor(rte, set, pvs)) };
-  cache = { root, modelDir, prompts, pvs, maxTokens: sst2.maxLen, guard: (p, inputs) => guards[p].run(inputs) };
+  cache = { root, modelDir, prompts, pvs, maxTokens: sst2.maxLen, guard: (p, inputs) => guards[p].run(inputs), selfCheck: (p) => selfCheck(guards[p]) };
   return cache;
 }
 

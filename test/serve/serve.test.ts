@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { GuardResult } from '../../src/guard/guard.js';
+import type { SelfCheck } from '../../src/guard/self-check.js';
 import { readAuditLog } from '../../src/serve/audit.js';
 import { classifyRequestSchema, classifyResponseSchema } from '../../src/serve/schemas.js';
 import { SERVE_DEFAULTS, startServer } from '../../src/serve/server.js';
@@ -73,9 +74,13 @@ test('serve: classify gives the guard\'s own results for each prompt; flagged in
     // Health, readiness, the prompts and the one-prompt default.
     assert.deepEqual(await (await fetch(`${server.url}/healthz`)).json(), { status: 'ok' });
     assert.deepEqual(await (await fetch(`${server.url}/readyz`)).json(), { status: 'ready' });
-    const info = await (await fetch(`${server.url}/v1/prompts`)).json() as { threshold: number; prompts: { name: string; pair: boolean; max_tokens: number; labels: string[] }[] };
+    const info = await (await fetch(`${server.url}/v1/prompts`)).json() as { threshold: number; prompts: { name: string; pair: boolean; max_tokens: number; labels: string[]; self_check: SelfCheck }[] };
     assert.equal(info.threshold, 0.8);
     assert.deepEqual(info.prompts.map((p) => [p.name, p.pair, p.max_tokens]), [['sst2', false, f.maxTokens], ['rte', true, f.maxTokens]]);
+    // The start-up self-check reaches the client as the guard computes it.
+    for (const p of info.prompts) {
+      assert.deepEqual(p.self_check, f.selfCheck(p.name as 'sst2' | 'rte'), p.name);
+    }
   } finally {
     await server.close();
   }

@@ -257,6 +257,25 @@ const get = (r: Rec, path: string): Num => {
   return typeof v === 'number' ? v : null;
 };
 
+/**
+ * The note of a guard case whose self-check failed (guard/self-check.ts):
+ * the prompt alone drives the monitored output onto a PV, so the guard
+ * flags nearly every input; null when it passed or was not recorded.
+ */
+function promptTriggerNote(r: Rec | null, caseKey: 'search' | 'search+attacker'): string | null {
+  const sc = ((r?.cases as Rec | undefined)?.[caseKey] as Rec | null | undefined)?.figures as Rec | undefined;
+  const c = sc?.self_check as Rec | undefined;
+  if (!c || c.prompt_is_trigger !== true) return null;
+  return `the prompt alone drives the monitored output onto PV ${c.pv} (${c.flagged} of ${c.sentences} neutral sentences flagged, median match ${Number(c.median_match_rate).toFixed(3)}): it learned the backdoor as a shortcut, so the guard flags nearly every input`;
+}
+
+/** The summary's sentence on the guard cells whose prompt acts as a trigger (empty when none). */
+function promptTriggerSentence(b: Builder, ids: readonly string[]): string {
+  const hit = ids.filter((id) => promptTriggerNote(b.result(id), 'search+attacker') !== null);
+  if (!hit.length) return '';
+  return ` In ${hit.join(', ')} the prompt tuned on the backdoored backbone is itself a trigger (the guard's self-check: it maps neutral sentences onto a PV), so every input is flagged and rejected; that victim is broken by the backdoor, not protected by the guard.`;
+}
+
 function tab2(b: Builder): TableView {
   const { plan } = b;
   const seeds = plan.budget.seeds;
@@ -310,7 +329,9 @@ function tab3(b: Builder): TableView {
         };
         const sub = c.weighted ? 'sms-spam/weighted' : c.task;
         const pid = cp && c.task !== 'sst2' && c.what !== 'search' ? `tab3/${s.method}/${s.attack}/${cp}/${sub}/${c.what === 'asr' ? 'asr' : 'asr-guarded'}` : null;
-        const note = c.task === 'sst2' ? 'the paper has no SST-2 column' : c.what === 'search' ? 'the guard with only the PVs our search found (the paper reports only its best case, with the attacker\'s PVs added)' : undefined;
+        const triggerNote = c.what === 'asr' ? null : promptTriggerNote(b.result(ids[0]!), caseKey);
+        const note = [c.task === 'sst2' ? 'the paper has no SST-2 column' : c.what === 'search' ? 'the guard with only the PVs our search found (the paper reports only its best case, with the attacker\'s PVs added)' : null, triggerNote]
+          .filter(Boolean).join('; ');
         return b.entry('percent', ids, value, pid, note ? { note } : {});
       }),
     };
@@ -322,7 +343,8 @@ function tab3(b: Builder): TableView {
     columns: cols.map((c) => (c.what === 'asr' ? 'w/o' : c.what === 'guarded' ? 'guard' : 'search only')),
     rows, published: publishedRows('Table 3'),
   };
-  return { ...t, summary: summarise(t, `ASR without the guard measures whether the backdoor survives prompt-tuning and compares in kind; the guarded ASR depends on how many planted PVs the ${plan.budget.search.loops}-loop search found (the paper: up to 1,000 loops) and on the 64–256-dimensional outputs of our minis (the paper's: 768–1,024), where a clean output's sign agreement with a PV spreads wider around 0.5.`) };
+  const guardIds = plan.cells.filter((c) => c.kind === 'guard').map((c) => c.id);
+  return { ...t, summary: summarise(t, `ASR without the guard measures whether the backdoor survives prompt-tuning and compares in kind; the guarded ASR depends on how many planted PVs the ${plan.budget.search.loops}-loop search found (the paper: up to 1,000 loops) and on the 64–256-dimensional outputs of our minis (the paper's: 768–1,024), where a clean output's sign agreement with a PV spreads wider around 0.5.${promptTriggerSentence(b, guardIds)}`) };
 }
 
 function tab4(b: Builder): TableView {
@@ -437,9 +459,11 @@ function tab6(b: Builder): TableView {
   const { plan } = b;
   const seeds = plan.budget.seeds;
   const cols = [['acc/none', 'w/o'], ['acc/lmsanitator', 'LMSanitator'], ['acc/onion', 'ONION'], ['asr/none', 'w/o'], ['asr/lmsanitator', 'LMSanitator'], ['asr/onion', 'ONION']] as const;
+  const shown: string[] = [];
   const rows = TAB6_INSTANCES.map((inst) => {
     const family = inst.model.startsWith('roberta') ? 'roberta' : 'bert';
     const m = instanceModel(b, family, (x) => `guard/${x}/${inst.attack}/${inst.task}/s${seeds[0]}`);
+    shown.push(...seeds.map((s) => `guard/${m}/${inst.attack}/${inst.task}/s${s}`));
     return {
       label: `${inst.task}, ${inst.attack}, ${m}`, paper_row: inst.label,
       entries: cols.map(([key]) => {
@@ -459,7 +483,9 @@ function tab6(b: Builder): TableView {
         };
         const r = b.result(ids[0]!);
         const onionN = r ? get(r, 'cases.onion.onion.test_inputs') : null;
-        return b.entry('percent', ids, value, `tab6/${inst.key}/${key}`, key.endsWith('onion') && onionN ? { note: `ONION on the first ${onionN} test inputs` } : {});
+        const triggerNote = key.endsWith('lmsanitator') ? promptTriggerNote(r, 'search+attacker') : null;
+        const note = key.endsWith('onion') && onionN ? `ONION on the first ${onionN} test inputs` : triggerNote;
+        return b.entry('percent', ids, value, `tab6/${inst.key}/${key}`, note ? { note } : {});
       }),
     };
   });
@@ -468,7 +494,7 @@ function tab6(b: Builder): TableView {
     caption: 'The paper\'s four instances on our models (same family where the budget runs it): accuracy and ASR of the backdoored-backbone prompt without defence, through the guard (search + attacker PVs), and through ONION on the same inputs (eval guard).',
     groups: [{ label: 'ACC (%)', span: 3 }, { label: 'ASR (%)', span: 3 }], columns: cols.map(([, l]) => l), rows, published: publishedRows('Table 6'),
   };
-  return { ...t, summary: summarise(t, `ONION here scores words with the backbone's own masked-LM pseudo-perplexity (no GPT-2 here) with an untuned bar of 0, on the first ${plan.budget.onionMaxTest} test inputs, so it is not the paper's ONION; the w/o-defence columns inherit Table 2's and 3's differences.`) };
+  return { ...t, summary: summarise(t, `ONION here scores words with the backbone's own masked-LM pseudo-perplexity (no GPT-2 here) with an untuned bar of 0, on the first ${plan.budget.onionMaxTest} test inputs, so it is not the paper's ONION; the w/o-defence columns inherit Table 2's and 3's differences.${promptTriggerSentence(b, shown)}`) };
 }
 
 function adaptiveEntry(b: Builder, m: string, key: string, pid: string | null): TableEntry {
