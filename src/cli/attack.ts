@@ -13,7 +13,7 @@ import type { AttackOptions } from '../attacks/settings.js';
 import { parseTriggerList, TRIGGER_FREQUENCIES } from '../attacks/triggers.js';
 import { BATCH_ORDERS } from '../text/batch.js';
 import { choiceOpt, EXIT_INTERRUPTED, exitCodes, intOpt, JOB_EXITS, numOpt } from './options.js';
-import { interruptFlag } from './signals.js';
+import { interruptFlag } from '../util/signals.js';
 import { fmt, type Progress, progress } from '../util/progress.js';
 
 /** Options whose CLI name and meaning are the library's own (commander has parsed and range-checked them). */

@@ -13,7 +13,7 @@ import { judgeTriggers, type TriggerEvaluation } from '../eval/triggers.js';
 import { scan } from '../index.js';
 import { buildZooModel, zooHome } from '../zoo/zoo.js';
 import { exitCodes, EXIT_ERROR, EXIT_INTERRUPTED, intOpt } from './options.js';
-import { interruptFlag } from './signals.js';
+import { interruptFlag } from '../util/signals.js';
 
 class Interrupted extends Error {}
 

@@ -9,8 +9,8 @@ import { PAPER_TABLES } from '../eval/paper/plan.js';
 import { runPaper } from '../eval/paper/runner.js';
 import { PROMPT_TASKS } from '../prompt/index.js';
 import { ZOO } from '../zoo/configs.js';
-import { exitCodes, JOB_EXITS, listOf } from './options.js';
-import { interruptFlag } from './signals.js';
+import { exitCodes, intOpt, JOB_EXITS, listOf } from './options.js';
+import { interruptFlag } from '../util/signals.js';
 
 interface PaperCliOpts {
   zoo: string[];
@@ -21,6 +21,7 @@ interface PaperCliOpts {
   tasks?: string[];
   quiet?: boolean;
   json?: boolean;
+  jobs: number;
 }
 
 /** quick | full (and the test budget "tiny", which --help does not list). */
@@ -34,7 +35,7 @@ async function run(o: PaperCliOpts): Promise<void> {
   try {
     const r = await runPaper({
       zoo: o.zoo, budget: o.budget, outDir: o.out, dataDir: o.dataDir, tables: o.tables, tasks: o.tasks,
-      quiet: o.quiet || o.json, shouldStop: sig.stopped, log: (l) => process.stderr.write(`${l}\n`),
+      quiet: o.quiet || o.json, shouldStop: sig.stopped, log: (l) => process.stderr.write(`${l}\n`), jobs: o.jobs,
     });
     if (r.interrupted) {
       process.stderr.write(`interrupted; ${r.done} of ${r.total} cells done, journal in ${o.out}; run the same command to resume\n`);
@@ -66,6 +67,7 @@ export function registerEvalPaper(ev: Command): void {
     .option('--data-dir <dir>', 'datasets directory (default $LMS_DATA_DIR, ../shared/data, else the bundled slices)')
     .addOption(new Option('--tables <list>', `only these tables/figures, from ${PAPER_TABLES.join(', ')}`).argParser(listOf(PAPER_TABLES)))
     .addOption(new Option('--tasks <list>', 'only these of the budget\'s tasks (Tables 2, 3, 6; Figure 14)').argParser(listOf(PROMPT_TASKS.filter((t) => t !== 'conll04'))))
+    .addOption(intOpt('--jobs <n>', 'cells run at the same time, each in its own process with LMS_NUM_THREADS / n threads (cells that share files never overlap); 1 runs them one by one in this process', 1, 1))
     .option('--quiet', 'no progress bars (the per-cell lines stay)')
     .option('--json', 'print paper.json on stdout instead of the summary')
     .action(run);

@@ -13,7 +13,7 @@ import { MATCH_THRESHOLD } from '../sanitizer/monitor.js';
 import { ACCEPT_AT, DEFAULT_MINING_OPTIONS, type MiningOptions } from '../sanitizer/mining.js';
 import { registerEvalGuard, registerEvalVictims } from './victims.js';
 import { registerEvalPaper } from './eval-paper.js';
-import { interruptFlag } from './signals.js';
+import { interruptFlag } from '../util/signals.js';
 
 export function register(program: Command): void {
   const ev = program.command('eval').description('evaluate the scanner (detection, recall) and prompt-tuned victims (prompt)');

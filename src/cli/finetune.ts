@@ -13,7 +13,7 @@ import {
   MLM_CORPORA, mlmCorpus,
 } from '../train/finetune.js';
 import { choiceOpt, exitCodes, intOpt, JOB_EXITS, numOpt } from './options.js';
-import { interruptFlag } from './signals.js';
+import { interruptFlag } from '../util/signals.js';
 
 interface Opts {
   task: string;

@@ -17,7 +17,7 @@ import { startWorker, WORKER_DEFAULTS } from '../fleet/worker.js';
 import { SCAN_DEFAULTS } from '../eval/scan-model.js';
 import { TARGET_MODES, type TargetMode } from '../sanitizer/target.js';
 import { EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, exitCodes, intOpt, listOf, STANDARD_EXITS } from './options.js';
-import { interruptFlag } from './signals.js';
+import { interruptFlag } from '../util/signals.js';
 import { EXIT_BACKDOORED, EXIT_CLEAN } from './scan.js';
 
 /** Where journals, reports and the SQLite database live unless --work-dir says otherwise. */

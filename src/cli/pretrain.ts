@@ -18,7 +18,7 @@ import { DEFAULT_MAX_SENTENCE_FILE_BYTES, readSentenceFile } from '../text/sente
 import { pretrain } from '../train/pretrain.js';
 import { familyConfig, familyTokenizer, ZOO, type ZooFamily } from '../zoo/configs.js';
 import { choiceOpt, exitCodes, intOpt, JOB_EXITS, numOpt } from './options.js';
-import { interruptFlag } from './signals.js';
+import { interruptFlag } from '../util/signals.js';
 import { trainingSummary } from './zoo.js';
 import { usablePositions } from '../formats/hf-config.js';
 

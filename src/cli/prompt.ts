@@ -19,7 +19,7 @@ import { guardOptions } from './guard.js';
 import { openPrompt, readPromptInputs } from './prompt-io.js';
 import { DEFAULT_TRIGGERS } from '../attacks/triggers.js';
 import { choiceOpt, exitCodes, intOpt, JOB_EXITS, numOpt, STANDARD_EXITS } from './options.js';
-import { interruptFlag } from './signals.js';
+import { interruptFlag } from '../util/signals.js';
 
 const CHECKPOINT = 'checkpoint.safetensors';
 

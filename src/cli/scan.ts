@@ -12,7 +12,7 @@ import { collapses } from '../sanitizer/recover.js';
 import { TARGET_MODES, type TargetMode } from '../sanitizer/target.js';
 import { BATCH_ORDERS, type BatchOrder } from '../text/batch.js';
 import { choiceOpt, EXIT_ERROR, EXIT_INTERRUPTED, exitCodes, intOpt, numOpt } from './options.js';
-import { interruptFlag } from './signals.js';
+import { interruptFlag } from '../util/signals.js';
 
 export const EXIT_CLEAN = 0;
 export const EXIT_BACKDOORED = 1;

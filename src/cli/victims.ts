@@ -12,7 +12,7 @@ import type { OnUnpurified } from '../guard/guard.js';
 import { guardOptions } from './guard.js';
 import { PROMPT_DEFAULTS, PROMPT_METHODS, PROMPT_TASKS } from '../prompt/index.js';
 import { choiceOpt, exitCodes, intOpt, JOB_EXITS, listOf, numOpt } from './options.js';
-import { interruptFlag } from './signals.js';
+import { interruptFlag } from '../util/signals.js';
 
 /** The library's options under their CLI names (--clean, --backdoored, --out, --batch). */
 interface VictimsCliOpts extends Pick<VictimsOptions, 'method' | 'dataDir' | 'epochs' | 'lr' | 'prefixLen' | 'maxTrain' | 'maxDev' | 'maxTest' | 'seed' | 'quiet'> {

@@ -7,7 +7,7 @@ import { ZOO } from '../zoo/configs.js';
 import { buildCleanSet } from '../zoo/clean-set.js';
 import { buildZooModel, zooHome } from '../zoo/zoo.js';
 import { exitCodes, intOpt, JOB_EXITS, STANDARD_EXITS } from './options.js';
-import { interruptFlag } from './signals.js';
+import { interruptFlag } from '../util/signals.js';
 
 export function register(program: Command): void {
   const zoo = program.command('zoo').description(`pretrain and cache small models (cache: $LMS_HOME, default ${zooHome()})`);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { PAPER_BUDGETS } from '../../src/eval/paper/budget.js';
 import { entryHtml, paperHtml } from '../../src/eval/paper/html.js';
-import { makePlan } from '../../src/eval/paper/plan.js';
+import { cellLocks, makePlan } from '../../src/eval/paper/plan.js';
 import { PAPER_FILE, published, PUBLISHED } from '../../src/eval/paper/published.js';
 import type { PaperRecord } from '../../src/eval/paper/runner.js';
 import { buildReport } from '../../src/eval/paper/tables.js';
@@ -155,6 +155,21 @@ test('tables and paper.html: ours beside the paper\'s, the difference classed, r
   // A lone entry with a count shows the count and the rate.
   const e = entryHtml({ ours: 50, text: '1/2', paper: 11.7, paper_text: '7/60', paper_id: 'x', diff: 38.3, diff_class: 'far', cells: ['c'] }, 'percent', () => 1);
   assert.match(e, /1\/2 <small>\(50\.0\)<\/small>.*paper 7\/60.*\+38\.3/);
+});
+
+test('plan: cells that write the same files share a lock (--jobs never runs them together); independent ones do not', () => {
+  const plan = makePlan({ zoo: ['bert-mini'], budget: PAPER_BUDGETS.quick });
+  const cell = (id: string) => plan.cells.find((c) => c.id === id)!;
+  const shares = (a: string, b: string) => cellLocks(cell(a), plan.budget).some((l) => cellLocks(cell(b), plan.budget).includes(l));
+  assert.ok(shares('victims/bert-mini/por/rte/s1', 'guard/bert-mini/por/sst2/s1'), 'one guard directory');
+  assert.ok(shares('search/bert-mini/por', 'victims/bert-mini/por/sst2/s1'));
+  assert.ok(shares('inversion/bert-mini/por', 'search/bert-mini/por'));
+  assert.ok(shares('victims/bert-mini/por/rte/s1', 'victims/bert-mini/neuba/rte/s1'), 'the shared clean-backbone prompt');
+  assert.ok(!shares('victims/bert-mini/por/rte/s1', 'victims/bert-mini/neuba/sst2/s1'));
+  assert.ok(!shares('victims/bert-mini/btop/rte/s1', 'victims/bert-mini/por/rte/s1'), 'BToP trains its own clean prompt (P-tuning)');
+  assert.ok(shares('detection/bert-mini/cls', 'detection/bert-mini/mask'), 'the zoo\'s clean fine-tunes');
+  assert.ok(!shares('detection/bert-mini/cls', 'adaptive/bert-mini/one-pv-word/0'));
+  assert.ok(!shares('guard/bert-mini/btop/rte/s1', 'guard/bert-mini/por/rte/s1'));
 });
 
 test('Tables 3 and 6: a guard cell whose prompt is a trigger (failed self-check) says so on its entries and in the summary', () => {

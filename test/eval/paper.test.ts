@@ -6,7 +6,8 @@
  * trigger-inversion baseline). The first
  * run is SIGKILLed once two cells are journaled (the base model and the
  * first attack); the rerun must skip every journaled cell, leave its
- * journal line as it was, run each other cell once, and write a
+ * journal line as it was, run each other cell once (the rerun with
+ * --jobs 2: cells in processes of their own, two at a time), and write a
  * paper.json whose every cell is either done or says why.
  */
 import assert from 'node:assert/strict';
@@ -60,9 +61,9 @@ test('eval paper: a SIGKILLed run resumes without redoing or losing a finished c
   assert.equal(beforeIds[0], 'base/bert-micro');
   assert.ok(!existsSync(join(out, PAPER_JSON)), 'a killed run writes no paper.json');
 
-  // 2. The same command again: it finishes.
+  // 2. The same command again, two cells at a time (each in its own process): it finishes.
   const t0 = Date.now();
-  const r = spawnSync(process.execPath, args, { env, encoding: 'utf8', maxBuffer: 64 << 20 });
+  const r = spawnSync(process.execPath, [...args, '--jobs', '2'], { env, encoding: 'utf8', maxBuffer: 64 << 20 });
   assert.equal(r.status, 0, `rerun exited ${r.status}: ${r.stderr.slice(-3000)}`);
   const rerunSeconds = (Date.now() - t0) / 1000;
 
@@ -108,6 +109,23 @@ test('eval paper: a SIGKILLed run resumes without redoing or losing a finished c
   const abl = report.tables.find((t) => t.id === 'ablation')!;
   for (const row of abl.rows) assert.ok(Number.isInteger(row.entries[0]!.ours) && Number.isInteger(row.entries[4]!.ours), `${row.label}: ${JSON.stringify(row.entries)}`);
   assert.match(readFileSync(join(out, PAPER_HTML), 'utf8'), /<canvas id="fig6-chart"/);
+  // Two at a time: some cells overlapped, and never two holding one lock (their guard directory).
+  assert.match(r.stderr, /up to 2 cells at a time, 1 thread each/);
+  const spans = records.filter((x) => !beforeIds.includes(x.id)).map((x) => {
+    const rec = x as unknown as { id: string; started: string; finished: string };
+    return { id: rec.id, from: Date.parse(rec.started), to: Date.parse(rec.finished) };
+  });
+  const overlap = (a: typeof spans[number], b: typeof spans[number]) => a.from < b.to && b.from < a.to;
+  assert.ok(spans.some((a) => spans.some((b) => a !== b && overlap(a, b))), 'no two cells ran at the same time');
+  const guardDirOf = (id: string) => {
+    const [kind, model, attack, , seed] = id.split('/');
+    return ['victims', 'guard'].includes(kind!) ? `${model}-${attack}-${seed}` : ['search', 'inversion'].includes(kind!) ? `${model}-${attack}-s1` : null;
+  };
+  for (const a of spans) {
+    for (const b of spans) {
+      if (a !== b && guardDirOf(a.id) !== null && guardDirOf(a.id) === guardDirOf(b.id)) assert.ok(!overlap(a, b), `${a.id} and ${b.id} overlapped in one guard directory`);
+    }
+  }
   // A tiny run says what it is.
   assert.match(report.budget.summary, /numbers mean nothing/);
   console.log(`# eval paper tiny: killed after ${before.length} cells; rerun ${rerunSeconds.toFixed(0)} s for ${ids.length - before.length} more`);

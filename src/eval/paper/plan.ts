@@ -116,6 +116,33 @@ export function guardDirName(model: string, attack: string, seed: number): strin
 
 const listText = (xs: readonly string[]) => xs.join(',');
 
+/**
+ * What a cell writes that another cell also writes or reads while it is
+ * unfinished: cells sharing a lock never run at the same time (`--jobs`).
+ * A guard directory (victims journal, search, inversion, guard journal)
+ * belongs to its (model, attack, seed); POR's and NeuBA's victims of one
+ * task share the clean-backbone prompt (cells.ts shareCleanPrompt); the
+ * detection columns of a model build the same clean fine-tunes in the zoo
+ * cache.
+ */
+export function cellLocks(cell: CellSpec, budget: PaperBudget): string[] {
+  const m = cell.model;
+  const p = cell.params;
+  switch (cell.kind) {
+    case 'base': return [`zoo/${m}`];
+    case 'attack': return [`models/${m}-${p.attack}`];
+    case 'victims':
+    case 'guard': {
+      const own = `guard/${guardDirName(m!, p.attack!, p.seed!)}`;
+      return cell.kind === 'victims' && p.attack !== 'btop' ? [own, `clean-prompt/${m}/${p.task}/s${p.seed}`] : [own];
+    }
+    case 'search':
+    case 'inversion': return [`guard/${guardDirName(m!, p.attack!, budget.seeds[0]!)}`];
+    case 'detection': return [`zoo-clean-set/${m}`];
+    default: return [cell.id];
+  }
+}
+
 export function makePlan(o: PlanOptions): PaperPlan {
   const budget = o.budget;
   const bad = o.zoo.filter((m) => !ZOO[m]);

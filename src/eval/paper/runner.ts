@@ -8,14 +8,22 @@
  * journaled as failed (the page shows the error) and retried by the next
  * run; the cells that need it are left for that run too.
  *
+ * With `jobs` > 1 the cells run in forked processes (cell-process.ts), up
+ * to `jobs` at a time, each with its share of the threads: a cell starts,
+ * in plan order, once its dependencies are done and no running cell holds
+ * one of its locks (plan.ts cellLocks: the directories two cells would
+ * both write); the journal is still appended here only, one line per
+ * finished cell, so a kill loses at most the cells in flight.
+ *
  * DIR/paper-settings.json pins the budget and the data directory: a rerun
  * with others is refused. The zoo, --tables and --tasks may change between
  * runs (cells are keyed by model, table and task).
  */
-import { execFileSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, fork } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { writeJsonAtomic, writeTextFileAtomic } from '../../formats/file-io.js';
 import { appendRecord, readRecords } from '../../sanitizer/journal.js';
 import { locateDataDir, packageRoot } from '../../text/data-dir.js';
@@ -23,7 +31,7 @@ import { duration } from '../../util/progress.js';
 import { type BudgetName, paperBudget } from './budget.js';
 import { type CellContext, type CellOutcome, Interrupted, runCell } from './cells.js';
 import { paperHtml } from './html.js';
-import { type CellKind, makePlan, type PaperPlan } from './plan.js';
+import { type CellKind, cellLocks, type CellSpec, makePlan, type PaperPlan } from './plan.js';
 import { buildReport, type PaperReport } from './tables.js';
 
 export const PAPER_JOURNAL = 'paper.jsonl';
@@ -56,6 +64,103 @@ export interface PaperOptions {
   shouldStop?: () => boolean;
   /** Progress lines (stderr in the CLI). */
   log?: (line: string) => void;
+  /** Cells run at the same time, each in a process of its own with its share of the threads (default 1: in this process). */
+  jobs?: number;
+}
+
+/** What the runner sends a cell process (cell-process.ts). */
+export interface CellJob {
+  cellId: string;
+  zoo: readonly string[];
+  budget: BudgetName;
+  tables?: readonly string[];
+  tasks?: readonly string[];
+  outDir: string;
+  dataDir?: string;
+  /** The journaled outcomes of the cell's dependencies. */
+  deps: Record<string, CellOutcome>;
+}
+
+/** What a cell (in this process or its own) ends with. */
+export type CellReply = { type: 'done'; outcome: CellOutcome } | { type: 'failed'; error: string } | { type: 'interrupted' };
+
+interface Executor {
+  run(cell: CellSpec): Promise<CellReply>;
+  /** Asks every running cell to stop at its next safe point. */
+  stopAll(): void;
+}
+
+const errorLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, ' ');
+
+/** --jobs 1: each cell in this process, as the CLI's own interrupt flag stops it. */
+function inProcess(ctx: CellContext): Executor {
+  return {
+    async run(cell) {
+      try {
+        return { type: 'done', outcome: await runCell(cell, ctx) };
+      } catch (e) {
+        if (e instanceof Interrupted || ctx.shouldStop()) return { type: 'interrupted' };
+        return { type: 'failed', error: errorLine(e) };
+      }
+    },
+    stopAll() {},
+  };
+}
+
+/** Threads per cell process: the machine's (LMS_NUM_THREADS, else its CPUs) split evenly, at least one. */
+function childThreads(jobs: number): number {
+  const total = Number(process.env.LMS_NUM_THREADS) || cpus().length;
+  return Math.max(1, Math.floor(total / jobs));
+}
+
+/** --jobs N: each cell in a forked cell-process.js; its stderr is this process's. */
+/** A cell's dependencies and theirs (an evaluator may read a dependency's own, e.g. the base model of an attack). */
+function dependencyClosure(cell: CellSpec, plan: PaperPlan): Set<string> {
+  const byId = new Map(plan.cells.map((c) => [c.id, c]));
+  const out = new Set<string>();
+  const visit = (id: string) => {
+    if (out.has(id)) return;
+    out.add(id);
+    byId.get(id)?.deps.forEach(visit);
+  };
+  cell.deps.forEach(visit);
+  return out;
+}
+
+function inChildProcess(o: PaperOptions, plan: PaperPlan, records: ReadonlyMap<string, PaperRecord>, threads: number): Executor {
+  const children = new Set<ChildProcess>();
+  let stopping = false;
+  const entry = fileURLToPath(new URL('./cell-process.js', import.meta.url));
+  return {
+    run(cell) {
+      const env = { ...process.env, LMS_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads) };
+      const child = fork(entry, [], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      children.add(child);
+      const deps = Object.fromEntries([...dependencyClosure(cell, plan)].map((d) => {
+        const { result, config, seeds, models } = records.get(d)!;
+        return [d, { result, config, seeds, models }];
+      }));
+      const job: CellJob = { cellId: cell.id, zoo: o.zoo, budget: o.budget, tables: o.tables, tasks: o.tasks, outDir: o.outDir, dataDir: o.dataDir, deps };
+      child.send(job);
+      return new Promise<CellReply>((resolve) => {
+        let reply: CellReply | null = null;
+        child.on('message', (m: CellReply) => { reply = m; });
+        child.on('error', (e) => { reply ??= { type: 'failed', error: `cell process: ${errorLine(e)}` }; });
+        child.on('exit', (code, signal) => {
+          children.delete(child);
+          // A cell process that quit on an interrupt (a second Ctrl-C exits at once, code 130) was stopped, not failed: it is not journaled.
+          const stopped = stopping || code === 130 || signal === 'SIGINT' || signal === 'SIGTERM';
+          resolve(reply ?? (stopped ? { type: 'interrupted' } : { type: 'failed', error: `the cell's process ended ${signal ? `by ${signal}` : `with exit code ${code}`} before reporting` }));
+        });
+      });
+    },
+    stopAll() {
+      // Once: a second SIGINT makes a cell process quit at once, without saving.
+      if (stopping) return;
+      stopping = true;
+      for (const c of children) c.kill('SIGINT');
+    },
+  };
 }
 
 export interface PaperRunResult {
@@ -146,50 +251,78 @@ export async function runPaper(o: PaperOptions): Promise<PaperRunResult> {
   const ran: string[] = [];
   const failed: string[] = [];
   const skipped: string[] = [];
-  let interrupted = false;
+  const jobs = o.jobs ?? 1;
+  if (!Number.isInteger(jobs) || jobs < 1) throw new RangeError(`--jobs must be a positive integer, got ${jobs}`);
+  const execute = jobs === 1 ? inProcess(ctx) : inChildProcess(o, plan, records, childThreads(jobs));
+  if (jobs > 1) log(`eval paper: up to ${jobs} cells at a time, ${childThreads(jobs)} thread${childThreads(jobs) === 1 ? '' : 's'} each`);
+
+  // Cells start in plan order once their dependencies are done and no running cell holds one of their locks.
   let k = 0;
-  for (const cell of todo) {
-    k++;
-    const tag = `[${k}/${total}] ${cell.id}`;
-    if (isDone(cell.id)) {
-      skipped.push(cell.id);
-      log(`${tag}: journaled, skipped`);
-      continue;
-    }
-    const missing = cell.deps.filter((d) => !isDone(d));
-    if (missing.length) {
-      log(`${tag}: waits for ${missing.join(', ')} (not done)`);
-      continue;
-    }
-    if (stop()) {
+  const tagOf = new Map<string, string>();
+  const tag = (id: string) => {
+    if (!tagOf.has(id)) tagOf.set(id, `[${++k}/${total}] ${id}`);
+    return tagOf.get(id)!;
+  };
+  let pending = todo.filter((c) => {
+    if (!isDone(c.id)) return true;
+    skipped.push(c.id);
+    log(`${tag(c.id)}: journaled, skipped`);
+    return false;
+  });
+  const running = new Map<string, Promise<{ cell: CellSpec; reply: CellReply; started: Date; seconds: number }>>();
+  const held = new Set<string>();
+  let interrupted = false;
+  for (;;) {
+    if (!interrupted && stop()) {
       interrupted = true;
-      break;
+      execute.stopAll();
     }
-    log(`${tag}: running`);
-    const started = new Date();
-    const t0 = performance.now();
-    let rec: PaperRecord;
-    try {
-      const out = await runCell(cell, ctx);
-      rec = { id: cell.id, kind: cell.kind, status: 'done', ...out, seconds: 0, started: started.toISOString(), finished: '' };
-    } catch (e) {
-      if (e instanceof Interrupted || stop()) {
-        interrupted = true;
-        break;
+    if (!interrupted) {
+      const waiting = new Set([...pending.map((c) => c.id), ...running.keys()]);
+      pending = pending.filter((cell) => {
+        const missing = cell.deps.filter((d) => !isDone(d));
+        if (missing.some((d) => !waiting.has(d))) {
+          log(`${tag(cell.id)}: waits for ${missing.join(', ')} (not done)`);
+          return false;
+        }
+        return true;
+      });
+      for (const cell of [...pending]) {
+        if (running.size >= jobs) break;
+        const locks = cellLocks(cell, budget);
+        if (cell.deps.some((d) => !isDone(d)) || locks.some((l) => held.has(l))) continue;
+        pending = pending.filter((c) => c !== cell);
+        locks.forEach((l) => held.add(l));
+        log(`${tag(cell.id)}: running`);
+        const started = new Date();
+        const t0 = performance.now();
+        running.set(cell.id, execute.run(cell).then((reply) => ({ cell, reply, started, seconds: Math.round(performance.now() - t0) / 1000 })));
       }
-      const msg = (e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, ' ');
-      rec = { id: cell.id, kind: cell.kind, status: 'failed', error: msg, result: {}, config: {}, seeds: {}, models: {}, seconds: 0, started: started.toISOString(), finished: '' };
     }
-    rec.seconds = Math.round(performance.now() - t0) / 1000;
-    rec.finished = new Date().toISOString();
+    if (running.size === 0) break;
+    // Wake at least twice a second to see an interrupt while cells run.
+    const next = await Promise.race([...running.values(), new Promise<null>((r) => setTimeout(() => r(null), 500).unref())]);
+    if (next === null) continue;
+    const { cell, reply, started, seconds } = next;
+    running.delete(cell.id);
+    cellLocks(cell, budget).forEach((l) => held.delete(l));
+    if (reply.type === 'interrupted') {
+      interrupted = true;
+      execute.stopAll();
+      continue;
+    }
+    const base = { id: cell.id, kind: cell.kind, seconds, started: started.toISOString(), finished: new Date().toISOString() };
+    const rec: PaperRecord = reply.type === 'done'
+      ? { ...base, status: 'done', ...reply.outcome }
+      : { ...base, status: 'failed', error: reply.error, result: {}, config: {}, seeds: {}, models: {} };
     appendRecord(journal, rec);
     records.set(cell.id, rec);
     if (rec.status === 'done') {
       ran.push(cell.id);
-      log(`${tag}: done in ${duration(rec.seconds)}`);
+      log(`${tag(cell.id)}: done in ${duration(rec.seconds)}`);
     } else {
       failed.push(cell.id);
-      log(`${tag}: FAILED after ${duration(rec.seconds)}: ${rec.error}`);
+      log(`${tag(cell.id)}: FAILED after ${duration(rec.seconds)}: ${rec.error}`);
     }
   }
   const done = todo.filter((c) => isDone(c.id)).length;

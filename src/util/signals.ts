@@ -8,7 +8,7 @@
  * fallback (it takes effect where a job yields to the event loop).
  */
 import { nativeAddon } from '../engine/kernels/native.js';
-import { announce } from '../util/progress.js';
+import { announce } from './progress.js';
 
 const NOTICE = 'lmsanitator: interrupted; saving progress (Ctrl-C again to quit at once)';
 
