@@ -18,9 +18,9 @@
  */
 import { interruptFlag } from '../../util/signals.js';
 import { paperBudget } from './budget.js';
-import { type CellContext, type CellOutcome, Interrupted, runCell } from './cells.js';
+import { type CellContext, type CellOutcome, type CellReply, settleCell } from './cells.js';
 import { makePlan } from './plan.js';
-import type { CellJob, CellReply } from './runner.js';
+import type { CellJob } from './runner.js';
 
 const reply = (m: CellReply) => new Promise<void>((resolve) => {
   if (!process.send) return resolve();
@@ -46,11 +46,10 @@ async function runJob(job: CellJob): Promise<CellReply> {
         return r;
       },
     };
-    const outcome = await runCell(cell, ctx);
-    return { type: 'done', outcome };
+    return await settleCell(cell, ctx);
   } catch (e) {
-    if (e instanceof Interrupted || stop()) return { type: 'interrupted' };
-    return { type: 'failed', error: (e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, ' ') };
+    // The job itself was bad (no such cell): not the cell's own failure, but reported the same way.
+    return { type: 'failed', error: (e as Error).message };
   } finally {
     sig.dispose();
   }

@@ -485,3 +485,16 @@ export function runCell(cell: CellSpec, ctx: CellContext): Promise<CellOutcome> 
   if (cell.kind === 'note') throw new Error(`${cell.id}: a note cell is not run`);
   return RUNNERS[cell.kind](cell, ctx);
 }
+
+/** What a cell (in the runner's process or its own) ends with. */
+export type CellReply = { type: 'done'; outcome: CellOutcome } | { type: 'failed'; error: string } | { type: 'interrupted' };
+
+/** Runs the cell: its outcome, its error on one line, or interrupted (it threw Interrupted, or a stop was asked). */
+export async function settleCell(cell: CellSpec, ctx: CellContext): Promise<CellReply> {
+  try {
+    return { type: 'done', outcome: await runCell(cell, ctx) };
+  } catch (e) {
+    if (e instanceof Interrupted || ctx.shouldStop()) return { type: 'interrupted' };
+    return { type: 'failed', error: (e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, ' ') };
+  }
+}

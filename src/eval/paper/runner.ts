@@ -29,7 +29,7 @@ import { appendRecord, readRecords } from '../../sanitizer/journal.js';
 import { locateDataDir, packageRoot } from '../../text/data-dir.js';
 import { duration } from '../../util/progress.js';
 import { type BudgetName, paperBudget } from './budget.js';
-import { type CellContext, type CellOutcome, Interrupted, runCell } from './cells.js';
+import { type CellContext, type CellOutcome, type CellReply, settleCell } from './cells.js';
 import { paperHtml } from './html.js';
 import { type CellKind, cellLocks, type CellSpec, makePlan, type PaperPlan } from './plan.js';
 import { buildReport, type PaperReport } from './tables.js';
@@ -81,30 +81,15 @@ export interface CellJob {
   deps: Record<string, CellOutcome>;
 }
 
-/** What a cell (in this process or its own) ends with. */
-export type CellReply = { type: 'done'; outcome: CellOutcome } | { type: 'failed'; error: string } | { type: 'interrupted' };
-
 interface Executor {
   run(cell: CellSpec): Promise<CellReply>;
   /** Asks every running cell to stop at its next safe point. */
   stopAll(): void;
 }
 
-const errorLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, ' ');
-
 /** --jobs 1: each cell in this process, as the CLI's own interrupt flag stops it. */
 function inProcess(ctx: CellContext): Executor {
-  return {
-    async run(cell) {
-      try {
-        return { type: 'done', outcome: await runCell(cell, ctx) };
-      } catch (e) {
-        if (e instanceof Interrupted || ctx.shouldStop()) return { type: 'interrupted' };
-        return { type: 'failed', error: errorLine(e) };
-      }
-    },
-    stopAll() {},
-  };
+  return { run: (cell) => settleCell(cell, ctx), stopAll() {} };
 }
 
 /** Threads per cell process: the machine's (LMS_NUM_THREADS, else its CPUs) split evenly, at least one. */
@@ -113,10 +98,8 @@ function childThreads(jobs: number): number {
   return Math.max(1, Math.floor(total / jobs));
 }
 
-/** --jobs N: each cell in a forked cell-process.js; its stderr is this process's. */
 /** A cell's dependencies and theirs (an evaluator may read a dependency's own, e.g. the base model of an attack). */
-function dependencyClosure(cell: CellSpec, plan: PaperPlan): Set<string> {
-  const byId = new Map(plan.cells.map((c) => [c.id, c]));
+function dependencyClosure(cell: CellSpec, byId: ReadonlyMap<string, CellSpec>): Set<string> {
   const out = new Set<string>();
   const visit = (id: string) => {
     if (out.has(id)) return;
@@ -127,7 +110,9 @@ function dependencyClosure(cell: CellSpec, plan: PaperPlan): Set<string> {
   return out;
 }
 
+/** --jobs N: each cell in a forked cell-process.js; its stderr is this process's. */
 function inChildProcess(o: PaperOptions, plan: PaperPlan, records: ReadonlyMap<string, PaperRecord>, threads: number): Executor {
+  const byId = new Map(plan.cells.map((c) => [c.id, c]));
   const children = new Set<ChildProcess>();
   let stopping = false;
   const entry = fileURLToPath(new URL('./cell-process.js', import.meta.url));
@@ -136,7 +121,7 @@ function inChildProcess(o: PaperOptions, plan: PaperPlan, records: ReadonlyMap<s
       const env = { ...process.env, LMS_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads) };
       const child = fork(entry, [], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       children.add(child);
-      const deps = Object.fromEntries([...dependencyClosure(cell, plan)].map((d) => {
+      const deps = Object.fromEntries([...dependencyClosure(cell, byId)].map((d) => {
         const { result, config, seeds, models } = records.get(d)!;
         return [d, { result, config, seeds, models }];
       }));
@@ -145,7 +130,7 @@ function inChildProcess(o: PaperOptions, plan: PaperPlan, records: ReadonlyMap<s
       return new Promise<CellReply>((resolve) => {
         let reply: CellReply | null = null;
         child.on('message', (m: CellReply) => { reply = m; });
-        child.on('error', (e) => { reply ??= { type: 'failed', error: `cell process: ${errorLine(e)}` }; });
+        child.on('error', (e) => { reply ??= { type: 'failed', error: `cell process: ${e.message.replace(/\s*\n\s*/g, ' ')}` }; });
         child.on('exit', (code, signal) => {
           children.delete(child);
           // A cell process that quit on an interrupt (a second Ctrl-C exits at once, code 130) was stopped, not failed: it is not journaled.
